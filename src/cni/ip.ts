@@ -1,0 +1,198 @@
+// IP addresses and prefixes, parsed and printed the way Go's `net` package does (the reference
+// plugins are written in Go, and users compare our output with theirs).
+// Addresses are held as bigint with their family, which keeps arithmetic (ranges, masks) simple.
+
+export type Family = 4 | 6;
+
+export interface IP {
+  readonly family: Family;
+  /** The address as an unsigned integer of 32 (v4) or 128 (v6) bits. */
+  readonly value: bigint;
+}
+
+export interface Prefix {
+  /** The address as written (host bits kept), e.g. 192.168.1.5 of 192.168.1.5/24. */
+  readonly ip: IP;
+  readonly length: number;
+}
+
+const bits = (family: Family): number => (family === 4 ? 32 : 128);
+
+function parseIPv4(text: string): bigint | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let value = 0n;
+  for (const part of parts) {
+    // Go rejects leading zeros ("01") since 1.17: they are ambiguous (octal or decimal).
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n > 255) return undefined;
+    value = (value << 8n) | BigInt(n);
+  }
+  return value;
+}
+
+function parseIPv6(text: string): bigint | undefined {
+  let body = text;
+  let tail: bigint[] = [];
+  // An embedded IPv4 address in the last 32 bits (e.g. ::ffff:1.2.3.4).
+  const lastColon = body.lastIndexOf(":");
+  if (lastColon >= 0 && body.slice(lastColon + 1).includes(".")) {
+    const v4 = parseIPv4(body.slice(lastColon + 1));
+    if (v4 === undefined) return undefined;
+    tail = [v4 >> 16n, v4 & 0xffffn];
+    // Keep "::" whole when the IPv4 part follows it; drop the single separating colon otherwise.
+    const before = body.slice(0, lastColon + 1);
+    body = before.endsWith("::") ? before : before.slice(0, -1);
+    if (body === "") return undefined;
+  }
+  const halves = body.split("::");
+  if (halves.length > 2) return undefined;
+  const group = (g: string): bigint | undefined =>
+    /^[0-9a-fA-F]{1,4}$/.test(g) ? BigInt(`0x${g}`) : undefined;
+  const parseGroups = (s: string): bigint[] | undefined => {
+    if (s === "") return [];
+    const out: bigint[] = [];
+    for (const g of s.split(":")) {
+      const v = group(g);
+      if (v === undefined) return undefined;
+      out.push(v);
+    }
+    return out;
+  };
+  const head = parseGroups(halves[0] ?? "");
+  const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
+  if (head === undefined || rest === undefined) return undefined;
+  const explicit = head.length + rest.length + tail.length;
+  let groups: bigint[];
+  if (halves.length === 2) {
+    if (explicit > 7) return undefined;
+    groups = [...head, ...new Array<bigint>(8 - explicit).fill(0n), ...rest, ...tail];
+  } else {
+    if (explicit !== 8) return undefined;
+    groups = [...head, ...tail];
+  }
+  return groups.reduce((acc, g) => (acc << 16n) | g, 0n);
+}
+
+/** Parses an IPv4 or IPv6 address; undefined when the text is not one. */
+export function parseIP(text: string): IP | undefined {
+  if (typeof text !== "string" || text.length === 0 || text.length > 45) return undefined;
+  if (text.includes(":")) {
+    const value = parseIPv6(text);
+    if (value === undefined) return undefined;
+    // Go treats an IPv4-mapped IPv6 address (::ffff:a.b.c.d) as that IPv4 address.
+    if (value >> 32n === 0xffffn) return { family: 4, value: value & 0xffffffffn };
+    return { family: 6, value };
+  }
+  const value = parseIPv4(text);
+  return value === undefined ? undefined : { family: 4, value };
+}
+
+/** Parses `addr/len` (Go's ParseCIDR), keeping the host bits of the address. */
+export function parsePrefix(text: string): Prefix | undefined {
+  if (typeof text !== "string") return undefined;
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const ipText = text.slice(0, slash);
+  const lenText = text.slice(slash + 1);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return undefined;
+  // Go keeps an IPv4-mapped IPv6 prefix in its 128-bit form; we only accept plain forms here.
+  const ip = ipText.includes(":")
+    ? ((v) => (v === undefined ? undefined : ({ family: 6, value: v } as IP)))(parseIPv6(ipText))
+    : parseIP(ipText);
+  if (ip === undefined) return undefined;
+  const length = Number(lenText);
+  if (length > bits(ip.family)) return undefined;
+  return { ip, length };
+}
+
+function formatIPv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join(".");
+}
+
+/** Formats an address canonically (RFC 5952 for IPv6, as Go prints it). */
+export function formatIP(ip: IP): string {
+  if (ip.family === 4) return formatIPv4(ip.value);
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
+  // The longest run of two or more zero groups is written as "::" (the first one on a tie).
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+}
+
+export function formatPrefix(prefix: Prefix): string {
+  return `${formatIP(prefix.ip)}/${prefix.length}`;
+}
+
+export function maskValue(family: Family, length: number): bigint {
+  const total = BigInt(bits(family));
+  const all = (1n << total) - 1n;
+  return (all << (total - BigInt(length))) & all;
+}
+
+/** The network of a prefix: host bits cleared (192.168.1.0/24 for 192.168.1.5/24). */
+export function networkOf(prefix: Prefix): Prefix {
+  return {
+    ip: { family: prefix.ip.family, value: prefix.ip.value & maskValue(prefix.ip.family, prefix.length) },
+    length: prefix.length,
+  };
+}
+
+/** The last address of a prefix (the broadcast address for IPv4). */
+export function lastAddress(prefix: Prefix): IP {
+  const family = prefix.ip.family;
+  const all = (1n << BigInt(bits(family))) - 1n;
+  const hostBits = all ^ maskValue(family, prefix.length);
+  return { family, value: prefix.ip.value | hostBits };
+}
+
+export function contains(prefix: Prefix, ip: IP): boolean {
+  if (prefix.ip.family !== ip.family) return false;
+  const mask = maskValue(ip.family, prefix.length);
+  return (prefix.ip.value & mask) === (ip.value & mask);
+}
+
+export function sameIP(a: IP, b: IP): boolean {
+  return a.family === b.family && a.value === b.value;
+}
+
+/**
+ * Converts a subnet mask to a prefix length: a dotted IPv4 mask ("255.255.255.0") or a length
+ * ("24", or a number). Undefined when the mask is not contiguous or out of range for the family.
+ */
+export function maskToLength(mask: string | number, family: Family): number | undefined {
+  const max = bits(family);
+  if (typeof mask === "number") return Number.isInteger(mask) && mask >= 0 && mask <= max ? mask : undefined;
+  if (typeof mask !== "string") return undefined;
+  const text = mask.trim().replace(/^\//, "");
+  if (/^(0|[1-9][0-9]{0,2})$/.test(text)) {
+    const n = Number(text);
+    return n <= max ? n : undefined;
+  }
+  if (family !== 4) return undefined;
+  const value = parseIPv4(text);
+  if (value === undefined) return undefined;
+  for (let length = 0; length <= 32; length++) if (maskValue(4, length) === value) return length;
+  return undefined;
+}
+
+export function ipFromValue(family: Family, value: bigint): IP {
+  return { family, value };
+}

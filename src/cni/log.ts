@@ -1,0 +1,106 @@
+// Structured logs for short-lived plugin processes: one JSON line per event, written
+// synchronously (the process may exit right after), to a file and, for errors, to stderr.
+// Lines logged before the configuration names the file are kept and written once it does.
+// Never to stdout: that is the protocol channel.
+import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
+
+export const LEVELS = ["error", "warn", "info", "debug"] as const;
+export type Level = (typeof LEVELS)[number];
+
+export function isLevel(v: unknown): v is Level {
+  return typeof v === "string" && (LEVELS as readonly string[]).includes(v);
+}
+
+export type Fields = Record<string, unknown>;
+
+export interface LoggerOptions {
+  /** Lines at or above this level are written; `debug` writes everything. */
+  level?: Level;
+  /** Errors (and warnings) also go to stderr when set; the default. */
+  stderr?: boolean;
+  /** The file is rotated to `<file>.1` once it passes this size. */
+  maxBytes?: number;
+}
+
+const rank = (level: Level): number => LEVELS.indexOf(level);
+
+export class Logger {
+  private level: Level;
+  private readonly stderr: boolean;
+  private readonly maxBytes: number;
+  private file: string | undefined;
+  private pending: { level: Level; line: string }[] | undefined = [];
+  private readonly context: Fields;
+
+  constructor(context: Fields = {}, options: LoggerOptions = {}) {
+    this.context = context;
+    this.level = options.level ?? "info";
+    this.stderr = options.stderr ?? true;
+    this.maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+  }
+
+  /** Names the log file and level once the config is read, and writes what was held back. */
+  configure(file: string | undefined, level: Level | undefined): void {
+    this.file = file === "" ? undefined : file;
+    if (level !== undefined) this.level = level;
+    const held = this.pending ?? [];
+    this.pending = undefined;
+    const lines = held.filter((p) => rank(p.level) <= rank(this.level)).map((p) => p.line);
+    if (lines.length > 0) this.writeFile(lines.join(""));
+  }
+
+  /** Adds fields to every later line (pod, container…). */
+  with(fields: Fields): void {
+    Object.assign(this.context, fields);
+  }
+
+  error(msg: string, fields?: Fields): void {
+    this.log("error", msg, fields);
+  }
+  warn(msg: string, fields?: Fields): void {
+    this.log("warn", msg, fields);
+  }
+  info(msg: string, fields?: Fields): void {
+    this.log("info", msg, fields);
+  }
+  debug(msg: string, fields?: Fields): void {
+    this.log("debug", msg, fields);
+  }
+
+  log(level: Level, msg: string, fields?: Fields): void {
+    const line = `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.context, ...fields })}\n`;
+    if (this.stderr && rank(level) <= rank("warn")) {
+      try {
+        writeSync(2, line);
+      } catch {
+        // stderr closed: the file still gets the line
+      }
+    }
+    if (this.pending !== undefined) {
+      this.pending.push({ level, line });
+      return;
+    }
+    if (rank(level) <= rank(this.level)) this.writeFile(line);
+  }
+
+  private writeFile(text: string): void {
+    if (this.file === undefined) return;
+    try {
+      const fd = openSync(this.file, "a", 0o600);
+      try {
+        if (fstatSync(fd).size > this.maxBytes) {
+          renameSync(this.file, `${this.file}.1`);
+        }
+        writeSync(fd, text);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      try {
+        writeSync(2, `dockin: cannot write log file ${this.file}: ${(err as Error).message}\n`);
+      } catch {
+        // nowhere left to report it
+      }
+    }
+  }
+}

@@ -1,0 +1,223 @@
+// CNI results in every spec version, and conversion between them as the reference library does.
+// Inside Dockin a result is always held in the 1.x shape (`Result`); it is turned into the
+// runtime's version only when printed, and parsed from any version when read.
+import { CniError, ErrorCode } from "./errors.ts";
+import { parseIP, parsePrefix } from "./ip.ts";
+import { compareVersions, isSpecVersion } from "./version.ts";
+
+export interface Interface {
+  name: string;
+  mac?: string;
+  mtu?: number;
+  sandbox?: string;
+  socketPath?: string;
+  pciID?: string;
+}
+
+export interface IPConfig {
+  /** CIDR with host bits, e.g. 192.168.1.2/24. */
+  address: string;
+  gateway?: string;
+  /** Index into `interfaces`. */
+  interface?: number;
+}
+
+export interface Route {
+  dst: string;
+  gw?: string;
+  mtu?: number;
+  advmss?: number;
+  priority?: number;
+  table?: number;
+  scope?: number;
+}
+
+export interface DNS {
+  nameservers?: string[];
+  domain?: string;
+  search?: string[];
+  options?: string[];
+}
+
+/** A result in the 1.x shape, whatever version it came in or will go out in. */
+export interface Result {
+  cniVersion: string;
+  interfaces?: Interface[];
+  ips?: IPConfig[];
+  routes?: Route[];
+  dns?: DNS;
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function familyOf(cidrOrIp: string): 4 | 6 | undefined {
+  return (parsePrefix(cidrOrIp) ?? (parseIP(cidrOrIp) ? { ip: parseIP(cidrOrIp)! } : undefined))?.ip.family;
+}
+
+function cleanDns(dns: DNS | undefined): DNS {
+  const out: DNS = {};
+  if (dns?.nameservers?.length) out.nameservers = dns.nameservers;
+  if (dns?.domain) out.domain = dns.domain;
+  if (dns?.search?.length) out.search = dns.search;
+  if (dns?.options?.length) out.options = dns.options;
+  return out;
+}
+
+function routeJson(r: Route): Json {
+  const out: Json = { dst: r.dst };
+  for (const key of ["gw", "mtu", "advmss", "priority", "table", "scope"] as const) {
+    if (r[key] !== undefined && r[key] !== "" && r[key] !== 0) out[key] = r[key];
+  }
+  return out;
+}
+
+/** Prints a result in `version`'s format. Throws when the result cannot be expressed there. */
+export function formatResult(result: Result, version: string): Json {
+  if (!isSpecVersion(version)) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `cannot convert a result to unknown version "${version}"`,
+    );
+  }
+  if (compareVersions(version, "0.3.0") < 0) return formatLegacy(result, version);
+  const withVersion = compareVersions(version, "1.0.0") < 0;
+  const out: Json = { cniVersion: version };
+  if (result.interfaces?.length) out.interfaces = result.interfaces.map((i) => ({ ...i }));
+  if (result.ips?.length) {
+    out.ips = result.ips.map((ip) => {
+      const entry: Json = {};
+      if (withVersion) entry.version = String(familyOf(ip.address) ?? 4);
+      if (ip.interface !== undefined) entry.interface = ip.interface;
+      entry.address = ip.address;
+      if (ip.gateway) entry.gateway = ip.gateway;
+      return entry;
+    });
+  }
+  if (result.routes?.length) out.routes = result.routes.map(routeJson);
+  out.dns = cleanDns(result.dns);
+  return out;
+}
+
+/** 0.1.0 and 0.2.0 hold at most one address per family: the first of each is kept. */
+function formatLegacy(result: Result, version: string): Json {
+  const out: Json = { cniVersion: version };
+  const byFamily: Partial<Record<4 | 6, Json>> = {};
+  for (const ip of result.ips ?? []) {
+    const family = familyOf(ip.address);
+    if (family === undefined || byFamily[family]) continue;
+    const entry: Json = { ip: ip.address };
+    if (ip.gateway) entry.gateway = ip.gateway;
+    byFamily[family] = entry;
+  }
+  if (!byFamily[4] && !byFamily[6]) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `cannot convert result to version ${version}: it has no IP address`,
+    );
+  }
+  for (const route of result.routes ?? []) {
+    const target = byFamily[familyOf(route.dst) ?? 4];
+    if (!target) continue;
+    const routes = (target.routes as Json[] | undefined) ?? [];
+    const r: Json = { dst: route.dst };
+    if (route.gw) r.gw = route.gw;
+    routes.push(r);
+    target.routes = routes;
+  }
+  if (byFamily[4]) out.ip4 = byFamily[4];
+  if (byFamily[6]) out.ip6 = byFamily[6];
+  out.dns = cleanDns(result.dns);
+  return out;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function parseRoutes(value: unknown, where: string): Route[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw decodeError(`${where}.routes is not a list`);
+  return value.map((r, i) => {
+    if (!isObject(r) || typeof r.dst !== "string") throw decodeError(`${where}.routes[${i}].dst is missing`);
+    const route: Route = { dst: r.dst };
+    if (typeof r.gw === "string" && r.gw !== "") route.gw = r.gw;
+    for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
+      if (typeof r[key] === "number") route[key] = r[key];
+    }
+    return route;
+  });
+}
+
+function parseDns(value: unknown): DNS | undefined {
+  if (!isObject(value)) return undefined;
+  const dns: DNS = {};
+  const list = (v: unknown) =>
+    Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : undefined;
+  const ns = list(value.nameservers);
+  if (ns) dns.nameservers = ns;
+  if (typeof value.domain === "string") dns.domain = value.domain;
+  const search = list(value.search);
+  if (search) dns.search = search;
+  const options = list(value.options);
+  if (options) dns.options = options;
+  return dns;
+}
+
+function decodeError(msg: string): CniError {
+  return new CniError(ErrorCode.DecodeFailure, `decoding result: ${msg}`);
+}
+
+/** Reads a result printed in any spec version (its `cniVersion` says which) into the 1.x shape. */
+export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
+  if (!isObject(value)) throw decodeError("not a JSON object");
+  const version = str(value.cniVersion) ?? fallbackVersion;
+  if (!isSpecVersion(version)) throw decodeError(`unknown cniVersion "${version}"`);
+  const result: Result = { cniVersion: version };
+  if (compareVersions(version, "0.3.0") < 0) {
+    const ips: IPConfig[] = [];
+    const routes: Route[] = [];
+    for (const key of ["ip4", "ip6"] as const) {
+      const block = value[key];
+      if (!isObject(block)) continue;
+      const ip = str(block.ip);
+      if (!ip) throw decodeError(`${key}.ip is missing`);
+      const entry: IPConfig = { address: ip };
+      const gw = str(block.gateway);
+      if (gw) entry.gateway = gw;
+      ips.push(entry);
+      routes.push(...parseRoutes(block.routes, key));
+    }
+    if (ips.length) result.ips = ips;
+    if (routes.length) result.routes = routes;
+  } else {
+    if (Array.isArray(value.interfaces)) {
+      result.interfaces = value.interfaces.map((i, n) => {
+        if (!isObject(i) || typeof i.name !== "string") throw decodeError(`interfaces[${n}].name is missing`);
+        const out: Interface = { name: i.name };
+        if (typeof i.mac === "string" && i.mac) out.mac = i.mac;
+        if (typeof i.mtu === "number") out.mtu = i.mtu;
+        if (typeof i.sandbox === "string" && i.sandbox) out.sandbox = i.sandbox;
+        if (typeof i.socketPath === "string" && i.socketPath) out.socketPath = i.socketPath;
+        if (typeof i.pciID === "string" && i.pciID) out.pciID = i.pciID;
+        return out;
+      });
+    }
+    if (Array.isArray(value.ips)) {
+      result.ips = value.ips.map((ip, n) => {
+        if (!isObject(ip) || typeof ip.address !== "string")
+          throw decodeError(`ips[${n}].address is missing`);
+        const out: IPConfig = { address: ip.address };
+        if (typeof ip.gateway === "string" && ip.gateway) out.gateway = ip.gateway;
+        if (typeof ip.interface === "number") out.interface = ip.interface;
+        return out;
+      });
+    }
+    const routes = parseRoutes(value.routes, "result");
+    if (routes.length) result.routes = routes;
+  }
+  const dns = parseDns(value.dns);
+  if (dns && Object.keys(dns).length) result.dns = dns;
+  return result;
+}
