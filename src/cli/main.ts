@@ -1,0 +1,40 @@
+// The `dockin` command: one CLI for everything that is not a plugin. Each command lives in its
+// own module under src/cli/commands/ (or its area's folder) and is loaded only when run.
+import { describe } from "../cni/errors.ts";
+
+/** A command gets its arguments (after its own name) and returns the exit status. */
+export type Command = (argv: string[]) => Promise<number>;
+
+interface Entry {
+  summary: string;
+  load: () => Promise<Command>;
+}
+
+/** Every command of `dockin`; areas add their line here. */
+export const commands: Record<string, Entry> = {};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length), 8);
+  const lines = Object.entries(commands).map(([name, e]) => `  ${name.padEnd(width)}  ${e.summary}`);
+  return `usage: dockin <command> [options]\n\ncommands:\n${lines.join("\n")}\n\nRun 'dockin <command> --help' for a command's options.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const entry = commands[name];
+  if (entry === undefined) {
+    process.stderr.write(`dockin: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const command = await entry.load();
+    return await command(rest);
+  } catch (err) {
+    process.stderr.write(`dockin ${name}: ${describe(err)}\n`);
+    return 1;
+  }
+}
