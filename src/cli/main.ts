@@ -11,7 +11,12 @@ interface Entry {
 }
 
 /** Every command of `dockin`; areas add their line here. */
-export const commands: Record<string, Entry> = {};
+export const commands: Record<string, Entry> = {
+  demo: {
+    summary: "run the whole product on this machine: RM, two networks, two pods, ping, cleanup",
+    load: async () => (await import("./commands/demo.ts")).default,
+  },
+};
 
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((n) => n.length), 8);
