@@ -1,0 +1,53 @@
+// The static plugin's CNI_ARGS: `IP` (a comma list of CIDRs, added to the configured addresses)
+// and `GATEWAY` (a comma list of addresses, each set as the gateway of the `IP` addresses whose
+// subnet holds it). Any other key is an error unless `IgnoreUnknown` is set, as in every
+// reference plugin.
+import { checkKnownArgs, parseCniArgs } from "../cni/env.ts";
+import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
+import { contains, parseIP } from "../cni/ip.ts";
+import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
+
+const KNOWN = ["IP", "GATEWAY"] as const;
+
+/** Go's UnmarshallableBool, which the reference plugins use for IgnoreUnknown. */
+const BOOL = /^(1|true|0|false)$/i;
+const TRUE = /^(1|true)$/i;
+
+/** The addresses CNI_ARGS asks for (none when it has no `IP`); throws error 4 on bad input. */
+export function addressesFromCniArgs(raw: string): StaticAddress[] {
+  if (raw === "") return [];
+  const args = parseCniArgs(raw);
+  const ignore = args.get("IgnoreUnknown");
+  if (ignore !== undefined && !BOOL.test(ignore)) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `invalid CNI_ARGS: IgnoreUnknown: "${ignore}" is not a boolean; use 1, true, 0 or false`,
+    );
+  }
+  if (ignore === undefined || !TRUE.test(ignore)) checkKnownArgs(args, KNOWN);
+
+  const errors = new FieldErrors();
+  const out: StaticAddress[] = [];
+  const items = (key: string): string[] => {
+    const value = args.get(key) ?? "";
+    return value === "" ? [] : value.split(",").map((item) => item.trim());
+  };
+  const ips = items("IP");
+  ips.forEach((text, i) => {
+    const path = ips.length > 1 ? `IP[${i}]` : "IP";
+    const prefix = parseCidr(text);
+    if (prefix === undefined) errors.add(path, cidrProblem(text));
+    else out.push({ prefix, from: `CNI_ARGS ${path}` });
+  });
+  const gateways = items("GATEWAY");
+  gateways.forEach((text, i) => {
+    const gateway = parseIP(text);
+    if (gateway === undefined) {
+      errors.add(gateways.length > 1 ? `GATEWAY[${i}]` : "GATEWAY", ipProblem(text));
+      return;
+    }
+    for (const address of out) if (contains(address.prefix, gateway)) address.gateway = gateway;
+  });
+  errors.throwIfAny("invalid CNI_ARGS", ErrorCode.InvalidEnvironment);
+  return out;
+}

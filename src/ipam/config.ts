@@ -1,0 +1,192 @@
+// The static IPAM configuration, read once from stdin and CNI_ARGS into the addresses, routes
+// and DNS the plugin hands out. It behaves as the reference static plugin (v1.1.1) does:
+// - addresses come from `runtimeConfig.ips` (the `ips` capability), else `args.cni.ips`, else
+//   `ipam.addresses` plus CNI_ARGS `IP`; the first non-empty source wins, the others are
+//   still checked for well-formed values, except the unused `ipam.addresses[].address`;
+// - CNI_ARGS `GATEWAY` sets the gateway of the CNI_ARGS `IP` addresses whose subnet holds it;
+// - a route without `gw` has no gateway; `dns` is copied as given;
+// - before cniVersion 0.3.0 a result holds at most one address per family.
+// Problems are reported together, each with its field path and the value found.
+import { formatIP, formatPrefix, type IP, parseIP } from "../cni/ip.ts";
+import type { DNS, Route } from "../cni/result.ts";
+import type { NetConf } from "../cni/skel.ts";
+import { compareVersions } from "../cni/version.ts";
+import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
+import { addressesFromCniArgs } from "./cniargs.ts";
+import { field, invalidConfig, isObject, type Json, quote, Reader } from "./read.ts";
+
+export interface IpamConfig {
+  cniVersion: string;
+  addresses: StaticAddress[];
+  routes: Route[];
+  dns: DNS;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** The network name rule the reference plugins apply to ADD, CHECK and DEL. */
+export function checkName(config: NetConf): void {
+  if (config.name === "") throw invalidConfig('name: is missing; a network configuration needs a "name"');
+  if (!NAME.test(config.name)) {
+    throw invalidConfig(
+      `name: ${quote(config.name)} is not a valid network name: it must start with a letter or digit, then letters, digits, '_', '.' or '-'`,
+    );
+  }
+}
+
+/** An optional gateway address (absent, null or "" mean none). */
+function readGateway(r: Reader, obj: Json, key: string, path: string): IP | undefined {
+  const text = r.string(obj, key, path);
+  if (text === undefined || text === "") return undefined;
+  const ip = parseIP(text);
+  if (ip === undefined) r.invalid(path, ipProblem(text));
+  return ip;
+}
+
+interface ConfiguredAddress {
+  text: string | undefined;
+  gateway: IP | undefined;
+  path: string;
+}
+
+function readAddresses(r: Reader, ipam: Json): ConfiguredAddress[] {
+  const items = r.list(ipam, "addresses", "ipam.addresses") ?? [];
+  return items.flatMap((item, i) => {
+    const path = `ipam.addresses[${i}]`;
+    if (item !== null && !isObject(item)) {
+      r.typeError(path, "an object", item);
+      return [];
+    }
+    const obj = item ?? {};
+    return [
+      {
+        text: r.string(obj, "address", `${path}.address`),
+        gateway: readGateway(r, obj, "gateway", `${path}.gateway`),
+        path,
+      },
+    ];
+  });
+}
+
+/** Route keys of spec 1.1.0; older versions (and the reference plugin) ignore them. */
+const ROUTE_EXTRAS = ["mtu", "advmss", "priority", "table", "scope"] as const;
+
+function readRoutes(r: Reader, ipam: Json, withExtras: boolean): Route[] {
+  const items = r.list(ipam, "routes", "ipam.routes") ?? [];
+  const routes: Route[] = [];
+  items.forEach((item, i) => {
+    const path = `ipam.routes[${i}]`;
+    if (!isObject(item)) {
+      r.typeError(path, "an object", item);
+      return;
+    }
+    const dst = r.string(item, "dst", `${path}.dst`);
+    const gw = readGateway(r, item, "gw", `${path}.gw`);
+    const route: Route = { dst: "" };
+    if (dst === undefined) {
+      if (field(item, "dst") === undefined) {
+        r.invalid(`${path}.dst`, 'is missing; a route needs a destination, e.g. "0.0.0.0/0"');
+      }
+    } else {
+      const prefix = parseCidr(dst);
+      if (prefix === undefined) r.invalid(`${path}.dst`, cidrProblem(dst));
+      else route.dst = formatPrefix(prefix);
+    }
+    if (gw !== undefined) route.gw = formatIP(gw);
+    if (withExtras) {
+      for (const key of ROUTE_EXTRAS) {
+        const value = r.int(item, key, `${path}.${key}`);
+        if (value !== undefined) route[key] = value;
+      }
+    }
+    routes.push(route);
+  });
+  return routes;
+}
+
+function readDns(r: Reader, ipam: Json): DNS {
+  const dns = r.object(ipam, "dns", "ipam.dns");
+  const out: DNS = {};
+  if (dns === undefined) return out;
+  const nameservers = r.strings(dns, "nameservers", "ipam.dns.nameservers");
+  if (nameservers !== undefined) out.nameservers = nameservers;
+  const domain = r.string(dns, "domain", "ipam.dns.domain");
+  if (domain !== undefined) out.domain = domain;
+  const search = r.strings(dns, "search", "ipam.dns.search");
+  if (search !== undefined) out.search = search;
+  const options = r.strings(dns, "options", "ipam.dns.options");
+  if (options !== undefined) out.options = options;
+  return out;
+}
+
+/** A list of CIDRs from `runtimeConfig.ips` or `args.cni.ips`. */
+function readIps(r: Reader, texts: string[], path: string): StaticAddress[] {
+  return texts.flatMap((text, i) => {
+    const prefix = parseCidr(text);
+    if (prefix !== undefined) return [{ prefix, from: `${path}[${i}]` }];
+    r.invalid(`${path}[${i}]`, cidrProblem(text));
+    return [];
+  });
+}
+
+/** Before 0.3.0 a result holds one IPv4 and one IPv6 address at most, and needs one. */
+function checkLegacyCount(cniVersion: string, addresses: StaticAddress[]): void {
+  if (compareVersions(cniVersion, "0.3.0") >= 0) return;
+  if (addresses.length === 0) {
+    throw invalidConfig(
+      `ipam.addresses: no address to hand out, and a cniVersion ${cniVersion} result needs one (give ipam.addresses, CNI_ARGS IP, args.cni.ips or runtimeConfig.ips)`,
+    );
+  }
+  for (const family of [4, 6] as const) {
+    const same = addresses.filter((a) => a.prefix.ip.family === family);
+    if (same.length > 1) {
+      const list = same.map((a) => `${a.from} ${formatPrefix(a.prefix)}`).join(", ");
+      throw invalidConfig(
+        `cniVersion ${cniVersion} allows at most one IPv${family} address, got ${same.length} (${list}); use cniVersion 0.3.0 or newer for more`,
+      );
+    }
+  }
+}
+
+/** Reads and validates the whole configuration; throws a CniError naming every bad field. */
+export function parseIpamConfig(config: NetConf, cniArgs: string): IpamConfig {
+  checkName(config);
+  if (field(config, "ipam") === undefined) {
+    throw invalidConfig(
+      'ipam: is missing; dockin-ipam reads "addresses", "routes" and "dns" from the "ipam" object',
+    );
+  }
+  const r = new Reader();
+  const ipam = r.object(config, "ipam", "ipam") ?? {};
+  r.string(ipam, "type", "ipam.type");
+  const configured = readAddresses(r, ipam);
+  const routes = readRoutes(r, ipam, compareVersions(config.cniVersion, "1.1.0") >= 0);
+  const dns = readDns(r, ipam);
+  const runtimeConfig = r.object(config, "runtimeConfig", "runtimeConfig");
+  const runtimeIps = runtimeConfig && r.strings(runtimeConfig, "ips", "runtimeConfig.ips");
+  const args = r.object(config, "args", "args");
+  const argsCni = args && r.object(args, "cni", "args.cni");
+  const argsIps = argsCni && r.strings(argsCni, "ips", "args.cni.ips");
+
+  // Priority: the capability, then the args convention, then the configuration (with CNI_ARGS).
+  const fromArgs = argsIps?.length ? readIps(r, argsIps, "args.cni.ips") : undefined;
+  const fromRuntime = runtimeIps?.length ? readIps(r, runtimeIps, "runtimeConfig.ips") : undefined;
+  const fromConfig =
+    fromRuntime || fromArgs
+      ? undefined
+      : configured.flatMap(({ text, gateway, path }): StaticAddress[] => {
+          const prefix = text === undefined ? undefined : parseCidr(text);
+          if (prefix === undefined) {
+            r.invalid(`${path}.address`, text === undefined ? "is missing" : cidrProblem(text));
+            return [];
+          }
+          return [gateway === undefined ? { prefix, from: path } : { prefix, gateway, from: path }];
+        });
+  r.throwIfAny("invalid IPAM configuration");
+
+  // CNI_ARGS is checked whichever source wins, as the reference plugin does.
+  const fromCniArgs = addressesFromCniArgs(cniArgs);
+  const addresses = fromRuntime ?? fromArgs ?? [...(fromConfig ?? []), ...fromCniArgs];
+  checkLegacyCount(config.cniVersion, addresses);
+  return { cniVersion: config.cniVersion, addresses, routes, dns };
+}
