@@ -1,0 +1,454 @@
+// What the RM does, independent of HTTP: networks, pods, policies, the webhook's answer and the
+// release of gone pods. Every method validates its input and throws RmError; server.ts maps them.
+import { formatIP } from "../cni/ip.ts";
+import { type PodRequest, planPod, recordOnly, releasePod } from "./allocate.ts";
+import { RmError } from "./errors.ts";
+import {
+  addressProblem,
+  checkName,
+  matchPolicy,
+  type Network,
+  type NetworkSpec,
+  type PodRecord,
+  type Policy,
+  type Pool,
+  poolSize,
+  poolsOf,
+  validateNetworkSpec,
+  validatePodSpec,
+  validatePolicySpec,
+} from "./model.ts";
+import type { PoolUsage, Store } from "./store.ts";
+
+/** A pool's figures in API replies: numbers, or decimal strings past 2^53 (large IPv6 ranges). */
+type Count = number | string;
+const count = (n: bigint): Count => (n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString());
+
+export interface PoolFigures {
+  size: Count;
+  allocated: number;
+  free: Count;
+}
+
+export type NetworkView = NetworkSpec &
+  PoolFigures & { name: string; ipv6?: NetworkSpec["ipv6"] & PoolFigures; created: string; updated: string };
+
+export interface AddressView {
+  address: string;
+  gateway?: string;
+  fixed: boolean;
+}
+
+export interface AttachmentView {
+  network: string;
+  ifName: string;
+  master: boolean;
+  ip?: string;
+  addresses: AddressView[];
+}
+
+export type PodView = Omit<PodRecord, "attachments"> & { networks: AttachmentView[] };
+
+/** One entry of the webhook's `data` (the seed's format; `ips` for IPv6 addresses). */
+export interface WebhookEntry {
+  type: string;
+  podIp?: string;
+  subnetMask?: string;
+  gateway?: string;
+  ifName: string;
+  master: boolean;
+  ips?: { address: string; gateway?: string }[];
+}
+
+export interface WebhookQuery {
+  podName: string;
+  podNamespace: string;
+  containerId?: string;
+  node?: string;
+}
+
+export interface ReleaseResult {
+  released: boolean;
+  reason: string;
+  pod?: PodView;
+}
+
+const v4Mask = (length: number): string =>
+  formatIP({ family: 4, value: ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - length)) - 1n) });
+
+export class RmService {
+  readonly store: Store;
+  private readonly now: () => string;
+
+  constructor(store: Store, now: () => string = () => new Date().toISOString()) {
+    this.store = store;
+    this.now = now;
+  }
+
+  // ---- networks
+
+  async putNetwork(name: string, body: unknown): Promise<{ network: NetworkView; created: boolean }> {
+    checkName("network", name);
+    const spec = validateNetworkSpec(body);
+    const pools = poolsOf(spec);
+    const now = this.now();
+    const { network, created } = await this.store.putNetwork(name, (existing, allocated) => {
+      const misfits: string[] = [];
+      for (const a of allocated) {
+        const pool = pools.find((p) => p.family === a.family);
+        const ip = formatIP({ family: a.family, value: a.value });
+        const problem =
+          pool === undefined
+            ? `the network would have no IPv${a.family} subnet`
+            : addressProblem(pool, a.value);
+        if (problem !== undefined) misfits.push(`${ip} (pod ${a.owner}): ${problem}`);
+      }
+      if (misfits.length > 0) {
+        const more = misfits.length > 5 ? ` and ${misfits.length - 5} more` : "";
+        throw new RmError(
+          "Conflict",
+          `network "${name}" cannot change: allocated addresses would not fit: ${misfits.slice(0, 5).join("; ")}${more}`,
+        );
+      }
+      return { name, spec, created: existing?.created ?? now, updated: now };
+    });
+    return { network: this.networkView(network, await this.store.usage()), created };
+  }
+
+  private networkView(network: Network, usage: PoolUsage[]): NetworkView {
+    const figures = (pool: Pool): PoolFigures => {
+      const allocated =
+        usage.find((u) => u.network === network.name && u.family === pool.family)?.allocated ?? 0;
+      const size = poolSize(pool);
+      const free = size - BigInt(allocated);
+      return { size: count(size), allocated, free: count(free < 0n ? 0n : free) };
+    };
+    const [primary, v6] = poolsOf(network.spec);
+    const { ipv6, ...top } = network.spec;
+    const view: NetworkView = {
+      name: network.name,
+      ...top,
+      ...figures(primary as Pool),
+      created: network.created,
+      updated: network.updated,
+    };
+    if (ipv6 !== undefined && v6 !== undefined) view.ipv6 = { ...ipv6, ...figures(v6) };
+    return view;
+  }
+
+  async getNetwork(name: string): Promise<NetworkView> {
+    checkName("network", name);
+    const network = await this.store.getNetwork(name);
+    if (network === undefined) throw new RmError("NotFound", `network "${name}" not found`);
+    return this.networkView(network, await this.store.usage());
+  }
+
+  async listNetworks(): Promise<NetworkView[]> {
+    const [networks, usage] = await Promise.all([this.store.listNetworks(), this.store.usage()]);
+    return networks.map((n) => this.networkView(n, usage));
+  }
+
+  async deleteNetwork(name: string): Promise<void> {
+    checkName("network", name);
+    const users = (await this.store.listPolicies()).filter((p) => p.networks.some((a) => a.network === name));
+    if (users.length > 0) {
+      throw new RmError(
+        "Conflict",
+        `network "${name}" is used by policy ${users.map((p) => `"${p.name}"`).join(", ")}; change the policy first`,
+      );
+    }
+    await this.store.deleteNetwork(name);
+  }
+
+  // ---- pods
+
+  /** A pod as the API shows it: its addresses with prefix lengths and gateways. */
+  async podView(record: PodRecord, cache = new Map<string, Network | undefined>()): Promise<PodView> {
+    const { attachments, ...rest } = record;
+    const networks: AttachmentView[] = [];
+    for (const att of attachments) {
+      if (!cache.has(att.network)) cache.set(att.network, await this.store.getNetwork(att.network));
+      const network = cache.get(att.network);
+      const pools = network === undefined ? [] : poolsOf(network.spec);
+      const addresses = att.addresses.map((a) => {
+        const pool = pools.find((p) => p.family === a.family);
+        const view: AddressView = {
+          address: pool === undefined ? a.ip : `${a.ip}/${pool.subnet.length}`,
+          fixed: a.fixed,
+        };
+        if (pool?.gateway !== undefined) view.gateway = formatIP(pool.gateway);
+        return view;
+      });
+      const item: AttachmentView = {
+        network: att.network,
+        ifName: att.ifName,
+        master: att.master,
+        addresses,
+      };
+      const first = att.addresses[0];
+      if (first !== undefined) item.ip = first.ip;
+      networks.push(item);
+    }
+    return { ...rest, networks };
+  }
+
+  async putPod(namespace: string, name: string, body: unknown): Promise<{ pod: PodView; created: boolean }> {
+    checkName("namespace", namespace);
+    checkName("pod", name);
+    const spec = validatePodSpec(body);
+    let created = false;
+    const record = await this.store.updatePod(namespace, name, (existing, view) => {
+      created = existing === undefined;
+      // A pod written through the admin API belongs to the admin from then on: sticky, no policy.
+      const request: PodRequest = { attachments: spec.networks, sticky: true };
+      return planPod(namespace, name, existing, request, view, this.now());
+    });
+    if (record === undefined)
+      throw new RmError("Internal", `pod ${namespace}/${name} vanished while written`);
+    return { pod: await this.podView(record), created };
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodView> {
+    checkName("namespace", namespace);
+    checkName("pod", name);
+    const record = await this.store.getPod(namespace, name);
+    if (record === undefined) throw new RmError("NotFound", `pod ${namespace}/${name} not found`);
+    return this.podView(record);
+  }
+
+  async listPods(options: { namespace?: string; after?: string; limit?: number } = {}): Promise<PodView[]> {
+    if (options.namespace !== undefined) checkName("namespace", options.namespace);
+    const cache = new Map<string, Network | undefined>();
+    const records = await this.store.listPods(options);
+    const out: PodView[] = [];
+    for (const r of records) out.push(await this.podView(r, cache));
+    return out;
+  }
+
+  /** Deletes a pod and releases its addresses (the admin's DELETE: sticky or not). */
+  async deletePod(namespace: string, name: string): Promise<PodView> {
+    checkName("namespace", namespace);
+    checkName("pod", name);
+    let gone: PodRecord | undefined;
+    await this.store.updatePod(namespace, name, (existing) => {
+      gone = existing;
+      return existing === undefined ? undefined : releasePod(existing);
+    });
+    if (gone === undefined) throw new RmError("NotFound", `pod ${namespace}/${name} not found`);
+    return this.podView(gone);
+  }
+
+  /**
+   * The pod is gone from a host (the plugin's final DEL, or an operator). A pod from a releasing
+   * policy is deleted and its addresses freed; a sticky one (admin pods, sticky policies) keeps
+   * them and is only marked detached. A `containerId` that is not the pod's current sandbox is a
+   * stale report (a newer sandbox already asked) and changes nothing. Idempotent.
+   */
+  async releasePod(namespace: string, name: string, containerId?: string): Promise<ReleaseResult> {
+    checkName("namespace", namespace);
+    checkName("pod", name);
+    let result: ReleaseResult = { released: false, reason: "unknown pod" };
+    const record = await this.store.updatePod(namespace, name, (existing) => {
+      if (existing === undefined) {
+        result = { released: false, reason: "unknown pod" };
+        return undefined;
+      }
+      if (
+        containerId !== undefined &&
+        existing.containerId !== undefined &&
+        existing.containerId !== containerId
+      ) {
+        result = { released: false, reason: `stale: the pod is attached to sandbox ${existing.containerId}` };
+        return undefined;
+      }
+      if (existing.sticky) {
+        result = { released: false, reason: "sticky: addresses kept for the pod's return" };
+        if (existing.containerId === undefined) return undefined;
+        const { containerId: _gone, ...rest } = existing;
+        return recordOnly({ ...rest, updated: this.now() });
+      }
+      result = { released: true, reason: "released" };
+      return releasePod(existing);
+    });
+    if (record !== undefined) result.pod = await this.podView(record);
+    return result;
+  }
+
+  /**
+   * Garbage collection against the pods that are still valid (on one node, or everywhere): every
+   * releasing-policy pod not listed (and, with `node`, last attached on that node) is released.
+   */
+  async gc(body: unknown): Promise<{ released: string[] }> {
+    const errors: string[] = [];
+    const valid = new Set<string>();
+    let node: string | undefined;
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      errors.push("(body): must be a JSON object");
+    else {
+      const b = body as Record<string, unknown>;
+      for (const key of Object.keys(b))
+        if (key !== "node" && key !== "pods") errors.push(`${key}: unknown field`);
+      if (b.node !== undefined) {
+        if (typeof b.node !== "string" || b.node === "") errors.push("node: must be a non-empty string");
+        else node = b.node;
+      }
+      if (!Array.isArray(b.pods)) errors.push("pods: is required: the list of valid pods ([] releases all)");
+      else
+        for (const [i, p] of (b.pods as unknown[]).entries()) {
+          const o = p as Record<string, unknown> | null;
+          if (typeof p === "string" && p.includes("/")) valid.add(p);
+          else if (typeof o?.namespace === "string" && typeof o.name === "string")
+            valid.add(`${o.namespace}/${o.name}`);
+          else errors.push(`pods[${i}]: must be "namespace/name" or {"namespace", "name"}`);
+        }
+    }
+    if (errors.length > 0) throw new RmError("BadRequest", `invalid gc request: ${errors.join("; ")}`);
+    const released: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listPods(after === undefined ? { limit: 1000 } : { limit: 1000, after });
+      for (const pod of page) {
+        const key = `${pod.namespace}/${pod.name}`;
+        if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node)) continue;
+        await this.store.updatePod(pod.namespace, pod.name, (existing) => {
+          // Checked again inside the transaction: the pod may have been re-attached meanwhile.
+          if (existing === undefined || existing.sticky || existing.containerId !== pod.containerId)
+            return undefined;
+          released.push(key);
+          return releasePod(existing);
+        });
+      }
+      const last = page[page.length - 1];
+      if (last === undefined || page.length < 1000) break;
+      after = `${last.namespace}/${last.name}`;
+    }
+    return { released };
+  }
+
+  // ---- policies
+
+  async putPolicy(name: string, body: unknown): Promise<{ policy: Policy; created: boolean }> {
+    checkName("policy", name);
+    const spec = validatePolicySpec(body);
+    for (const [i, att] of spec.networks.entries()) {
+      if ((await this.store.getNetwork(att.network)) === undefined) {
+        throw new RmError(
+          "NotFound",
+          `invalid policy: networks[${i}].network: network "${att.network}" not found`,
+        );
+      }
+    }
+    const existing = await this.store.getPolicy(name);
+    const now = this.now();
+    const policy: Policy = { name, ...spec, created: existing?.created ?? now, updated: now };
+    const created = await this.store.putPolicy(policy);
+    return { policy, created };
+  }
+
+  async getPolicy(name: string): Promise<Policy> {
+    checkName("policy", name);
+    const policy = await this.store.getPolicy(name);
+    if (policy === undefined) throw new RmError("NotFound", `policy "${name}" not found`);
+    return policy;
+  }
+
+  listPolicies(): Promise<Policy[]> {
+    return this.store.listPolicies();
+  }
+
+  async deletePolicy(name: string): Promise<void> {
+    checkName("policy", name);
+    if (!(await this.store.deletePolicy(name))) throw new RmError("NotFound", `policy "${name}" not found`);
+  }
+
+  // ---- the webhook
+
+  /**
+   * The networks of a pod for the plugin. A registered pod answers from its record (noting a new
+   * sandbox); an unknown pod that a policy matches is created, its addresses allocated, in one
+   * store operation; any other pod is a 404.
+   */
+  async webhook(q: WebhookQuery): Promise<WebhookEntry[]> {
+    checkName("namespace", q.podNamespace);
+    checkName("pod", q.podName);
+    let record = await this.store.getPod(q.podNamespace, q.podName);
+    const moved = (r: PodRecord): boolean =>
+      (q.containerId !== undefined && r.containerId !== q.containerId) ||
+      (q.node !== undefined && r.node !== q.node);
+    if (record === undefined || moved(record)) {
+      const policy =
+        record === undefined
+          ? matchPolicy(await this.store.listPolicies(), q.podNamespace, q.podName)
+          : undefined;
+      if (record === undefined && policy === undefined) {
+        throw new RmError(
+          "NotFound",
+          `pod ${q.podNamespace}/${q.podName} is not registered and no policy matches it; register it with PUT /api/v1/pods/${q.podNamespace}/${q.podName} or add a policy`,
+        );
+      }
+      record = await this.store.updatePod(q.podNamespace, q.podName, (existing, view) => {
+        const now = this.now();
+        if (existing !== undefined) {
+          if (!moved(existing)) return undefined;
+          const next: PodRecord = { ...existing, updated: now };
+          if (q.containerId !== undefined) next.containerId = q.containerId;
+          if (q.node !== undefined) next.node = q.node;
+          return recordOnly(next);
+        }
+        if (policy === undefined) return undefined;
+        const request: PodRequest = {
+          attachments: policy.networks,
+          policy: policy.name,
+          sticky: policy.sticky,
+        };
+        if (q.containerId !== undefined) request.containerId = q.containerId;
+        if (q.node !== undefined) request.node = q.node;
+        return planPod(q.podNamespace, q.podName, undefined, request, view, now);
+      });
+      if (record === undefined) throw new RmError("NotFound", `pod ${q.podNamespace}/${q.podName} not found`);
+    }
+    return this.webhookEntries(record);
+  }
+
+  private async webhookEntries(record: PodRecord): Promise<WebhookEntry[]> {
+    const entries: WebhookEntry[] = [];
+    for (const att of record.attachments) {
+      const network = await this.store.getNetwork(att.network);
+      if (network === undefined) {
+        throw new RmError(
+          "Internal",
+          `pod ${record.namespace}/${record.name}: network "${att.network}" is missing`,
+        );
+      }
+      const pools = poolsOf(network.spec);
+      const entry: WebhookEntry = { type: att.network, ifName: att.ifName, master: att.master };
+      const ips: { address: string; gateway?: string }[] = [];
+      for (const a of att.addresses) {
+        const pool = pools.find((p) => p.family === a.family);
+        if (pool === undefined) continue;
+        const gateway = pool.gateway === undefined ? undefined : formatIP(pool.gateway);
+        if (a.family === 4 && entry.podIp === undefined) {
+          entry.podIp = a.ip;
+          entry.subnetMask = v4Mask(pool.subnet.length);
+          entry.gateway = gateway ?? "";
+        } else {
+          const item: { address: string; gateway?: string } = { address: `${a.ip}/${pool.subnet.length}` };
+          if (gateway !== undefined) item.gateway = gateway;
+          ips.push(item);
+        }
+      }
+      // Keep the seed's key order: type, podIp, subnetMask, gateway, ifName, master, ips.
+      const ordered: WebhookEntry = { type: entry.type } as WebhookEntry;
+      if (entry.podIp !== undefined) {
+        ordered.podIp = entry.podIp;
+        ordered.subnetMask = entry.subnetMask ?? "";
+        ordered.gateway = entry.gateway ?? "";
+      }
+      ordered.ifName = entry.ifName;
+      ordered.master = entry.master;
+      if (ips.length > 0) ordered.ips = ips;
+      entries.push(ordered);
+    }
+    return entries;
+  }
+}

@@ -1,0 +1,363 @@
+// The embedded store: one SQLite file through Node's built-in node:sqlite (no native addon to
+// build, nothing to download: it ships inside the pinned Node). WAL mode, so readers never wait
+// for the writer; synchronous=FULL by default, so every commit is fsynced before the RM answers
+// (see docs/rm.md for why not NORMAL). Every write runs in one BEGIN IMMEDIATE transaction.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { Family } from "../cni/ip.ts";
+import { type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
+import { RmError } from "./errors.ts";
+import type { Network, PodRecord, Policy } from "./model.ts";
+import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
+
+/** Schema versions in order; the database's `user_version` says how many have been applied. */
+export const MIGRATIONS: readonly { name: string; sql: string }[] = [
+  {
+    name: "networks, pods, allocations, cursors, policies",
+    sql: `
+      CREATE TABLE networks (
+        name TEXT PRIMARY KEY, spec TEXT NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE pods (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, record TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+      ) STRICT, WITHOUT ROWID;
+      -- One row per address held: the primary key is what keeps an address to one pod.
+      CREATE TABLE allocations (
+        network TEXT NOT NULL, family INTEGER NOT NULL, addr TEXT NOT NULL, owner TEXT NOT NULL,
+        PRIMARY KEY (network, family, addr)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE cursors (
+        network TEXT NOT NULL, family INTEGER NOT NULL, addr TEXT NOT NULL,
+        PRIMARY KEY (network, family)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE policies (name TEXT PRIMARY KEY, spec TEXT NOT NULL) STRICT;
+    `,
+  },
+];
+
+export type Synchronous = "full" | "normal";
+
+export interface SqliteOptions {
+  /** `full` (default): fsync at every commit. `normal`: survives kill -9 but not power loss. */
+  synchronous?: Synchronous;
+}
+
+type Row = Record<string, unknown>;
+
+const str = (row: Row | undefined, key: string): string => String(row?.[key] ?? "");
+
+/** Opens (creating and migrating as needed) the SQLite store at `path`. */
+export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<Store> {
+  return new SqliteStore(path, options);
+}
+
+class SqliteStore implements Store {
+  readonly description: string;
+  private readonly db: DatabaseSync;
+  private readonly stmts = new Map<string, StatementSync>();
+  private closed = false;
+
+  constructor(path: string, options: SqliteOptions) {
+    this.description = `sqlite:${path}`;
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    try {
+      this.db = new DatabaseSync(path);
+    } catch (err) {
+      throw new Error(`opening SQLite database "${path}"`, { cause: err });
+    }
+    try {
+      const mode = this.db.prepare("PRAGMA journal_mode = WAL").get();
+      if (path !== ":memory:" && str(mode, "journal_mode") !== "wal") {
+        throw new Error(`"${path}" refused WAL mode (journal_mode is ${str(mode, "journal_mode")})`);
+      }
+      this.db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+      this.db.exec("PRAGMA busy_timeout = 5000");
+      this.migrate();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
+  }
+
+  private migrate(): void {
+    const version = Number(this.db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `the database is at schema version ${version}, newer than this dockin knows (${MIGRATIONS.length}); upgrade dockin`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      const m = MIGRATIONS[v];
+      if (m === undefined) break;
+      this.tx(() => {
+        this.db.exec(m.sql);
+        this.db.exec(`PRAGMA user_version = ${v + 1}`);
+      });
+    }
+  }
+
+  private stmt(sql: string): StatementSync {
+    let s = this.stmts.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private tx<T>(fn: () => T): T {
+    if (this.closed) throw new RmError("Unavailable", "the store is closed");
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new RmError("Unavailable", "the store is closed");
+  }
+
+  // ---- networks
+
+  private networkSync(name: string): Network | undefined {
+    const row = this.stmt("SELECT spec, created, updated FROM networks WHERE name = ?").get(name);
+    if (row === undefined) return undefined;
+    return {
+      name,
+      spec: JSON.parse(str(row, "spec")),
+      created: str(row, "created"),
+      updated: str(row, "updated"),
+    };
+  }
+
+  async putNetwork(
+    name: string,
+    decide: (
+      existing: Network | undefined,
+      allocated: { family: Family; value: bigint; owner: string }[],
+    ) => Network,
+  ): Promise<{ network: Network; created: boolean }> {
+    return this.tx(() => {
+      const existing = this.networkSync(name);
+      const allocated = this.stmt("SELECT family, addr, owner FROM allocations WHERE network = ?")
+        .all(name)
+        .map((r) => ({
+          family: Number(r.family) as Family,
+          value: keyValue(str(r, "addr")),
+          owner: str(r, "owner"),
+        }));
+      const network = decide(existing, allocated);
+      this.stmt(
+        `INSERT INTO networks (name, spec, created, updated) VALUES (?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated = excluded.updated`,
+      ).run(name, JSON.stringify(network.spec), network.created, network.updated);
+      return { network, created: existing === undefined };
+    });
+  }
+
+  async getNetwork(name: string): Promise<Network | undefined> {
+    this.check();
+    return this.networkSync(name);
+  }
+
+  async listNetworks(): Promise<Network[]> {
+    this.check();
+    return this.stmt("SELECT name, spec, created, updated FROM networks ORDER BY name")
+      .all()
+      .map((row) => ({
+        name: str(row, "name"),
+        spec: JSON.parse(str(row, "spec")),
+        created: str(row, "created"),
+        updated: str(row, "updated"),
+      }));
+  }
+
+  async deleteNetwork(name: string): Promise<void> {
+    this.tx(() => {
+      if (this.networkSync(name) === undefined) throw new RmError("NotFound", `network "${name}" not found`);
+      const n = Number(
+        this.stmt("SELECT count(*) AS n FROM allocations WHERE network = ?").get(name)?.n ?? 0,
+      );
+      if (n > 0) {
+        throw new RmError(
+          "Conflict",
+          `network "${name}" still has ${n} allocated address(es); delete its pods first`,
+        );
+      }
+      this.stmt("DELETE FROM networks WHERE name = ?").run(name);
+      this.stmt("DELETE FROM cursors WHERE network = ?").run(name);
+    });
+  }
+
+  async usage(): Promise<PoolUsage[]> {
+    this.check();
+    return this.stmt("SELECT network, family, count(*) AS n FROM allocations GROUP BY network, family")
+      .all()
+      .map((r) => ({
+        network: str(r, "network"),
+        family: Number(r.family) as Family,
+        allocated: Number(r.n),
+      }));
+  }
+
+  // ---- pods
+
+  private podSync(namespace: string, name: string): PodRecord | undefined {
+    const row = this.stmt("SELECT record FROM pods WHERE namespace = ? AND name = ?").get(namespace, name);
+    return row === undefined ? undefined : (JSON.parse(str(row, "record")) as PodRecord);
+  }
+
+  private readonly view: AllocationView = {
+    network: (name) => this.networkSync(name),
+    owner: (network, family, value) => {
+      const row = this.stmt(
+        "SELECT owner FROM allocations WHERE network = ? AND family = ? AND addr = ?",
+      ).get(network, family, addressKey(value));
+      return row === undefined ? undefined : str(row, "owner");
+    },
+    allocatedFrom: (network, family, from) => {
+      // A fresh statement per scan: two scans may be open at once.
+      const rows = this.db
+        .prepare("SELECT addr FROM allocations WHERE network = ? AND family = ? AND addr >= ? ORDER BY addr")
+        .iterate(network, family, addressKey(from));
+      return (function* () {
+        for (const row of rows) yield keyValue(str(row as Row, "addr"));
+      })();
+    },
+    cursor: (network, family) => {
+      const row = this.stmt("SELECT addr FROM cursors WHERE network = ? AND family = ?").get(network, family);
+      return row === undefined ? undefined : keyValue(str(row, "addr"));
+    },
+  };
+
+  private apply(namespace: string, name: string, change: PodChange): void {
+    const owner = `${namespace}/${name}`;
+    const del = this.stmt(
+      "DELETE FROM allocations WHERE network = ? AND family = ? AND addr = ? AND owner = ?",
+    );
+    for (const r of change.release) del.run(r.network, r.family, addressKey(r.value), owner);
+    const ins = this.stmt("INSERT INTO allocations (network, family, addr, owner) VALUES (?, ?, ?, ?)");
+    for (const a of change.allocate) {
+      try {
+        ins.run(a.network, a.family, addressKey(a.value), owner);
+      } catch (err) {
+        if (String((err as { code?: unknown }).code) === "ERR_SQLITE_ERROR" && /UNIQUE/.test(String(err))) {
+          throw new RmError(
+            "Conflict",
+            `an address of network "${a.network}" is already held by another pod`,
+            {
+              cause: err,
+            },
+          );
+        }
+        throw err;
+      }
+    }
+    const cur = this.stmt(
+      `INSERT INTO cursors (network, family, addr) VALUES (?, ?, ?)
+       ON CONFLICT (network, family) DO UPDATE SET addr = excluded.addr`,
+    );
+    for (const c of change.cursors) cur.run(c.network, c.family, addressKey(c.value));
+    if (change.record === null) {
+      this.stmt("DELETE FROM pods WHERE namespace = ? AND name = ?").run(namespace, name);
+    } else {
+      this.stmt(
+        `INSERT INTO pods (namespace, name, record) VALUES (?, ?, ?)
+         ON CONFLICT (namespace, name) DO UPDATE SET record = excluded.record`,
+      ).run(namespace, name, JSON.stringify(change.record));
+    }
+  }
+
+  async updatePod(
+    namespace: string,
+    name: string,
+    decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
+  ): Promise<PodRecord | undefined> {
+    return this.tx(() => {
+      const existing = this.podSync(namespace, name);
+      const change = decide(existing, this.view);
+      if (change === undefined) return existing;
+      this.apply(namespace, name, change);
+      return change.record ?? undefined;
+    });
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodRecord | undefined> {
+    this.check();
+    return this.podSync(namespace, name);
+  }
+
+  async listPods(options: ListPodsOptions = {}): Promise<PodRecord[]> {
+    this.check();
+    const where: string[] = [];
+    const params: string[] = [];
+    if (options.namespace !== undefined) {
+      where.push("namespace = ?");
+      params.push(options.namespace);
+    }
+    if (options.after !== undefined) {
+      const slash = options.after.indexOf("/");
+      where.push("(namespace, name) > (?, ?)");
+      params.push(options.after.slice(0, slash), options.after.slice(slash + 1));
+    }
+    const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
+    const sql = `SELECT record FROM pods ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY namespace, name LIMIT ${limit}`;
+    return this.stmt(sql)
+      .all(...params)
+      .map((row) => JSON.parse(str(row, "record")) as PodRecord);
+  }
+
+  async countPods(): Promise<number> {
+    this.check();
+    return Number(this.stmt("SELECT count(*) AS n FROM pods").get()?.n ?? 0);
+  }
+
+  // ---- policies
+
+  async putPolicy(policy: Policy): Promise<boolean> {
+    return this.tx(() => {
+      const existed = this.stmt("SELECT 1 AS x FROM policies WHERE name = ?").get(policy.name) !== undefined;
+      this.stmt(
+        "INSERT INTO policies (name, spec) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+      ).run(policy.name, JSON.stringify(policy));
+      return !existed;
+    });
+  }
+
+  async getPolicy(name: string): Promise<Policy | undefined> {
+    this.check();
+    const row = this.stmt("SELECT spec FROM policies WHERE name = ?").get(name);
+    return row === undefined ? undefined : (JSON.parse(str(row, "spec")) as Policy);
+  }
+
+  async listPolicies(): Promise<Policy[]> {
+    this.check();
+    return this.stmt("SELECT spec FROM policies ORDER BY name")
+      .all()
+      .map((row) => JSON.parse(str(row, "spec")) as Policy);
+  }
+
+  async deletePolicy(name: string): Promise<boolean> {
+    return this.tx(() => Number(this.stmt("DELETE FROM policies WHERE name = ?").run(name).changes) > 0);
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+    this.stmt("SELECT 1").get();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stmts.clear();
+    this.db.close();
+  }
+}

@@ -1,0 +1,73 @@
+// The RM's store, declared here by the code that uses it (service.ts). Two implementations: the
+// embedded SQLite store (sqlite-store.ts) and a distributed one on a compare-and-swap key-value
+// store (etcd, another issue). Both must pass test/rm/store-suite.ts.
+//
+// Every operation is atomic. Operations that decide something from what they read (pods,
+// networks) take a pure function: a store calls it inside its transaction (SQLite) or on a
+// consistent snapshot whose keys it then compares on commit, calling it again when they moved
+// (etcd). Those functions read the store only through their arguments and may run more than once.
+import type { AllocationView, PodChange } from "./allocate.ts";
+import type { Network, PodRecord, Policy } from "./model.ts";
+
+export interface PoolUsage {
+  network: string;
+  family: 4 | 6;
+  allocated: number;
+}
+
+export interface ListPodsOptions {
+  namespace?: string;
+  /** Only pods after this `namespace/name` (paging); pods come in `namespace/name` order. */
+  after?: string;
+  limit?: number;
+}
+
+export interface Store {
+  /** What the store is, for logs and /readyz (e.g. `sqlite:/var/lib/dockin/rm.db`). */
+  readonly description: string;
+
+  /**
+   * Creates or replaces a network. `decide` gets the current network (if any) and the addresses
+   * allocated in it, and returns the network to write or throws (e.g. a 409 when an allocated
+   * address would fall outside the new subnet).
+   */
+  putNetwork(
+    name: string,
+    decide: (
+      existing: Network | undefined,
+      allocated: { family: 4 | 6; value: bigint; owner: string }[],
+    ) => Network,
+  ): Promise<{ network: Network; created: boolean }>;
+  getNetwork(name: string): Promise<Network | undefined>;
+  listNetworks(): Promise<Network[]>;
+  /** Deletes a network; throws a 409 while it has allocated addresses, 404 when unknown. */
+  deleteNetwork(name: string): Promise<void>;
+  /** How many addresses are allocated, per network and family. */
+  usage(): Promise<PoolUsage[]>;
+
+  /**
+   * Reads, decides and writes one pod atomically. `decide` returns the change to apply
+   * (allocations, releases, the new record or null to delete it) or undefined to write nothing.
+   * Returns the pod as it is afterwards (undefined when deleted or absent). The store rejects an
+   * allocation of an address already held (a 409): two pods never share an address of a network.
+   */
+  updatePod(
+    namespace: string,
+    name: string,
+    decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
+  ): Promise<PodRecord | undefined>;
+  getPod(namespace: string, name: string): Promise<PodRecord | undefined>;
+  listPods(options?: ListPodsOptions): Promise<PodRecord[]>;
+  countPods(): Promise<number>;
+
+  /** Creates or replaces a policy; returns whether it was created. */
+  putPolicy(policy: Policy): Promise<boolean>;
+  getPolicy(name: string): Promise<Policy | undefined>;
+  listPolicies(): Promise<Policy[]>;
+  /** Deletes a policy; false when there was none. */
+  deletePolicy(name: string): Promise<boolean>;
+
+  /** A cheap round trip proving the store answers (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

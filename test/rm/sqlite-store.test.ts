@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { after, describe, it } from "node:test";
+import { MIGRATIONS, openSqliteStore } from "../../src/rm/sqlite-store.ts";
+import type { Store } from "../../src/rm/store.ts";
+import { runStoreSuite } from "./store-suite.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "dockin-rm-store-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const paths = new WeakMap<Store, string>();
+
+runStoreSuite(
+  "sqlite",
+  async () => {
+    const path = join(dir, `store-${n++}.db`);
+    const store = await openSqliteStore(path);
+    paths.set(store, path);
+    return store;
+  },
+  {
+    reopen: async (store) => {
+      const path = paths.get(store);
+      assert.ok(path);
+      await store.close();
+      const again = await openSqliteStore(path);
+      paths.set(again, path);
+      return again;
+    },
+  },
+);
+
+describe("sqlite store", () => {
+  it("opens in WAL mode with synchronous=FULL and the schema at the last migration", async () => {
+    const path = join(dir, "pragmas.db");
+    const store = await openSqliteStore(path);
+    await store.close();
+    const db = new DatabaseSync(path);
+    try {
+      assert.equal(db.prepare("PRAGMA journal_mode").get()?.journal_mode, "wal");
+      assert.equal(db.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("refuses a database written by a newer schema", async () => {
+    const path = join(dir, "newer.db");
+    const db = new DatabaseSync(path);
+    db.exec(`PRAGMA user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    await assert.rejects(openSqliteStore(path), /schema version .* newer than this dockin knows/);
+  });
+
+  it("migrates a database from an earlier version without losing rows", async () => {
+    const path = join(dir, "upgrade.db");
+    // Version 0: an empty file; opening it twice applies every migration once.
+    (await openSqliteStore(path)).close();
+    const store = await openSqliteStore(path);
+    assert.deepEqual(await store.listNetworks(), []);
+    await store.close();
+  });
+
+  it("answers 503 once closed", async () => {
+    const store = await openSqliteStore(join(dir, "closed.db"));
+    await store.close();
+    await assert.rejects(store.ping(), /store is closed/);
+  });
+});
