@@ -1,0 +1,31 @@
+// The multi-call entry of the standalone executable: one binary installed under several names
+// (`dockin-cni`, `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role
+// is loaded only when it runs, so a plugin's start-up never evaluates the RM or the CLI.
+import { basename } from "node:path";
+
+/** Loads (and so runs) one role's entry module. */
+export type RoleLoader = () => Promise<unknown>;
+
+/** The role for the name the executable was run as; `fallback` when the name is not a role. */
+export function roleOf(argv0: string, roles: readonly string[], fallback = "dockin"): string {
+  const name = basename(argv0);
+  return roles.includes(name) ? name : fallback;
+}
+
+/**
+ * Runs the role named by `argv0` (the name as invoked: a hard link or a symbolic link keeps it,
+ * whereas `process.execPath` resolves symbolic links).
+ */
+export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = process.argv0): void {
+  const role = roleOf(argv0, Object.keys(loaders));
+  const load = loaders[role];
+  if (load === undefined) {
+    process.stderr.write(`${basename(argv0)}: this build has no "${role}" role\n`);
+    process.exitCode = 2;
+    return;
+  }
+  load().catch((err: unknown) => {
+    process.stderr.write(`${role}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,122 @@
+// The network configs in the Dockin config dir: found by their `name` field (the file name does
+// not matter), read the way dockin-cni reads them (the seed's samples carry `// comments`).
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const NETCONF_EXTENSIONS = [".conf", ".json", ".conflist"];
+
+/** A CNI network name (the webhook's `type`): the spec's rule for `name`. */
+export function networkNameProblem(name: string): string | undefined {
+  if (name === "") return "is empty";
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
+    return "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'";
+  }
+  if (name.length > 253) return "is longer than 253 characters";
+  return undefined;
+}
+
+/** JSON with `//` and `/* *\/` comments outside strings removed (the seed's samples have them). */
+export function stripComments(text: string): string {
+  let out = "";
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+export function parseJsonc(text: string): unknown {
+  return JSON.parse(stripComments(text));
+}
+
+export interface NetworkFile {
+  /** Absolute path of the file. */
+  path: string;
+  file: string;
+  /** The parsed object, when the file is a JSON object. */
+  config?: Record<string, unknown>;
+  /** The `name` field, when present and a string. */
+  name?: string;
+  /** Why the file could not be read as a network config. */
+  problem?: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Every config file of `dir` (sorted by file name); an absent directory has none. */
+export function scanNetworks(dir: string): NetworkFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  const out: NetworkFile[] = [];
+  for (const file of names) {
+    if (!NETCONF_EXTENSIONS.some((ext) => file.endsWith(ext))) continue;
+    const path = join(dir, file);
+    const entry: NetworkFile = { path, file };
+    try {
+      const parsed = parseJsonc(readFileSync(path, "utf8"));
+      if (!isObject(parsed)) entry.problem = "is not a JSON object";
+      else {
+        entry.config = parsed;
+        if (typeof parsed.name === "string") entry.name = parsed.name;
+        else entry.problem = 'has no string "name"';
+      }
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === "EISDIR") continue;
+      entry.problem =
+        e.code === undefined ? `is not valid JSON (${e.message})` : `cannot be read (${e.message})`;
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+/** The file whose `name` is `network` (the first by file name, as dockin-cni picks). */
+export function findNetwork(files: readonly NetworkFile[], network: string): NetworkFile | undefined {
+  return files.find((f) => f.name === network);
+}
+
+/** The file name stem (without extension) of a config file. */
+export function stemOf(file: string): string {
+  const ext = NETCONF_EXTENSIONS.find((e) => file.endsWith(e));
+  return ext === undefined ? file : file.slice(0, -ext.length);
+}
+
+/**
+ * The bridge for a network: `dk-<name>` when that is a valid interface name (15 characters at
+ * most), else `dk-` and a short hash of the name, so every network gets its own bridge.
+ */
+export function bridgeName(network: string): string {
+  const plain = `dk-${network}`;
+  if (plain.length <= 15 && /^[A-Za-z0-9_.-]+$/.test(plain)) return plain;
+  const hash = createHash("sha256").update(network).digest("hex").slice(0, 8);
+  const head = network.replace(/[^A-Za-z0-9]/g, "").slice(0, 3);
+  return `dk-${head}${head === "" ? "" : "-"}${hash}`.slice(0, 15);
+}
+
+/** The bridge network config written for a listed type that has none. */
+export function bridgeConfig(network: string, cniVersion: string): Record<string, unknown> {
+  return { cniVersion, name: network, type: "bridge", bridge: bridgeName(network) };
+}
