@@ -96,7 +96,8 @@ export function parsePrefix(text: string): Prefix | undefined {
   if (slash < 0) return undefined;
   const ipText = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return undefined;
+  // Go reads the length as plain decimal digits, leading zeros allowed ("/024" is /24).
+  if (!/^[0-9]+$/.test(lenText)) return undefined;
   // Go keeps an IPv4-mapped IPv6 prefix in its 128-bit form; we only accept plain forms here.
   const ip = ipText.includes(":")
     ? ((v) => (v === undefined ? undefined : ({ family: 6, value: v } as IP)))(parseIPv6(ipText))
