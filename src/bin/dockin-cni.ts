@@ -1,0 +1,4 @@
+import { runPlugin } from "../cni/skel.ts";
+import { plugin } from "../plugin/plugin.ts";
+
+void runPlugin(plugin);

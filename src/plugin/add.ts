@@ -1,0 +1,117 @@
+// ADD: ask the webhook, validate the whole reply, write the record, attach every network in
+// parallel, add policy routing, roll everything back on any failure, return the master's result.
+import { CniError, describe } from "../cni/errors.ts";
+import type { Result } from "../cni/result.ts";
+import { type Context, delegateContext, webhookOptions } from "./context.ts";
+import { addChain, pluginCalls } from "./delegate.ts";
+import { detach } from "./detach.ts";
+import { podLabel, requirePod } from "./identity.ts";
+import { loadNetworkDir } from "./netconf.ts";
+import { type AttachmentRecord, type RecordNetwork, readRecord, writeRecord } from "./record.ts";
+import { validateReply } from "./reply.ts";
+import { addPolicy, TABLE_BASE } from "./routing.ts";
+import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
+
+/** The master's result as the runtime needs it: its interface named CNI_IFNAME, `sandbox` set. */
+export function masterResult(result: Result, ifName: string, netns: string): Result {
+  const interfaces = [...(result.interfaces ?? [])].map((i) => ({ ...i }));
+  let index = interfaces.findIndex((i) => i.name === ifName && i.sandbox);
+  if (index < 0) index = interfaces.findIndex((i) => i.name === ifName);
+  if (index < 0) {
+    interfaces.push({ name: ifName, sandbox: netns });
+    index = interfaces.length - 1;
+  } else if (!interfaces[index]!.sandbox) {
+    interfaces[index]!.sandbox = netns;
+  }
+  const ips = (result.ips ?? []).map((ip) => ({ ...ip, interface: ip.interface ?? index }));
+  return { ...result, interfaces, ips };
+}
+
+export async function add(ctx: Context): Promise<Result> {
+  const { env } = ctx.args;
+  const { conf, log } = ctx;
+  const pod = requirePod(env.args);
+  log.with({ pod: podLabel(pod) });
+
+  const leftover = readRecord(conf.cacheDir, env.containerId, env.ifName);
+  if (leftover.kind === "found") {
+    log.warn("a record of an earlier ADD exists: detaching it first");
+    await detach(ctx, leftover.record, leftover.record.netns);
+  }
+
+  const started = performance.now();
+  const reply = await callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
+    onAttempt: (attempt, outcome, ms) =>
+      log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome }),
+  });
+  const plan = validateReply(reply, {
+    ifName: env.ifName,
+    pod: podLabel(pod),
+    networks: loadNetworkDir(conf.confDir),
+  });
+  for (const w of plan.warnings) log.warn(w, { reqId: plan.reqId });
+  log.debug("plan", {
+    reqId: plan.reqId,
+    networks: plan.networks.map(
+      (n) => `${n.name}:${n.ifName}:${n.addresses.map((a) => a.address).join(",")}`,
+    ),
+    ms: Math.round(performance.now() - started),
+  });
+
+  const dctx = delegateContext(ctx, env.netns, env.args);
+  const calls = await Promise.all(plan.networks.map((n) => pluginCalls(n, dctx)));
+  const networks: RecordNetwork[] = plan.networks.map((n, i) => {
+    const net: RecordNetwork = {
+      name: n.name,
+      ifName: n.ifName,
+      master: n.master,
+      addresses: n.addresses,
+      plugins: calls[i]!,
+    };
+    if (!n.master && n.addresses.some((a) => a.gateway !== undefined)) net.table = TABLE_BASE + n.index;
+    return net;
+  });
+  const record: AttachmentRecord = {
+    format: 1,
+    containerId: env.containerId,
+    ifName: env.ifName,
+    netns: env.netns,
+    args: dctx.args,
+    pod,
+    cniVersion: ctx.args.config.cniVersion,
+    state: "adding",
+    created: new Date().toISOString(),
+    networks,
+  };
+  writeRecord(conf.cacheDir, record);
+
+  const outcomes = await Promise.allSettled(
+    networks.map(async (net) => {
+      net.result = await addChain(net, dctx);
+      await addPolicy(env.netns, net);
+    }),
+  );
+  const failedAt = outcomes.findIndex((o) => o.status === "rejected");
+  if (failedAt >= 0) {
+    const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
+    const net = networks[failedAt]!;
+    log.error("attach failed: rolling back", { network: net.name, error: describe(reason) });
+    try {
+      await detach(ctx, record, env.netns);
+    } catch (err) {
+      log.error("rollback incomplete: the record stays for DEL", { error: describe(err) });
+    }
+    const code = reason instanceof CniError ? reason.code : 100;
+    throw new CniError(
+      code,
+      `attaching network "${net.name}" (${net.ifName}) to pod ${podLabel(pod)}: ${reason instanceof Error ? reason.message : String(reason)}`,
+      {
+        cause: reason,
+      },
+    );
+  }
+  record.state = "attached";
+  writeRecord(conf.cacheDir, record);
+  const master = networks.find((n) => n.master)!;
+  return masterResult(master.result!, env.ifName, env.netns);
+}

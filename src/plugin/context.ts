@@ -1,0 +1,70 @@
+// One invocation's context: the main config, the logger, the delegate settings. Every verb runs
+// inside `withContext`, which logs its outcome and duration in one line.
+import { describe } from "../cni/errors.ts";
+import { Logger } from "../cni/log.ts";
+import type { CmdArgs } from "../cni/skel.ts";
+import { loggingOf, type MainConfig, parseMainConfig } from "./config.ts";
+import type { DelegateContext } from "./delegate.ts";
+import { delegateArgs } from "./identity.ts";
+import type { WebhookOptions } from "./webhook.ts";
+
+export interface Context {
+  args: CmdArgs;
+  conf: MainConfig;
+  log: Logger;
+}
+
+/** Runs one verb with its config and logger; the outcome is logged whether it succeeds or not. */
+export async function withContext<T>(
+  args: CmdArgs,
+  lenient: boolean,
+  body: (ctx: Context) => Promise<T>,
+): Promise<T> {
+  const { env } = args;
+  const log = new Logger({
+    plugin: "dockin-cni",
+    command: env.command,
+    containerId: env.containerId || undefined,
+  });
+  const started = performance.now();
+  try {
+    const logging = loggingOf(args.config);
+    log.configure(logging.file, logging.level);
+    const { config, problems } = parseMainConfig(args.config, lenient);
+    for (const p of problems) log.warn(`config problem ignored for ${env.command}: ${p}`);
+    const value = await body({ args, conf: config, log });
+    log.info(`${env.command} done`, { ms: Math.round(performance.now() - started), outcome: "ok" });
+    return value;
+  } catch (err) {
+    log.error(`${env.command} failed`, {
+      ms: Math.round(performance.now() - started),
+      outcome: "failed",
+      error: describe(err),
+    });
+    throw err;
+  }
+}
+
+export function webhookOptions(conf: MainConfig): WebhookOptions {
+  return {
+    caFile: conf.caFile,
+    certFile: conf.certFile,
+    keyFile: conf.keyFile,
+    tokenFile: conf.tokenFile,
+    timeoutMs: conf.timeoutMs,
+    deadlineMs: conf.deadlineMs,
+    retries: conf.retries,
+    maxReplyBytes: conf.maxReplyBytes,
+  };
+}
+
+export function delegateContext(ctx: Context, netns: string, cniArgs: string): DelegateContext {
+  return {
+    containerId: ctx.args.env.containerId,
+    netns,
+    args: delegateArgs(cniArgs),
+    path: [ctx.conf.binDir, ...ctx.args.env.path.filter((d) => d !== ctx.conf.binDir)],
+    timeoutMs: ctx.conf.delegateTimeoutMs,
+    log: ctx.log,
+  };
+}

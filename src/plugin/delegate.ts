@@ -1,0 +1,214 @@
+// Talking to delegates: the config each plugin of a network gets (with `ipam` set to dockin-ipam
+// and the pod's addresses), the version it is spoken to in, and running a chain for ADD, DEL and
+// CHECK with `prevResult` threaded as libcni does.
+import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { execPlugin, findPlugin } from "../cni/exec.ts";
+import type { Logger } from "../cni/log.ts";
+import { formatResult, parseResult, type Result } from "../cni/result.ts";
+import { LATEST, negotiate } from "../cni/version.ts";
+import type { RecordNetwork, RecordPlugin } from "./record.ts";
+import type { PlannedNetwork } from "./reply.ts";
+
+type Json = Record<string, unknown>;
+
+/** The IPAM plugin every network's addresses go through (a drop-in for the reference `static`). */
+export const IPAM_TYPE = "dockin-ipam";
+
+/**
+ * The reference plugins (containernetworking-plugins up to 1.x) speak at most 1.0.0 and are not
+ * asked; any other delegate is asked once with VERSION. Dockin's own speak 1.1.0.
+ */
+const REFERENCE_PLUGINS = new Set([
+  "bridge",
+  "macvlan",
+  "ipvlan",
+  "vlan",
+  "ptp",
+  "host-device",
+  "tuning",
+  "sbr",
+  "portmap",
+  "bandwidth",
+  "firewall",
+  "vrf",
+  "loopback",
+]);
+const REFERENCE_MAX = "1.0.0";
+
+export interface DelegateContext {
+  containerId: string;
+  netns: string;
+  args: string;
+  /** Where delegates are found: binDir, then CNI_PATH. */
+  path: readonly string[];
+  timeoutMs: number;
+  log: Logger;
+}
+
+/** The newest version `type` speaks, at most ours: known for reference plugins, else asked. */
+export async function delegateVersion(type: string, ctx: DelegateContext): Promise<string> {
+  if (REFERENCE_PLUGINS.has(type)) return REFERENCE_MAX;
+  const file = findPlugin(type, ctx.path);
+  const reply = await execPlugin({
+    file,
+    env: { command: "VERSION", path: ctx.path },
+    stdin: { cniVersion: LATEST },
+    timeoutMs: Math.min(ctx.timeoutMs, 10_000),
+  });
+  const supported = (reply as { supportedVersions?: unknown } | undefined)?.supportedVersions;
+  const list = Array.isArray(supported) ? supported.filter((v): v is string => typeof v === "string") : [];
+  const version = negotiate(LATEST, list);
+  if (version === undefined) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `delegate "${type}" supports no CNI version Dockin speaks (it lists [${list.join(" ")}])`,
+    );
+  }
+  return version;
+}
+
+const isDefault = (dst: unknown): boolean => dst === "0.0.0.0/0" || dst === "::/0";
+
+/**
+ * The `ipam` block of a network's main plugin: the pod's addresses, the network file's routes
+ * and dns (top level or in its own ipam), and, for the master only, the default route of each
+ * family that has a gateway. Default routes a non-master file asks for are dropped (a warning):
+ * a second default route would fight the master's.
+ */
+export function ipamBlock(net: PlannedNetwork, warn: (msg: string) => void): Json {
+  const top = net.file.top;
+  const first = net.file.plugins[0] ?? {};
+  const ownIpam = (typeof first.ipam === "object" && first.ipam !== null ? first.ipam : {}) as Json;
+  const routes: Json[] = [];
+  for (const source of [top.routes, ownIpam.routes]) {
+    if (!Array.isArray(source)) continue;
+    for (const r of source) {
+      if (typeof r !== "object" || r === null) continue;
+      if (isDefault((r as Json).dst)) {
+        if (!net.master)
+          warn(`network "${net.name}": default route ${(r as Json).dst} dropped (not the master)`);
+        continue;
+      }
+      routes.push(r as Json);
+    }
+  }
+  const bridgeAddsDefault = net.master && first.isDefaultGateway === true;
+  if (net.master && !bridgeAddsDefault) {
+    for (const a of net.addresses) {
+      if (a.gateway === undefined) continue;
+      const dst = a.family === 4 ? "0.0.0.0/0" : "::/0";
+      if (!routes.some((r) => r.dst === dst)) routes.push({ dst, gw: a.gateway });
+    }
+  }
+  const ipam: Json = {
+    type: IPAM_TYPE,
+    addresses: net.addresses.map((a) =>
+      a.gateway ? { address: a.address, gateway: a.gateway } : { address: a.address },
+    ),
+  };
+  if (routes.length) ipam.routes = routes;
+  const dns = top.dns ?? ownIpam.dns;
+  if (dns !== undefined) ipam.dns = dns;
+  return ipam;
+}
+
+/** The configs of a network's chain, in order, each with the version it will be spoken to in. */
+export async function pluginCalls(net: PlannedNetwork, ctx: DelegateContext): Promise<RecordPlugin[]> {
+  const versions = await Promise.all(net.file.plugins.map((p) => delegateVersion(String(p.type), ctx)));
+  return net.file.plugins.map((plugin, i) => {
+    const cniVersion = versions[i]!;
+    const config: Json = { ...plugin, cniVersion, name: net.name };
+    if (i === 0) {
+      config.ipam = ipamBlock(net, (m) => ctx.log.warn(m, { network: net.name }));
+      if (!net.master && config.isDefaultGateway === true) {
+        ctx.log.warn(`network "${net.name}": isDefaultGateway ignored (not the master)`, {
+          network: net.name,
+        });
+        config.isDefaultGateway = false;
+      }
+    }
+    return { type: String(plugin.type), cniVersion, config };
+  });
+}
+
+function withPrev(call: RecordPlugin, prev: Result | undefined): Json {
+  if (prev === undefined) return call.config;
+  return { ...call.config, prevResult: formatResult(prev, call.cniVersion) };
+}
+
+async function runOne(
+  verb: "ADD" | "DEL" | "CHECK",
+  net: RecordNetwork,
+  call: RecordPlugin,
+  prev: Result | undefined,
+  ctx: DelegateContext,
+): Promise<unknown> {
+  const started = performance.now();
+  const fields = { network: net.name, ifName: net.ifName, delegate: call.type, verb };
+  try {
+    const out = await execPlugin({
+      file: findPlugin(call.type, ctx.path),
+      env: {
+        command: verb,
+        containerId: ctx.containerId,
+        netns: ctx.netns,
+        ifName: net.ifName,
+        args: ctx.args,
+        path: ctx.path,
+      },
+      stdin: withPrev(call, prev),
+      timeoutMs: ctx.timeoutMs,
+    });
+    ctx.log.info("delegate", { ...fields, ms: Math.round(performance.now() - started), outcome: "ok" });
+    return out;
+  } catch (err) {
+    ctx.log.warn("delegate", {
+      ...fields,
+      ms: Math.round(performance.now() - started),
+      outcome: "failed",
+      error: describe(err),
+    });
+    throw err;
+  }
+}
+
+/** ADD through the chain; returns the final result. */
+export async function addChain(net: RecordNetwork, ctx: DelegateContext): Promise<Result> {
+  let prev: Result | undefined;
+  for (const call of net.plugins) {
+    const out = await runOne("ADD", net, call, prev, ctx);
+    if (out === undefined) {
+      throw new CniError(
+        ErrorCode.DelegateFailed,
+        `${call.type} ADD for network "${net.name}" printed no result`,
+      );
+    }
+    prev = parseResult(out, call.cniVersion);
+  }
+  return prev!;
+}
+
+/** DEL through the chain in reverse; every plugin is called even when one fails; the first error is thrown. */
+export async function delChain(net: RecordNetwork, ctx: DelegateContext): Promise<void> {
+  let first: unknown;
+  for (const call of [...net.plugins].reverse()) {
+    try {
+      await runOne("DEL", net, call, net.result, ctx);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/** CHECK every plugin of the chain with the chain's cached result. */
+export async function checkChain(net: RecordNetwork, ctx: DelegateContext): Promise<void> {
+  if (net.result === undefined) {
+    throw new CniError(ErrorCode.UnknownContainer, `network "${net.name}" was never fully attached`);
+  }
+  for (const call of net.plugins) {
+    if (call.cniVersion === "0.1.0" || call.cniVersion.startsWith("0.2") || call.cniVersion.startsWith("0.3"))
+      continue;
+    await runOne("CHECK", net, call, net.result, ctx);
+  }
+}

@@ -1,0 +1,106 @@
+// STATUS (is an ADD possible now?) and GC (remove attachments the runtime no longer knows).
+import { rmSync } from "node:fs";
+import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { findPlugin } from "../cni/exec.ts";
+import { type Context, delegateContext, webhookOptions } from "./context.ts";
+import { IPAM_TYPE } from "./delegate.ts";
+import { detach } from "./detach.ts";
+import { loadNetworkDir } from "./netconf.ts";
+import { listRecordFiles, readRecordFile } from "./record.ts";
+import { callWebhook, safeUrl } from "./webhook.ts";
+
+/** Ready when every delegate of every network in confDir exists and the backend answers HTTP. */
+export async function status(ctx: Context): Promise<void> {
+  const { conf } = ctx;
+  const dir = loadNetworkDir(conf.confDir);
+  const path = delegateContext(ctx, "", "").path;
+  const types = new Set([
+    IPAM_TYPE,
+    ...[...dir.byName.values()].flatMap((f) => f.plugins.map((p) => String(p.type))),
+  ]);
+  const missing: string[] = [];
+  for (const type of types) {
+    try {
+      findPlugin(type, path);
+    } catch {
+      missing.push(type);
+    }
+  }
+  if (missing.length > 0) {
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `delegates not found in [${path.join(" ")}]: ${missing.join(", ")}`,
+    );
+  }
+  if (dir.byName.size === 0) {
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `no network config in ${conf.confDir}${dir.broken.length ? ` (${dir.broken.join("; ")})` : ""}`,
+    );
+  }
+  try {
+    await callWebhook(conf.backend, {
+      ...webhookOptions(conf),
+      deadlineMs: Math.min(conf.timeoutMs, 5_000),
+      retries: 0,
+    });
+  } catch (err) {
+    // Any HTTP answer below 500 means the backend is up (it may want a pod name).
+    if (err instanceof CniError && err.code === ErrorCode.BackendRefused) return;
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `backend ${safeUrl(conf.backend)} does not answer: ${describe(err)}`,
+    );
+  }
+}
+
+interface Attachment {
+  containerID: string;
+  ifname: string;
+}
+
+function validAttachments(config: Record<string, unknown>): Attachment[] {
+  const list = config["cni.dev/valid-attachments"];
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (a): a is Attachment =>
+      typeof a === "object" &&
+      a !== null &&
+      typeof a.containerID === "string" &&
+      typeof a.ifname === "string",
+  );
+}
+
+/** Detaches and forgets every record not in `cni.dev/valid-attachments`; keeps going on errors. */
+export async function gc(ctx: Context): Promise<void> {
+  const { conf, log } = ctx;
+  const valid = new Set(validAttachments(ctx.args.config).map((a) => `${a.containerID}:${a.ifname}`));
+  const { records, staleTemps } = listRecordFiles(conf.cacheDir);
+  for (const tmp of staleTemps) rmSync(tmp, { force: true });
+  const failures: string[] = [];
+  for (const file of records) {
+    const read = readRecordFile(file);
+    if (read.kind !== "found") {
+      log.warn("GC: removing an unreadable record", {
+        file,
+        error: read.kind === "corrupt" ? read.reason : "gone",
+      });
+      rmSync(file, { force: true });
+      continue;
+    }
+    const r = read.record;
+    if (valid.has(`${r.containerId}:${r.ifName}`)) continue;
+    try {
+      await detach(ctx, r, r.netns);
+      log.info("GC: detached", { containerId: r.containerId, ifName: r.ifName, outcome: "ok" });
+    } catch (err) {
+      failures.push(`${r.containerId}/${r.ifName}: ${describe(err)}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `GC could not detach ${failures.length} attachment(s): ${failures.join("; ")}`,
+    );
+  }
+}

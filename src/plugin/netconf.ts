@@ -1,0 +1,93 @@
+// The network configs in confDir: `.json`, `.conf` and `.conflist` files, found by their `name`
+// (the file name does not matter). `//` and `/* */` comments are allowed, as in the seed's samples.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+type Json = Record<string, unknown>;
+
+export interface NetworkFile {
+  name: string;
+  path: string;
+  /** The plugins to run in order: one for `.json`/`.conf`, the chain of a `.conflist`. */
+  plugins: Json[];
+  /** The file's top level (a `.conflist` without its `plugins`), for `routes`/`dns`. */
+  top: Json;
+}
+
+export interface NetworkDir {
+  byName: Map<string, NetworkFile>;
+  /** Files that could not be read or parsed, with why; reported when a network is missing. */
+  broken: string[];
+}
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Removes `//` and `/* *\/` comments outside strings; also drops trailing commas before } or ]. */
+export function stripComments(text: string): string {
+  let out = "";
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      i = end < 0 ? text.length : end + 2;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out.replace(/,(\s*[}\]])/g, "$1");
+}
+
+/** Parses one network file; throws with the reason when it is not a usable network config. */
+export function parseNetworkFile(path: string, text: string): NetworkFile {
+  const value: unknown = JSON.parse(stripComments(text));
+  if (!isObject(value)) throw new Error("not a JSON object");
+  if (typeof value.name !== "string" || value.name === "") throw new Error('it has no "name"');
+  const isList = path.endsWith(".conflist") || Array.isArray(value.plugins);
+  if (isList) {
+    const plugins = value.plugins;
+    if (!Array.isArray(plugins) || plugins.length === 0) throw new Error('"plugins" is not a non-empty list');
+    plugins.forEach((p, i) => {
+      if (!isObject(p) || typeof p.type !== "string" || p.type === "")
+        throw new Error(`plugins[${i}] has no "type"`);
+    });
+    const { plugins: _, ...top } = value;
+    return { name: value.name, path, plugins: plugins as Json[], top };
+  }
+  if (typeof value.type !== "string" || value.type === "") throw new Error('it has no "type"');
+  return { name: value.name, path, plugins: [value], top: value };
+}
+
+/** Reads every network file of `dir`, in file-name order; the first file with a name wins. */
+export function loadNetworkDir(dir: string): NetworkDir {
+  const byName = new Map<string, NetworkFile>();
+  const broken: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    broken.push(`${dir}: ${(err as Error).message}`);
+    return { byName, broken };
+  }
+  for (const entry of names) {
+    if (!/\.(json|conf|conflist)$/.test(entry)) continue;
+    const path = join(dir, entry);
+    try {
+      const file = parseNetworkFile(path, readFileSync(path, "utf8"));
+      if (byName.has(file.name)) {
+        broken.push(`${path}: network "${file.name}" is already defined by ${byName.get(file.name)!.path}`);
+      } else byName.set(file.name, file);
+    } catch (err) {
+      broken.push(`${path}: ${(err as Error).message}`);
+    }
+  }
+  return { byName, broken };
+}

@@ -1,0 +1,165 @@
+// The attachment record: what ADD attached for one (container, interface), written atomically to
+// cacheDir before the first delegate runs, so that DEL, CHECK and GC work from it alone.
+// Format documented in docs/plugin.md.
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { Result } from "../cni/result.ts";
+import type { PodIdentity } from "./identity.ts";
+import type { PlannedAddress } from "./reply.ts";
+
+export const RECORD_FORMAT = 1;
+
+export interface RecordPlugin {
+  type: string;
+  /** The cniVersion spoken to this plugin. */
+  cniVersion: string;
+  /** The config sent, without `prevResult`. */
+  config: Record<string, unknown>;
+}
+
+export interface RecordNetwork {
+  name: string;
+  ifName: string;
+  master: boolean;
+  addresses: PlannedAddress[];
+  /** The policy-routing table of a non-master network with a gateway. */
+  table?: number;
+  plugins: RecordPlugin[];
+  /** The chain's final result (1.x shape), once attached. */
+  result?: Result;
+}
+
+export interface AttachmentRecord {
+  format: number;
+  containerId: string;
+  ifName: string;
+  netns: string;
+  /** CNI_ARGS as sent to the delegates. */
+  args: string;
+  pod: PodIdentity;
+  /** The runtime's cniVersion at ADD. */
+  cniVersion: string;
+  /** `adding` until every network is attached, then `attached`. */
+  state: "adding" | "attached";
+  created: string;
+  networks: RecordNetwork[];
+}
+
+/** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */
+export function recordPath(cacheDir: string, containerId: string, ifName: string): string {
+  return join(cacheDir, `${containerId}:${ifName}.json`);
+}
+
+/** Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. */
+export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
+  const path = recordPath(cacheDir, record.containerId, record.ifName);
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(record, null, 1)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dirFd = openSync(cacheDir, "r");
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `writing the attachment record ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+export type ReadOutcome =
+  | { kind: "found"; record: AttachmentRecord }
+  | { kind: "missing" }
+  | { kind: "corrupt"; reason: string };
+
+function isRecord(v: unknown): v is AttachmentRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (
+    r.format === RECORD_FORMAT &&
+    typeof r.containerId === "string" &&
+    typeof r.ifName === "string" &&
+    typeof r.netns === "string" &&
+    Array.isArray(r.networks) &&
+    r.networks.every(
+      (n: unknown) =>
+        typeof n === "object" &&
+        n !== null &&
+        typeof (n as RecordNetwork).ifName === "string" &&
+        Array.isArray((n as RecordNetwork).plugins),
+    )
+  );
+}
+
+export function readRecordFile(path: string): ReadOutcome {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { kind: "missing" };
+    return { kind: "corrupt", reason: (err as Error).message };
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    return isRecord(value) ? { kind: "found", record: value } : { kind: "corrupt", reason: "not a record" };
+  } catch (err) {
+    return { kind: "corrupt", reason: (err as Error).message };
+  }
+}
+
+export function readRecord(cacheDir: string, containerId: string, ifName: string): ReadOutcome {
+  return readRecordFile(recordPath(cacheDir, containerId, ifName));
+}
+
+export function removeRecord(cacheDir: string, containerId: string, ifName: string): void {
+  rmSync(recordPath(cacheDir, containerId, ifName), { force: true });
+}
+
+/** Every record file in cacheDir, and temp files older than a minute (left by a killed ADD). */
+export function listRecordFiles(cacheDir: string): { records: string[]; staleTemps: string[] } {
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return { records: [], staleTemps: [] };
+  }
+  const records = names.filter((n) => n.endsWith(".json")).map((n) => join(cacheDir, n));
+  const staleTemps = names
+    .filter((n) => n.endsWith(".tmp"))
+    .map((n) => join(cacheDir, n))
+    .filter((p) => {
+      try {
+        return Date.now() - statSync(p).mtimeMs > 60_000;
+      } catch {
+        return false;
+      }
+    });
+  return { records, staleTemps };
+}

@@ -1,0 +1,160 @@
+// Source-based policy routing for non-master networks with a gateway: a table of its own (the
+// subnet and a default route via the gateway) and a rule `from <address> lookup <table>`, so that
+// replies leave by the interface the request came in on. Done with iproute2 inside the pod's
+// netns (`nsenter --net=<netns> ip -batch -`): one process per network.
+import { spawn } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { formatPrefix, networkOf, parsePrefix } from "../cni/ip.ts";
+import type { RecordNetwork } from "./record.ts";
+
+/** Tables are `TABLE_BASE + the entry's position in the reply`; the rule's priority equals it. */
+export const TABLE_BASE = 1000;
+
+const SYSTEM_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+const found = new Map<string, string>();
+
+function tool(name: string): string {
+  const cached = found.get(name);
+  if (cached) return cached;
+  for (const dir of SYSTEM_DIRS) {
+    try {
+      accessSync(`${dir}/${name}`, constants.X_OK);
+      found.set(name, `${dir}/${name}`);
+      return `${dir}/${name}`;
+    } catch {
+      // next
+    }
+  }
+  throw new CniError(
+    ErrorCode.PluginNotAvailable,
+    `"${name}" not found in ${SYSTEM_DIRS.join(":")} (install iproute2 / util-linux)`,
+  );
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runIn(netns: string, args: string[], input: string | undefined, timeoutMs = 10_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool("nsenter"), [`--net=${netns}`, tool("ip"), ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { PATH: SYSTEM_DIRS.join(":") },
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.stdin.on("error", () => {});
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? 1,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8").trim(),
+      });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+export interface PolicyAddress {
+  /** ip/len */
+  address: string;
+  gateway: string;
+  family: 4 | 6;
+}
+
+/** The addresses of a network that get policy routing: those with a gateway (non-master only). */
+export function policyAddresses(net: RecordNetwork): PolicyAddress[] {
+  if (net.master || net.table === undefined) return [];
+  return net.addresses.flatMap((a) =>
+    a.gateway === undefined ? [] : [{ address: a.address, gateway: a.gateway, family: a.family }],
+  );
+}
+
+function commands(net: RecordNetwork, verb: "add" | "del"): string[] {
+  const table = net.table!;
+  const lines: string[] = [];
+  for (const a of policyAddresses(net)) {
+    const prefix = parsePrefix(a.address)!;
+    const host = a.address.split("/")[0]!;
+    // `ip -batch` takes no family option per line: each family follows from the addresses.
+    if (verb === "add") {
+      lines.push(`route add ${formatPrefix(networkOf(prefix))} dev ${net.ifName} table ${table}`);
+      lines.push(`route add default via ${a.gateway} dev ${net.ifName} table ${table} onlink`);
+    }
+    lines.push(`rule ${verb} from ${host} lookup ${table} priority ${table}`);
+  }
+  return lines;
+}
+
+/** Adds the network's table and rules; throws with iproute2's message on failure. */
+export async function addPolicy(netns: string, net: RecordNetwork): Promise<void> {
+  const lines = commands(net, "add");
+  if (lines.length === 0) return;
+  const run = await runIn(netns, ["-batch", "-"], `${lines.join("\n")}\n`);
+  if (run.code !== 0) {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `adding policy routing for network "${net.name}" (${net.ifName}, table ${net.table}): ${run.stderr}`,
+    );
+  }
+}
+
+/** Removes the network's rules (its routes go with the interface); missing ones are fine. */
+export async function removePolicy(netns: string, net: RecordNetwork): Promise<void> {
+  const lines = commands(net, "del");
+  if (lines.length === 0) return;
+  await runIn(netns, ["-force", "-batch", "-"], `${lines.join("\n")}\n`);
+}
+
+interface IpRule {
+  src?: string;
+  table?: string;
+  priority?: number;
+}
+interface IpRoute {
+  dst?: string;
+  gateway?: string;
+  dev?: string;
+}
+
+/** What is missing of the network's policy routing (empty when all is there). */
+export async function checkPolicy(netns: string, net: RecordNetwork): Promise<string[]> {
+  const problems: string[] = [];
+  for (const family of [4, 6] as const) {
+    const wanted = policyAddresses(net).filter((a) => a.family === family);
+    if (wanted.length === 0) continue;
+    const rules = await runIn(netns, [`-${family}`, "-j", "rule", "show"], undefined);
+    const routes = await runIn(
+      netns,
+      [`-${family}`, "-j", "route", "show", "table", String(net.table)],
+      undefined,
+    );
+    if (rules.code !== 0) {
+      problems.push(`cannot list rules: ${rules.stderr}`);
+      continue;
+    }
+    const ruleList = JSON.parse(rules.stdout || "[]") as IpRule[];
+    const routeList = routes.code === 0 ? (JSON.parse(routes.stdout || "[]") as IpRoute[]) : [];
+    for (const a of wanted) {
+      const host = a.address.split("/")[0]!;
+      if (!ruleList.some((r) => r.src === host && String(r.table) === String(net.table))) {
+        problems.push(`rule "from ${host} lookup ${net.table}" is missing`);
+      }
+      if (!routeList.some((r) => r.dst === "default" && r.gateway === a.gateway && r.dev === net.ifName)) {
+        problems.push(`default route via ${a.gateway} dev ${net.ifName} in table ${net.table} is missing`);
+      }
+    }
+  }
+  return problems;
+}
