@@ -13,24 +13,42 @@ export interface CniEnv {
   path: string[];
 }
 
-/** Which variables each verb needs (the spec's table). */
-const REQUIRED: Record<Verb, readonly string[]> = {
+/**
+ * Which variables each verb needs: the spec's table, with CNI_PATH required for ADD, CHECK and DEL
+ * as the reference skel requires it (the spec lists it as optional there). GC needs CNI_PATH;
+ * STATUS and VERSION need nothing but CNI_COMMAND.
+ */
+export const REQUIRED: Readonly<Record<Verb, readonly string[]>> = {
   ADD: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
   CHECK: ["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
   DEL: ["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
   STATUS: [],
-  GC: [],
+  GC: ["CNI_PATH"],
   VERSION: [],
 };
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+// White space as Go's unicode.IsSpace sees it (JavaScript's \s lacks U+0085 and adds U+FEFF).
+const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
 /** Why an interface name is not a valid Linux name, or undefined when it is. */
 export function ifNameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
-  if (name.length > 15) return `is ${name.length} characters long; Linux allows at most 15`;
+  // Linux counts bytes (IFNAMSIZ is 16 with the terminating NUL), as the reference library does.
+  const bytes = Buffer.byteLength(name, "utf8");
+  if (bytes > 15) return `is ${bytes} bytes long; Linux allows at most 15`;
   if (name === "." || name === "..") return "may not be '.' or '..'";
-  if (/[/:\s]/.test(name)) return "may not contain '/', ':' or white space";
+  if (/[/:]/.test(name) || GO_SPACE.test(name)) return "may not contain '/', ':' or white space";
+  return undefined;
+}
+
+/** Why a network name is invalid (the spec's rule for `name`), or undefined when it is valid. */
+export function networkNameProblem(name: string): string | undefined {
+  if (name === "") return "is missing";
+  if (!CONTAINER_ID.test(name)) {
+    return "must start with a letter or digit, then letters, digits, '_', '.' or '-'";
+  }
   return undefined;
 }
 
@@ -51,8 +69,8 @@ export function parseCommand(env: NodeJS.ProcessEnv): Verb {
   return command as Verb;
 }
 
-export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
-  const command = parseCommand(env);
+/** Throws error 4 naming every variable `command` needs that is unset or empty. */
+export function checkRequired(env: NodeJS.ProcessEnv, command: Verb): void {
   const missing = REQUIRED[command].filter((name) => (env[name] ?? "") === "");
   if (missing.length > 0) {
     throw new CniError(
@@ -60,11 +78,17 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
       `required environment variables missing for ${command}: ${missing.join(", ")}`,
     );
   }
+}
+
+export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
+  const command = parseCommand(env);
+  checkRequired(env, command);
   const containerId = env.CNI_CONTAINERID ?? "";
   if (containerId !== "" && !CONTAINER_ID.test(containerId)) {
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `CNI_CONTAINERID "${containerId}" is invalid: it must start with a letter or digit, then letters, digits, '_', '.' or '-'`,
+      { details: containerId },
     );
   }
   const ifName = env.CNI_IFNAME ?? "";
@@ -82,13 +106,17 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   };
 }
 
-/** Parses CNI_ARGS (`K=V;K2=V2`) into ordered pairs; a pair without '=' is an error. */
+/**
+ * Parses CNI_ARGS (`K=V;K2=V2`) into ordered pairs, as the reference library splits them: every
+ * pair needs exactly one '=' (an empty pair, as after a trailing ';', is an error); an empty key
+ * is kept, as an unknown key; a repeated key keeps its last value.
+ */
 export function parseCniArgs(args: string): Map<string, string> {
   const out = new Map<string, string>();
   if (args === "") return out;
   for (const pair of args.split(";")) {
     const eq = pair.indexOf("=");
-    if (eq <= 0 || pair.indexOf("=", eq + 1) >= 0) {
+    if (eq < 0 || pair.indexOf("=", eq + 1) >= 0) {
       throw new CniError(
         ErrorCode.InvalidEnvironment,
         `CNI_ARGS: invalid pair "${pair}"; expected KEY=VALUE`,
@@ -99,10 +127,21 @@ export function parseCniArgs(args: string): Map<string, string> {
   return out;
 }
 
-/** Whether CNI_ARGS asks to ignore keys the plugin does not know (`IgnoreUnknown=1`). */
+/**
+ * Whether CNI_ARGS asks to ignore keys the plugin does not know. Like the reference library's
+ * boolean arguments, `IgnoreUnknown` takes "1" or "true" (any case) for yes, "0" or "false" for no;
+ * any other value is an error.
+ */
 export function ignoresUnknown(args: Map<string, string>): boolean {
   const v = args.get("IgnoreUnknown");
-  return v !== undefined && ["1", "true", "True", "TRUE", "t", "T"].includes(v);
+  if (v === undefined) return false;
+  const lower = v.toLowerCase();
+  if (lower === "1" || lower === "true") return true;
+  if (lower === "0" || lower === "false") return false;
+  throw new CniError(
+    ErrorCode.InvalidEnvironment,
+    `CNI_ARGS: invalid value "${v}" for IgnoreUnknown; expected 1, true, 0 or false`,
+  );
 }
 
 /**
@@ -111,12 +150,12 @@ export function ignoresUnknown(args: Map<string, string>): boolean {
  */
 export function checkKnownArgs(args: Map<string, string>, known: readonly string[]): void {
   if (ignoresUnknown(args)) return;
-  for (const key of args.keys()) {
-    if (key !== "IgnoreUnknown" && !known.includes(key)) {
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_ARGS: unknown key "${key}"; known keys are ${known.join(", ")} (add IgnoreUnknown=1 to ignore others)`,
-      );
-    }
+  const unknown = [...args.keys()].filter((key) => key !== "IgnoreUnknown" && !known.includes(key));
+  if (unknown.length > 0) {
+    const list = unknown.map((k) => `"${k}"`).join(", ");
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_ARGS: unknown ${unknown.length === 1 ? "key" : "keys"} ${list}; known keys are ${known.join(", ")} (add IgnoreUnknown=1 to ignore others)`,
+    );
   }
 }

@@ -1,4 +1,5 @@
 // CNI spec versions and which verbs each allows.
+import { CniError, ErrorCode } from "./errors.ts";
 
 export const ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 export type SpecVersion = (typeof ALL_VERSIONS)[number];
@@ -21,11 +22,28 @@ export function isSpecVersion(v: unknown): v is SpecVersion {
   return typeof v === "string" && (ALL_VERSIONS as readonly string[]).includes(v);
 }
 
-/** Compares two dotted versions numerically: negative, zero or positive. */
+/**
+ * Parses a dotted version as the reference library does: up to three integer parts ("1.0" is
+ * 1.0.0) and the empty string meaning 0.1.0 (a config that declares no version). Undefined when
+ * the text is not a version.
+ */
+export function parseVersion(v: string): [number, number, number] | undefined {
+  if (v === "") return [0, 1, 0];
+  const parts = v.split(".");
+  if (parts.length > 3 || !parts.every((p) => /^[0-9]+$/.test(p))) return undefined;
+  const [major = 0, minor = 0, micro = 0] = parts.map(Number);
+  return [major, minor, micro];
+}
+
+/** Compares two dotted versions numerically: negative, zero or positive. Throws on a non-version. */
 export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+  const pa = parseVersion(a);
+  const pb = parseVersion(b);
+  if (pa === undefined || pb === undefined) {
+    const bad = pa === undefined ? a : b;
+    throw new CniError(ErrorCode.DecodeFailure, `invalid version "${bad}": expected MAJOR.MINOR.MICRO`);
+  }
+  for (let i = 0; i < 3; i++) {
     const d = (pa[i] ?? 0) - (pb[i] ?? 0);
     if (d !== 0) return d;
   }
@@ -42,6 +60,9 @@ export function sinceVersion(verb: Verb): SpecVersion {
 
 /** The newest of `wanted` and the versions `supported` lists: what to speak to a delegate. */
 export function negotiate(wanted: string, supported: readonly string[]): string | undefined {
-  const usable = supported.filter((v) => compareVersions(v, wanted) <= 0).sort(compareVersions);
+  if (parseVersion(wanted) === undefined) return undefined;
+  const usable = supported
+    .filter((v) => parseVersion(v) !== undefined && compareVersions(v, wanted) <= 0)
+    .sort(compareVersions);
   return usable.at(-1);
 }
