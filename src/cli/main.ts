@@ -16,6 +16,18 @@ export const commands: Record<string, Entry> = {
     summary: "run the whole product on this machine: RM, two networks, two pods, ping, cleanup",
     load: async () => (await import("./commands/demo.ts")).default,
   },
+  install: {
+    summary: "install the plugins and configs on this host (setup.sh install)",
+    load: async () => (await import("./commands/install.ts")).default,
+  },
+  uninstall: {
+    summary: "remove the plugins and main config; network configs are kept (setup.sh uninstall)",
+    load: async () => (await import("./commands/uninstall.ts")).default,
+  },
+  doctor: {
+    summary: "check this host's install (configs, plugins, backend, cache dir) with a fix per failure",
+    load: async () => (await import("./commands/doctor.ts")).default,
+  },
 };
 
 function usage(): string {

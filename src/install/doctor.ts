@@ -1,0 +1,456 @@
+// `dockin doctor`: checks a host the way a support engineer would, and says how to fix each
+// failure. Every check is independent where it can be, so one run lists every problem.
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { describe } from "../cni/errors.ts";
+import { execPlugin } from "../cni/exec.ts";
+import { isLevel } from "../cni/log.ts";
+import { isSpecVersion } from "../cni/version.ts";
+import { findNetwork, NETCONF_EXTENSIONS, type NetworkFile, scanNetworks } from "./netconf.ts";
+import { DEFAULTS, MAIN_CONFIG_FILE } from "./options.ts";
+import { type BackendAuth, networkNames, probe, rmBase } from "./probe.ts";
+
+export type Status = "ok" | "warn" | "fail";
+
+export interface Check {
+  status: Status;
+  title: string;
+  detail?: string;
+  fix?: string;
+}
+
+export interface DoctorOptions {
+  /** The main config; default: the dockin-cni config in cniConfDir. */
+  config: string | undefined;
+  cniConfDir: string;
+  /** The network types to check; default: those the RM reports, else every config in confDir. */
+  types: string[] | undefined;
+  timeoutMs: number;
+}
+
+interface MainConf extends BackendAuth {
+  cniVersion: string;
+  confDir: string;
+  binDir: string;
+  cacheDir: string;
+  backend: string;
+  logFile: string | undefined;
+}
+
+const INSTALL_FIX = "run `sh setup.sh install <webhook url> <types>` (or `dockin install`) on this host";
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The dockin-cni plugin entry of a parsed .conf or .conflist, with the list's cniVersion. */
+function dockinEntry(parsed: unknown): Record<string, unknown> | undefined {
+  if (!isObject(parsed)) return undefined;
+  if (parsed.type === "dockin-cni") return parsed;
+  if (!Array.isArray(parsed.plugins)) return undefined;
+  const entry = parsed.plugins.find((p) => isObject(p) && p.type === "dockin-cni");
+  return isObject(entry) ? { cniVersion: parsed.cniVersion, name: parsed.name, ...entry } : undefined;
+}
+
+/** The CNI config files of a dir in the order a runtime reads them (it uses the first). */
+function configFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => NETCONF_EXTENSIONS.some((ext) => f.endsWith(ext)))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function locate(opts: DoctorOptions, checks: Check[]): string | undefined {
+  if (opts.config !== undefined) return opts.config;
+  const files = configFiles(opts.cniConfDir);
+  const ours = files.find((f) => {
+    try {
+      return dockinEntry(JSON.parse(readFileSync(join(opts.cniConfDir, f), "utf8"))) !== undefined;
+    } catch {
+      return false;
+    }
+  });
+  if (ours === undefined) {
+    checks.push({
+      status: "fail",
+      title: `a dockin-cni config in ${opts.cniConfDir}`,
+      detail: files.length === 0 ? "the directory has no CNI config" : `only ${files.join(", ")}`,
+      fix: INSTALL_FIX,
+    });
+    return undefined;
+  }
+  const first = files[0];
+  if (first !== ours) {
+    checks.push({
+      status: "warn",
+      title: `${ours} is the runtime's config`,
+      detail: `${first} sorts before it, and kubelet/containerd use the first config in ${opts.cniConfDir}`,
+      fix: `remove ${join(opts.cniConfDir, String(first))} or rename it to sort after ${MAIN_CONFIG_FILE}`,
+    });
+  }
+  return join(opts.cniConfDir, ours);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+function readMain(path: string, checks: Check[]): MainConf | undefined {
+  const title = `main config ${path} parses`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch (err) {
+    checks.push({ status: "fail", title, detail: describe(err), fix: `fix the JSON, or ${INSTALL_FIX}` });
+    return undefined;
+  }
+  const e = dockinEntry(parsed);
+  if (e === undefined) {
+    checks.push({ status: "fail", title, detail: 'no plugin has "type": "dockin-cni"', fix: INSTALL_FIX });
+    return undefined;
+  }
+  const problems: string[] = [];
+  if (!isSpecVersion(e.cniVersion))
+    problems.push(`cniVersion ${JSON.stringify(e.cniVersion)} is not a CNI version`);
+  const backend = str(e.backend);
+  if (backend === undefined) problems.push("backend (the webhook URL) is missing");
+  else if (!/^https?:\/\//.test(backend) || !URL.canParse(backend))
+    problems.push(`backend "${backend}" is not an http(s) URL`);
+  const paths: Record<string, string> = {};
+  for (const [key, fallback] of [
+    ["confDir", DEFAULTS.dockinConfDir],
+    ["binDir", DEFAULTS.binDir],
+    ["cacheDir", DEFAULTS.cacheDir],
+  ] as const) {
+    const v = e[key] === undefined ? fallback : str(e[key]);
+    if (v === undefined || !isAbsolute(v))
+      problems.push(`${key} ${JSON.stringify(e[key])} is not an absolute path`);
+    else paths[key] = v;
+  }
+  if (e.logLevel !== undefined && !isLevel(e.logLevel)) {
+    problems.push(`logLevel ${JSON.stringify(e.logLevel)} is not one of error, warn, info, debug`);
+  }
+  const auth: BackendAuth = {};
+  for (const key of ["caFile", "certFile", "keyFile", "tokenFile"] as const) {
+    const v = str(e[key]);
+    if (v === undefined) continue;
+    try {
+      accessSync(v, constants.R_OK);
+      auth[key] = v;
+    } catch {
+      problems.push(`${key} "${v}" cannot be read`);
+    }
+  }
+  if ((str(e.certFile) === undefined) !== (str(e.keyFile) === undefined))
+    problems.push("certFile and keyFile go together");
+  if (problems.length > 0 || backend === undefined) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: problems.join("; "),
+      fix: `edit ${path}, or ${INSTALL_FIX}`,
+    });
+    return undefined;
+  }
+  checks.push({ status: "ok", title, detail: `cniVersion ${String(e.cniVersion)}, backend ${backend}` });
+  return {
+    ...auth,
+    cniVersion: String(e.cniVersion),
+    confDir: paths.confDir ?? DEFAULTS.dockinConfDir,
+    binDir: paths.binDir ?? DEFAULTS.binDir,
+    cacheDir: paths.cacheDir ?? DEFAULTS.cacheDir,
+    backend,
+    logFile: str(e.logFile),
+  };
+}
+
+/** Checks the backend answers; returns the RM's network names when it is a Dockin RM. */
+async function checkBackend(
+  conf: MainConf,
+  opts: DoctorOptions,
+  checks: Check[],
+): Promise<string[] | undefined> {
+  const base = rmBase(conf.backend);
+  const title = `backend ${conf.backend} answers`;
+  const tlsFix = conf.backend.startsWith("https:")
+    ? "; for TLS errors set caFile to the CA that signed the backend's certificate (and certFile/keyFile if it wants a client certificate)"
+    : "";
+  const url = base === undefined ? conf.backend : `${base}/healthz`;
+  const r = await probe(url, conf, {
+    method: base === undefined ? "HEAD" : "GET",
+    timeoutMs: opts.timeoutMs,
+  });
+  if (!r.ok) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: `${url}: ${r.error}`,
+      fix: `start the RM (dockin rm serve) or fix backend in the main config${tlsFix}`,
+    });
+    return undefined;
+  }
+  if (r.status >= 500 || (base !== undefined && r.status !== 200)) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: `${url} answered HTTP ${r.status}`,
+      fix: "look at the RM's logs",
+    });
+    return undefined;
+  }
+  if (base === undefined) {
+    if (r.status === 401 || r.status === 403) {
+      checks.push({
+        status: "fail",
+        title,
+        detail: `HTTP ${r.status}`,
+        fix: "set tokenFile to a file holding a token the webhook accepts",
+      });
+    } else
+      checks.push({
+        status: "ok",
+        title,
+        detail: `HTTP ${r.status} (not a Dockin RM: network list not available)`,
+      });
+    return undefined;
+  }
+  const list = await probe(`${base}/api/v1/networks`, conf, { timeoutMs: opts.timeoutMs });
+  if (list.ok && (list.status === 401 || list.status === 403)) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: `the RM refused the token (HTTP ${list.status} on /api/v1/networks)`,
+      fix: "set tokenFile in the main config to a file holding the RM's token (dockin rm serve --token-file)",
+    });
+    return undefined;
+  }
+  const names = list.ok && list.status === 200 ? networkNames(list.body) : undefined;
+  checks.push({
+    status: "ok",
+    title,
+    detail: names === undefined ? "healthz 200" : `healthz 200; the RM knows ${names.length} network(s)`,
+  });
+  return names;
+}
+
+/** The plugin's VERSION answer includes `version`, or why not. */
+async function versionProblem(
+  file: string,
+  binDir: string,
+  version: string,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  try {
+    const reply = (await execPlugin({
+      file,
+      env: { command: "VERSION", path: [binDir] },
+      stdin: { cniVersion: version },
+      timeoutMs,
+    })) as { supportedVersions?: unknown } | undefined;
+    const list = Array.isArray(reply?.supportedVersions) ? reply.supportedVersions : [];
+    return list.includes(version) ? undefined : `speaks ${list.join(", ") || "no version"}, not ${version}`;
+  } catch (err) {
+    return `VERSION failed: ${describe(err)}`;
+  }
+}
+
+async function checkPlugin(
+  name: string,
+  versions: ReadonlySet<string>,
+  conf: MainConf,
+  opts: DoctorOptions,
+  checks: Check[],
+): Promise<void> {
+  const file = join(conf.binDir, name);
+  const title = `${file} exists and speaks ${[...versions].join(", ")}`;
+  const fix = name.startsWith("dockin-")
+    ? INSTALL_FIX
+    : `install the CNI reference plugins into ${conf.binDir} (e.g. copy /usr/lib/cni/${name} from Debian's containernetworking-plugins)`;
+  try {
+    if (!statSync(file).isFile()) throw new Error("not a regular file");
+    accessSync(file, constants.X_OK);
+  } catch (err) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: `missing or not executable (${(err as Error).message})`,
+      fix,
+    });
+    return;
+  }
+  const problems: string[] = [];
+  for (const v of versions) {
+    const p = await versionProblem(file, conf.binDir, v, opts.timeoutMs);
+    if (p !== undefined) problems.push(p);
+  }
+  if (problems.length > 0) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: problems.join("; "),
+      fix: name.startsWith("dockin-")
+        ? INSTALL_FIX
+        : `use cniVersion values ${name} supports in the network configs, or upgrade it`,
+    });
+  } else checks.push({ status: "ok", title });
+}
+
+function checkNetwork(
+  type: string,
+  files: NetworkFile[],
+  conf: MainConf,
+  checks: Check[],
+): NetworkFile | undefined {
+  const title = `network "${type}" has a valid config in ${conf.confDir}`;
+  const found = findNetwork(files, type);
+  const create = `create ${join(conf.confDir, `${type}.json`)} with {"cniVersion": "${conf.cniVersion}", "name": "${type}", "type": "bridge", "bridge": "<bridge>"}, or run dockin install with ${type} in the type list`;
+  if (found === undefined) {
+    const broken = files.filter((f) => f.problem !== undefined).map((f) => `${f.file} ${f.problem}`);
+    checks.push({
+      status: "fail",
+      title,
+      detail: `no file there has "name": "${type}"${broken.length > 0 ? ` (unreadable: ${broken.join("; ")})` : ""}`,
+      fix: create,
+    });
+    return undefined;
+  }
+  const c = found.config ?? {};
+  const plugins = Array.isArray(c.plugins) ? c.plugins : [c];
+  const problems: string[] = [];
+  if (!isSpecVersion(c.cniVersion))
+    problems.push(`cniVersion ${JSON.stringify(c.cniVersion)} is not a CNI version`);
+  if (plugins.length === 0) problems.push("plugins is empty");
+  for (const p of plugins) {
+    if (!isObject(p) || typeof p.type !== "string" || p.type === "") problems.push('a plugin has no "type"');
+  }
+  if (problems.length > 0) {
+    checks.push({
+      status: "fail",
+      title,
+      detail: `${found.file}: ${problems.join("; ")}`,
+      fix: `edit ${found.path}`,
+    });
+    return undefined;
+  }
+  checks.push({ status: "ok", title, detail: found.file });
+  return found;
+}
+
+function checkWritableDir(dir: string, what: string, fix: string, checks: Check[]): void {
+  const title = `${what} ${dir} is writable`;
+  let probeDir = dir;
+  while (!existsSync(probeDir) && dirname(probeDir) !== probeDir) probeDir = dirname(probeDir);
+  try {
+    if (!statSync(probeDir).isDirectory()) throw new Error(`${probeDir} is not a directory`);
+    const tmp = mkdtempSync(join(probeDir, ".dockin-doctor-"));
+    rmSync(tmp, { recursive: true });
+    checks.push({
+      status: "ok",
+      title,
+      ...(probeDir === dir ? {} : { detail: `will be created under ${probeDir}` }),
+    });
+  } catch (err) {
+    checks.push({ status: "fail", title, detail: (err as Error).message, fix });
+  }
+}
+
+export async function doctor(opts: DoctorOptions): Promise<{ path: string | undefined; checks: Check[] }> {
+  const checks: Check[] = [];
+  const path = locate(opts, checks);
+  if (path === undefined) return { path, checks };
+  const conf = readMain(path, checks);
+  if (conf === undefined) return { path, checks };
+
+  const rmNetworks = await checkBackend(conf, opts, checks);
+  const files = scanNetworks(conf.confDir);
+  let types = opts.types ?? rmNetworks;
+  if (types === undefined) {
+    types = files.flatMap((f) => (f.name === undefined ? [] : [f.name]));
+    checks.push({
+      status: "warn",
+      title: "the network types to check",
+      detail: `no --types given and the RM's list is not available: checking every config in ${conf.confDir}`,
+      fix: "pass --types a,b (the types the webhook returns)",
+    });
+  }
+  if (types.length === 0) {
+    checks.push({
+      status: "fail",
+      title: `${conf.confDir} has network configs`,
+      detail: "no network type to check",
+      fix: "run dockin install with the network types, or create the bridge configs by hand",
+    });
+  }
+  // Which plugin speaks which versions: dockin-cni the main config's, the delegates and
+  // dockin-ipam (run by bridge) each network config's.
+  const versions = new Map<string, Set<string>>([
+    ["dockin-cni", new Set([conf.cniVersion])],
+    ["dockin-ipam", new Set()],
+  ]);
+  for (const type of types) {
+    const found = checkNetwork(type, files, conf, checks);
+    if (found?.config === undefined) continue;
+    const v = String(found.config.cniVersion);
+    versions.get("dockin-ipam")?.add(v);
+    const plugins = Array.isArray(found.config.plugins) ? found.config.plugins : [found.config];
+    for (const p of plugins) {
+      const t = (p as { type: string }).type;
+      if (!versions.has(t)) versions.set(t, new Set());
+      versions.get(t)?.add(v);
+    }
+  }
+  if (versions.get("dockin-ipam")?.size === 0) versions.get("dockin-ipam")?.add(conf.cniVersion);
+  for (const [name, vs] of versions) await checkPlugin(name, vs, conf, opts, checks);
+
+  checkWritableDir(
+    conf.cacheDir,
+    "cache dir",
+    `make ${conf.cacheDir} writable by root (dockin-cni keeps its attachment records there)`,
+    checks,
+  );
+  if (conf.logFile !== undefined) {
+    checkWritableDir(
+      dirname(conf.logFile),
+      "log dir",
+      `create ${dirname(conf.logFile)} or set logFile to a writable place`,
+      checks,
+    );
+  }
+  return { path, checks };
+}
+
+/** A detail on one line, bounded: a plugin's usage text must not flood the checklist. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s*\n\s*/g, " / ").trim();
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
+}
+
+const MARK: Record<Status, string> = { ok: "ok  ", warn: "warn", fail: "FAIL" };
+
+export function formatChecks(path: string | undefined, checks: readonly Check[]): string {
+  const lines = [`dockin doctor${path === undefined ? "" : `: ${path}`}`];
+  for (const c of checks) {
+    lines.push(`  [${MARK[c.status]}] ${c.title}`);
+    if (c.detail !== undefined && c.detail !== "") lines.push(`         ${oneLine(c.detail)}`);
+    if (c.status !== "ok" && c.fix !== undefined) lines.push(`         fix: ${c.fix}`);
+  }
+  const count = (s: Status) => checks.filter((c) => c.status === s).length;
+  lines.push(
+    count("fail") === 0
+      ? `all ${checks.length} checks passed${count("warn") > 0 ? ` (${count("warn")} warning(s))` : ""}`
+      : `${count("fail")} of ${checks.length} checks failed`,
+  );
+  return `${lines.join("\n")}\n`;
+}
