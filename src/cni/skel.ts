@@ -2,7 +2,8 @@
 // checks the version and verb, calls the plugin, and prints the result or the error object.
 // stdout carries nothing else.
 import { readFileSync, writeSync } from "node:fs";
-import { type CniEnv, parseCommand, parseEnv } from "./env.ts";
+import { isatty } from "node:tty";
+import { type CniEnv, checkRequired, networkNameProblem, parseCommand, parseEnv } from "./env.ts";
 import { CniError, ErrorCode, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
@@ -41,11 +42,17 @@ export interface PluginIO {
   readStdin(): string;
   writeStdout(text: string): void;
   setExitCode(code: number): void;
+  /** For the `about` text when run by hand (no CNI_COMMAND). Absent: that case is error 4. */
+  writeStderr?(text: string): void;
+  /** Makes sure nothing but `writeStdout` can reach stdout (console.log goes to stderr instead). */
+  guardStdout?(): void;
 }
 
 export const processIO: PluginIO = {
   env: process.env,
   readStdin: () => {
+    // A person running the plugin at a terminal has no config to give: do not wait for one.
+    if (isatty(0)) return "";
     try {
       return readFileSync(0, "utf8");
     } catch (err) {
@@ -60,6 +67,27 @@ export const processIO: PluginIO = {
   },
   setExitCode: (code) => {
     process.exitCode = code;
+  },
+  writeStderr: (text) => {
+    try {
+      writeSync(2, text);
+    } catch {
+      // stderr closed: nothing to tell
+    }
+  },
+  guardStdout: () => {
+    // stdout is the protocol channel: any stray console.log or library write goes to stderr.
+    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+      try {
+        if (typeof chunk === "string") writeSync(2, chunk);
+        else writeSync(2, chunk);
+      } catch {
+        // stderr closed
+      }
+      done?.();
+      return true;
+    }) as typeof process.stdout.write;
   },
 };
 
@@ -83,7 +111,8 @@ export function decodeConfig(stdin: string): NetConf {
       "decoding the network configuration on stdin: it is not a JSON object",
     );
   }
-  const cniVersion = value.cniVersion ?? "0.1.0";
+  // A config without a version (or with an empty one) is 0.1.0, as in the reference library.
+  const cniVersion = value.cniVersion === undefined || value.cniVersion === "" ? "0.1.0" : value.cniVersion;
   if (typeof cniVersion !== "string") {
     throw new CniError(
       ErrorCode.DecodeFailure,
@@ -98,7 +127,34 @@ export function decodeConfig(stdin: string): NetConf {
       );
     }
   }
-  return { ...value, cniVersion, name: (value.name as string) ?? "", type: (value.type as string) ?? "" };
+  const name = (value.name as string | undefined) ?? "";
+  const nameProblem = networkNameProblem(name);
+  if (nameProblem !== undefined) {
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      name === "" ? "missing network name" : `network name "${name}" ${nameProblem}`,
+      name === "" ? {} : { details: name },
+    );
+  }
+  return { ...value, cniVersion, name, type: (value.type as string | undefined) ?? "" };
+}
+
+/**
+ * The VERSION answer. The config's version is echoed when the plugin speaks it, else the newest
+ * it does; stdin is otherwise ignored (the reference skel does not even read it), so VERSION never
+ * fails on what it is given.
+ */
+function versionReply(plugin: Plugin, stdin: string): { cniVersion: string; supportedVersions: string[] } {
+  const latest: string = plugin.versions.at(-1) ?? LATEST;
+  let asked: unknown;
+  try {
+    asked = (JSON.parse(stdin) as Record<string, unknown> | null)?.cniVersion;
+  } catch {
+    asked = undefined;
+  }
+  const cniVersion =
+    typeof asked === "string" && plugin.versions.includes(asked as SpecVersion) ? asked : latest;
+  return { cniVersion, supportedVersions: [...plugin.versions] };
 }
 
 /** The `prevResult` of a CHECK or DEL config, in the 1.x shape; undefined when absent. */
@@ -111,28 +167,37 @@ function printJson(io: PluginIO, value: unknown): void {
   io.writeStdout(`${JSON.stringify(value, null, 4)}\n`);
 }
 
-/** Runs one plugin invocation to the end; never throws. */
+/**
+ * Runs one plugin invocation to the end; never throws. The checks come in the reference skel's
+ * order: required variables (4), the config on stdin (6, or 7 for the network name), the container
+ * id and interface name (4), then the version (1).
+ */
 export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promise<void> {
+  io.guardStdout?.();
   let outVersion: string = plugin.versions.at(-1) ?? LATEST;
   try {
-    const command = parseCommand(io.env);
-    if (command === "VERSION") {
-      const stdin = io.readStdin().trim();
-      const asked = stdin === "" ? undefined : decodeConfig(stdin).cniVersion;
-      const cniVersion =
-        asked !== undefined && plugin.versions.includes(asked as SpecVersion) ? asked : outVersion;
-      printJson(io, { cniVersion, supportedVersions: plugin.versions });
+    if ((io.env.CNI_COMMAND ?? "") === "" && io.writeStderr !== undefined) {
+      // Run by hand: say what this is, as the reference plugins do, and succeed.
+      io.writeStderr(`${plugin.about}\nCNI protocol versions supported: ${plugin.versions.join(", ")}\n`);
       return;
     }
-    const env = parseEnv(io.env);
+    const command = parseCommand(io.env);
+    if (command === "VERSION") {
+      printJson(io, versionReply(plugin, io.readStdin()));
+      return;
+    }
+    checkRequired(io.env, command);
     const stdin = io.readStdin();
     const config = decodeConfig(stdin);
-    if (!isSpecVersion(config.cniVersion) || !plugin.versions.includes(config.cniVersion)) {
+    // From here on, errors are printed in the config's version when the plugin speaks it.
+    const supported = isSpecVersion(config.cniVersion) && plugin.versions.includes(config.cniVersion);
+    if (supported) outVersion = config.cniVersion;
+    const env = parseEnv(io.env);
+    if (!supported) {
       throw new CniError(ErrorCode.IncompatibleVersion, "incompatible CNI versions", {
         details: `config is "${config.cniVersion}", plugin supports [${plugin.versions.join(" ")}]`,
       });
     }
-    outVersion = config.cniVersion;
     if (!verbAllowed(command, config.cniVersion)) {
       throw new CniError(
         ErrorCode.IncompatibleVersion,
