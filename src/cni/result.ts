@@ -2,7 +2,7 @@
 // Inside Dockin a result is always held in the 1.x shape (`Result`); it is turned into the
 // runtime's version only when printed, and parsed from any version when read.
 import { CniError, ErrorCode } from "./errors.ts";
-import { parseIP, parsePrefix } from "./ip.ts";
+import { formatIP, formatPrefix, parseIP, parsePrefix } from "./ip.ts";
 import { compareVersions, isSpecVersion } from "./version.ts";
 
 export interface Interface {
@@ -67,9 +67,20 @@ function cleanDns(dns: DNS | undefined): DNS {
 
 function routeJson(r: Route): Json {
   const out: Json = { dst: r.dst };
-  for (const key of ["gw", "mtu", "advmss", "priority", "table", "scope"] as const) {
-    if (r[key] !== undefined && r[key] !== "" && r[key] !== 0) out[key] = r[key];
-  }
+  if (r.gw) out.gw = r.gw;
+  // As the reference library prints them: mtu, advmss and priority are left out when 0; table and
+  // scope are optional values whose 0 is meaningful (scope 0 is "universe"), so they are kept.
+  for (const key of ["mtu", "advmss", "priority"] as const) if (r[key]) out[key] = r[key];
+  for (const key of ["table", "scope"] as const) if (r[key] !== undefined) out[key] = r[key];
+  return out;
+}
+
+/** An interface as 0.3.x/0.4.0 know it: mtu, socketPath and pciID came with 1.1.0. */
+function interfaceJson(i: Interface, version: string): Json {
+  if (compareVersions(version, "1.0.0") >= 0) return { ...i };
+  const out: Json = { name: i.name };
+  if (i.mac) out.mac = i.mac;
+  if (i.sandbox) out.sandbox = i.sandbox;
   return out;
 }
 
@@ -84,7 +95,7 @@ export function formatResult(result: Result, version: string): Json {
   if (compareVersions(version, "0.3.0") < 0) return formatLegacy(result, version);
   const withVersion = compareVersions(version, "1.0.0") < 0;
   const out: Json = { cniVersion: version };
-  if (result.interfaces?.length) out.interfaces = result.interfaces.map((i) => ({ ...i }));
+  if (result.interfaces?.length) out.interfaces = result.interfaces.map((i) => interfaceJson(i, version));
   if (result.ips?.length) {
     out.ips = result.ips.map((ip) => {
       const entry: Json = {};
@@ -136,13 +147,30 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : undefined;
 }
 
+/** The address with prefix at `where`, validated and printed canonically (as Go would reprint it). */
+function prefixAt(value: unknown, where: string): string {
+  if (typeof value !== "string") throw decodeError(`${where} is missing`);
+  const prefix = parsePrefix(value);
+  if (prefix === undefined) throw decodeError(`${where} "${value}" is not an address with a prefix length`);
+  return formatPrefix(prefix);
+}
+
+/** The optional IP address at `where`: undefined when absent or empty, else validated and canonical. */
+function optionalIPAt(value: unknown, where: string): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const ip = typeof value === "string" ? parseIP(value) : undefined;
+  if (ip === undefined) throw decodeError(`${where} ${JSON.stringify(value)} is not an IP address`);
+  return formatIP(ip);
+}
+
 function parseRoutes(value: unknown, where: string): Route[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value)) throw decodeError(`${where}.routes is not a list`);
+  if (!Array.isArray(value)) throw decodeError(`${where}routes is not a list`);
   return value.map((r, i) => {
-    if (!isObject(r) || typeof r.dst !== "string") throw decodeError(`${where}.routes[${i}].dst is missing`);
-    const route: Route = { dst: r.dst };
-    if (typeof r.gw === "string" && r.gw !== "") route.gw = r.gw;
+    if (!isObject(r)) throw decodeError(`${where}routes[${i}] is not an object`);
+    const route: Route = { dst: prefixAt(r.dst, `${where}routes[${i}].dst`) };
+    const gw = optionalIPAt(r.gw, `${where}routes[${i}].gw`);
+    if (gw !== undefined) route.gw = gw;
     for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
       if (typeof r[key] === "number") route[key] = r[key];
     }
@@ -172,7 +200,8 @@ function decodeError(msg: string): CniError {
 /** Reads a result printed in any spec version (its `cniVersion` says which) into the 1.x shape. */
 export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
   if (!isObject(value)) throw decodeError("not a JSON object");
-  const version = str(value.cniVersion) ?? fallbackVersion;
+  // No version, or an empty one, means the fallback (the reference library reads "" as 0.1.0).
+  const version = str(value.cniVersion) || fallbackVersion;
   if (!isSpecVersion(version)) throw decodeError(`unknown cniVersion "${version}"`);
   const result: Result = { cniVersion: version };
   if (compareVersions(version, "0.3.0") < 0) {
@@ -181,13 +210,11 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
     for (const key of ["ip4", "ip6"] as const) {
       const block = value[key];
       if (!isObject(block)) continue;
-      const ip = str(block.ip);
-      if (!ip) throw decodeError(`${key}.ip is missing`);
-      const entry: IPConfig = { address: ip };
-      const gw = str(block.gateway);
-      if (gw) entry.gateway = gw;
+      const entry: IPConfig = { address: prefixAt(block.ip, `${key}.ip`) };
+      const gw = optionalIPAt(block.gateway, `${key}.gateway`);
+      if (gw !== undefined) entry.gateway = gw;
       ips.push(entry);
-      routes.push(...parseRoutes(block.routes, key));
+      routes.push(...parseRoutes(block.routes, `${key}.`));
     }
     if (ips.length) result.ips = ips;
     if (routes.length) result.routes = routes;
@@ -206,15 +233,15 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
     }
     if (Array.isArray(value.ips)) {
       result.ips = value.ips.map((ip, n) => {
-        if (!isObject(ip) || typeof ip.address !== "string")
-          throw decodeError(`ips[${n}].address is missing`);
-        const out: IPConfig = { address: ip.address };
-        if (typeof ip.gateway === "string" && ip.gateway) out.gateway = ip.gateway;
+        if (!isObject(ip)) throw decodeError(`ips[${n}] is not an object`);
+        const out: IPConfig = { address: prefixAt(ip.address, `ips[${n}].address`) };
+        const gw = optionalIPAt(ip.gateway, `ips[${n}].gateway`);
+        if (gw !== undefined) out.gateway = gw;
         if (typeof ip.interface === "number") out.interface = ip.interface;
         return out;
       });
     }
-    const routes = parseRoutes(value.routes, "result");
+    const routes = parseRoutes(value.routes, "");
     if (routes.length) result.routes = routes;
   }
   const dns = parseDns(value.dns);
