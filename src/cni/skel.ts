@@ -59,7 +59,11 @@ export const processIO: PluginIO = {
       // A closed or absent stdin is an empty config; the decoder then says what is missing.
       if ((err as NodeJS.ErrnoException).code === "EAGAIN" || (err as NodeJS.ErrnoException).code === "EOF")
         return "";
-      throw new CniError(ErrorCode.IOFailure, "reading the network configuration from stdin", { cause: err });
+      throw new CniError(
+        ErrorCode.IOFailure,
+        `reading the network configuration from stdin: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   },
   writeStdout: (text) => {
