@@ -3,13 +3,13 @@
 import { CniError, describe } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
 import { type Context, delegateContext, webhookOptions } from "./context.ts";
-import { addChain, pluginCalls } from "./delegate.ts";
+import { addChain, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type AttachmentRecord, type RecordNetwork, readRecord, writeRecord } from "./record.ts";
+import { type AttachmentRecord, RECORD_FORMAT, readRecord, writeRecord } from "./record.ts";
 import { validateReply } from "./reply.ts";
-import { addPolicy, TABLE_BASE } from "./routing.ts";
+import { addPolicy } from "./routing.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
 
 /** The master's result as the runtime needs it: its interface named CNI_IFNAME, `sandbox` set. */
@@ -59,20 +59,9 @@ export async function add(ctx: Context): Promise<Result> {
   });
 
   const dctx = delegateContext(ctx, env.netns, env.args);
-  const calls = await Promise.all(plan.networks.map((n) => pluginCalls(n, dctx)));
-  const networks: RecordNetwork[] = plan.networks.map((n, i) => {
-    const net: RecordNetwork = {
-      name: n.name,
-      ifName: n.ifName,
-      master: n.master,
-      addresses: n.addresses,
-      plugins: calls[i]!,
-    };
-    if (!n.master && n.addresses.some((a) => a.gateway !== undefined)) net.table = TABLE_BASE + n.index;
-    return net;
-  });
+  const networks = await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx)));
   const record: AttachmentRecord = {
-    format: 1,
+    format: RECORD_FORMAT,
     containerId: env.containerId,
     ifName: env.ifName,
     netns: env.netns,

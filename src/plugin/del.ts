@@ -4,11 +4,11 @@
 import { rmSync } from "node:fs";
 import { describe } from "../cni/errors.ts";
 import { type Context, delegateContext, webhookOptions } from "./context.ts";
-import { delChain, pluginCalls } from "./delegate.ts";
+import { recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type RecordNetwork, readRecord, recordPath } from "./record.ts";
+import { type AttachmentRecord, RECORD_FORMAT, readRecord, recordPath } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
 
@@ -56,22 +56,19 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
     networks: loadNetworkDir(conf.confDir),
   });
   const dctx = delegateContext(ctx, env.netns, env.args);
-  let first: unknown;
-  for (const n of [...plan.networks].reverse()) {
-    const net: RecordNetwork = {
-      name: n.name,
-      ifName: n.ifName,
-      master: n.master,
-      addresses: n.addresses,
-      plugins: await pluginCalls(n, dctx),
-    };
-    try {
-      await delChain(net, dctx);
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  if (first !== undefined) throw first;
+  const record: AttachmentRecord = {
+    format: RECORD_FORMAT,
+    containerId: env.containerId,
+    ifName: env.ifName,
+    netns: env.netns,
+    args: dctx.args,
+    pod,
+    cniVersion: ctx.args.config.cniVersion,
+    state: "adding",
+    created: new Date().toISOString(),
+    networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
+  };
+  await detach(ctx, record, env.netns);
 }
 
 /** Tells the RM the pod is detached (POST notifyUrl); a failure is only a warning. */

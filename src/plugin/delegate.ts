@@ -8,6 +8,7 @@ import { formatResult, parseResult, type Result } from "../cni/result.ts";
 import { LATEST, negotiate } from "../cni/version.ts";
 import type { RecordNetwork, RecordPlugin } from "./record.ts";
 import type { PlannedNetwork } from "./reply.ts";
+import { TABLE_BASE } from "./routing.ts";
 
 type Json = Record<string, unknown>;
 
@@ -129,6 +130,19 @@ export async function pluginCalls(net: PlannedNetwork, ctx: DelegateContext): Pr
     }
     return { type: String(plugin.type), cniVersion, config };
   });
+}
+
+/** A planned network as the record holds it: its chain's configs, and its policy table if any. */
+export async function recordNetwork(n: PlannedNetwork, ctx: DelegateContext): Promise<RecordNetwork> {
+  const net: RecordNetwork = {
+    name: n.name,
+    ifName: n.ifName,
+    master: n.master,
+    addresses: n.addresses,
+    plugins: await pluginCalls(n, ctx),
+  };
+  if (!n.master && n.addresses.some((a) => a.gateway !== undefined)) net.table = TABLE_BASE + n.index;
+  return net;
 }
 
 function withPrev(call: RecordPlugin, prev: Result | undefined): Json {

@@ -81,40 +81,42 @@ export function policyAddresses(net: RecordNetwork): PolicyAddress[] {
   );
 }
 
-function commands(net: RecordNetwork, verb: "add" | "del"): string[] {
+/** iproute2 batch lines per family (`ip -batch` takes no family option per line). */
+function commands(net: RecordNetwork, verb: "add" | "del"): Map<4 | 6, string[]> {
   const table = net.table!;
-  const lines: string[] = [];
+  const out = new Map<4 | 6, string[]>();
   for (const a of policyAddresses(net)) {
     const prefix = parsePrefix(a.address)!;
     const host = a.address.split("/")[0]!;
-    // `ip -batch` takes no family option per line: each family follows from the addresses.
+    const lines = out.get(a.family) ?? [];
     if (verb === "add") {
       lines.push(`route add ${formatPrefix(networkOf(prefix))} dev ${net.ifName} table ${table}`);
       lines.push(`route add default via ${a.gateway} dev ${net.ifName} table ${table} onlink`);
     }
     lines.push(`rule ${verb} from ${host} lookup ${table} priority ${table}`);
+    out.set(a.family, lines);
   }
-  return lines;
+  return out;
 }
 
 /** Adds the network's table and rules; throws with iproute2's message on failure. */
 export async function addPolicy(netns: string, net: RecordNetwork): Promise<void> {
-  const lines = commands(net, "add");
-  if (lines.length === 0) return;
-  const run = await runIn(netns, ["-batch", "-"], `${lines.join("\n")}\n`);
-  if (run.code !== 0) {
-    throw new CniError(
-      ErrorCode.DelegateFailed,
-      `adding policy routing for network "${net.name}" (${net.ifName}, table ${net.table}): ${run.stderr}`,
-    );
+  for (const [family, lines] of commands(net, "add")) {
+    const run = await runIn(netns, [`-${family}`, "-batch", "-"], `${lines.join("\n")}\n`);
+    if (run.code !== 0) {
+      throw new CniError(
+        ErrorCode.DelegateFailed,
+        `adding policy routing for network "${net.name}" (${net.ifName}, table ${net.table}): ${run.stderr}`,
+      );
+    }
   }
 }
 
 /** Removes the network's rules (its routes go with the interface); missing ones are fine. */
 export async function removePolicy(netns: string, net: RecordNetwork): Promise<void> {
-  const lines = commands(net, "del");
-  if (lines.length === 0) return;
-  await runIn(netns, ["-force", "-batch", "-"], `${lines.join("\n")}\n`);
+  for (const [family, lines] of commands(net, "del")) {
+    await runIn(netns, [`-${family}`, "-force", "-batch", "-"], `${lines.join("\n")}\n`);
+  }
 }
 
 interface IpRule {
