@@ -12,6 +12,22 @@ interface Entry {
 
 /** Every command of `dockin`; areas add their line here. */
 export const commands: Record<string, Entry> = {
+  rm: {
+    summary: "the resource manager: 'dockin rm serve --listen HOST:PORT --store sqlite:PATH'",
+    load: async () => (await import("./commands/rm.ts")).default,
+  },
+  networks: {
+    summary: "networks of a running RM: create, list, show, delete",
+    load: async () => (await import("./commands/networks.ts")).default,
+  },
+  pods: {
+    summary: "pods of a running RM: create, list, show, delete, release, gc",
+    load: async () => (await import("./commands/pods.ts")).default,
+  },
+  policies: {
+    summary: "policies of a running RM (networks for unregistered pods): create, list, show, delete",
+    load: async () => (await import("./commands/policies.ts")).default,
+  },
   demo: {
     summary: "run the whole product on this machine: RM, two networks, two pods, ping, cleanup",
     load: async () => (await import("./commands/demo.ts")).default,

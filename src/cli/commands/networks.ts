@@ -1,0 +1,183 @@
+// `dockin networks create|list|show|delete`: the RM's networks.
+import { parseArgs } from "node:util";
+import {
+  CLIENT_OPTIONS,
+  CLIENT_USAGE,
+  enc,
+  printJson,
+  RmClient,
+  readBodyFile,
+  runAdmin,
+  table,
+  UsageError,
+} from "./rm-client.ts";
+
+const USAGE = `usage: dockin networks <subcommand> [options]
+
+  create NAME --subnet CIDR [--gateway IP] [--range-start IP] [--range-end IP] [--exclude IP]...
+              [--subnet6 CIDR [--gateway6 IP] [--range-start6 IP] [--range-end6 IP] [--exclude6 IP]...]
+  create NAME -f FILE       the JSON body of PUT /api/v1/networks/NAME ("-" reads stdin)
+                            (create replaces an existing network of that name)
+  list                      every network with its size and use
+  show NAME
+  delete NAME               refused while addresses are allocated
+
+${CLIENT_USAGE}`;
+
+interface NetworkView {
+  name: string;
+  subnet: string;
+  gateway?: string;
+  rangeStart?: string;
+  rangeEnd?: string;
+  exclude?: string[];
+  size: number | string;
+  allocated: number;
+  free: number | string;
+  ipv6?: Omit<NetworkView, "name" | "ipv6">;
+  created?: string;
+  updated?: string;
+}
+
+function one(positionals: string[], what: string): string {
+  if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError(`expected one ${what}`);
+  return positionals[0];
+}
+
+function pool(values: Record<string, unknown>, suffix: string): Record<string, unknown> | undefined {
+  const subnet = values[`subnet${suffix}`];
+  const out: Record<string, unknown> = {};
+  if (subnet !== undefined) out.subnet = subnet;
+  for (const [flag, key] of [
+    ["gateway", "gateway"],
+    ["range-start", "rangeStart"],
+    ["range-end", "rangeEnd"],
+    ["exclude", "exclude"],
+  ] as const) {
+    const v = values[`${flag}${suffix}`];
+    if (v !== undefined) out[key] = v;
+  }
+  if (Object.keys(out).length === 0) return undefined;
+  if (subnet === undefined)
+    throw new UsageError(`--subnet${suffix} is required with --gateway${suffix}, --range…`);
+  return out;
+}
+
+const range = (p: { rangeStart?: string; rangeEnd?: string }): string =>
+  p.rangeStart === undefined && p.rangeEnd === undefined
+    ? "(subnet)"
+    : `${p.rangeStart ?? "…"}-${p.rangeEnd ?? "…"}`;
+
+const create = async (args: string[]) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...CLIENT_OPTIONS,
+      file: { type: "string", short: "f" },
+      subnet: { type: "string" },
+      gateway: { type: "string" },
+      "range-start": { type: "string" },
+      "range-end": { type: "string" },
+      exclude: { type: "string", multiple: true },
+      subnet6: { type: "string" },
+      gateway6: { type: "string" },
+      "range-start6": { type: "string" },
+      "range-end6": { type: "string" },
+      exclude6: { type: "string", multiple: true },
+    },
+  });
+  const name = one(positionals, "network NAME");
+  let body: unknown;
+  if (values.file !== undefined) body = readBodyFile(values.file);
+  else {
+    const top = pool(values, "");
+    if (top === undefined) throw new UsageError("--subnet (or -f FILE) is required");
+    const v6 = pool(values, "6");
+    body = v6 === undefined ? top : { ...top, ipv6: v6 };
+  }
+  const net = (await new RmClient(values).request(
+    "PUT",
+    `/api/v1/networks/${enc(name)}`,
+    body,
+  )) as NetworkView;
+  if (values.json) return printJson(net);
+  process.stdout.write(
+    `network ${net.name}: ${net.subnet}${net.ipv6 ? ` + ${net.ipv6.subnet}` : ""}, ${net.size} addresses\n`,
+  );
+};
+
+const list = async (args: string[]) => {
+  const { values } = parseArgs({ args, options: CLIENT_OPTIONS });
+  const { items } = (await new RmClient(values).request("GET", "/api/v1/networks")) as {
+    items: NetworkView[];
+  };
+  if (values.json) return printJson(items);
+  const rows = items.flatMap((n) => {
+    const first = [
+      n.name,
+      n.subnet,
+      n.gateway ?? "-",
+      range(n),
+      String(n.size),
+      String(n.allocated),
+      String(n.free),
+    ];
+    const v6 = n.ipv6;
+    if (v6 === undefined) return [first];
+    return [
+      first,
+      ["", v6.subnet, v6.gateway ?? "-", range(v6), String(v6.size), String(v6.allocated), String(v6.free)],
+    ];
+  });
+  process.stdout.write(table(["NAME", "SUBNET", "GATEWAY", "RANGE", "SIZE", "USED", "FREE"], rows));
+};
+
+const show = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const name = one(positionals, "network NAME");
+  const n = (await new RmClient(values).request("GET", `/api/v1/networks/${enc(name)}`)) as NetworkView;
+  if (values.json) return printJson(n);
+  const lines: [string, string][] = [
+    ["name", n.name],
+    ["subnet", n.subnet],
+    ["gateway", n.gateway ?? "-"],
+    ["range", range(n)],
+    ["exclude", (n.exclude ?? []).join(", ") || "-"],
+    ["size", String(n.size)],
+    ["allocated", String(n.allocated)],
+    ["free", String(n.free)],
+  ];
+  if (n.ipv6 !== undefined) {
+    const v6 = n.ipv6;
+    lines.push(
+      ["ipv6 subnet", v6.subnet],
+      ["ipv6 gateway", v6.gateway ?? "-"],
+      ["ipv6 range", range(v6)],
+      ["ipv6 exclude", (v6.exclude ?? []).join(", ") || "-"],
+      ["ipv6 size", String(v6.size)],
+      ["ipv6 allocated", String(v6.allocated)],
+      ["ipv6 free", String(v6.free)],
+    );
+  }
+  lines.push(["created", n.created ?? "-"], ["updated", n.updated ?? "-"]);
+  const width = Math.max(...lines.map(([k]) => k.length)) + 1;
+  process.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join(""));
+};
+
+const remove = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const name = one(positionals, "network NAME");
+  const out = await new RmClient(values).request("DELETE", `/api/v1/networks/${enc(name)}`);
+  if (values.json) return printJson(out);
+  process.stdout.write(`network ${name} deleted\n`);
+};
+
+export default function networksCommand(argv: string[]): Promise<number> {
+  return runAdmin(
+    "networks",
+    USAGE,
+    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove },
+    argv,
+  );
+}

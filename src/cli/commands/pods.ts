@@ -1,0 +1,204 @@
+// `dockin pods create|list|show|delete|release|gc`: the RM's pods and their addresses.
+import { parseArgs } from "node:util";
+import {
+  CLIENT_OPTIONS,
+  CLIENT_USAGE,
+  enc,
+  parseAttachment,
+  podRef,
+  printJson,
+  RmClient,
+  readBodyFile,
+  runAdmin,
+  table,
+  UsageError,
+} from "./rm-client.ts";
+
+const USAGE = `usage: dockin pods <subcommand> [options]
+
+  create NS/NAME --network NET[,ifName=IF][,ip=IP][,master]...
+                            register (or change) a pod: its networks in order; without ip= the RM
+                            allocates; the first network is the master unless one says master
+  create NS/NAME -f FILE    the JSON body of PUT /api/v1/pods/NS/NAME ("-" reads stdin)
+  list [--namespace NS] [--limit N] [--after NS/NAME]
+  show NS/NAME
+  delete NS/NAME            delete the pod and release its addresses
+  release NS/NAME [--container-id ID]
+                            report the pod gone (what the plugin does on its final DEL): a pod of a
+                            releasing policy is deleted, a sticky one only marked detached
+  gc [--node NODE] [NS/NAME...]
+                            release every releasing-policy pod (on NODE) not listed
+
+NAME alone means the namespace "default".
+
+${CLIENT_USAGE}`;
+
+interface PodView {
+  namespace: string;
+  name: string;
+  networks: {
+    network: string;
+    ifName: string;
+    master: boolean;
+    ip?: string;
+    addresses: { address: string; gateway?: string; fixed: boolean }[];
+  }[];
+  policy?: string;
+  sticky: boolean;
+  containerId?: string;
+  node?: string;
+  created: string;
+  updated: string;
+}
+
+const path = (ref: { namespace: string; name: string }) =>
+  `/api/v1/pods/${enc(ref.namespace)}/${enc(ref.name)}`;
+
+function onePod(positionals: string[]) {
+  if (positionals.length !== 1) throw new UsageError("expected one pod (NS/NAME)");
+  return podRef(positionals[0]);
+}
+
+function printPod(p: PodView): void {
+  const lines = [
+    `pod ${p.namespace}/${p.name}${p.policy === undefined ? "" : ` (policy ${p.policy})`}, ${p.sticky ? "sticky" : "released when gone"}`,
+  ];
+  if (p.containerId !== undefined)
+    lines.push(`sandbox ${p.containerId}${p.node === undefined ? "" : ` on ${p.node}`}`);
+  lines.push(
+    table(
+      ["IFNAME", "NETWORK", "MASTER", "ADDRESSES", "GATEWAY"],
+      p.networks.map((n) => [
+        n.ifName,
+        n.network,
+        n.master ? "yes" : "",
+        n.addresses.map((a) => `${a.address}${a.fixed ? " (fixed)" : ""}`).join(", "),
+        n.addresses.map((a) => a.gateway ?? "-").join(", "),
+      ]),
+    ).trimEnd(),
+  );
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+const create = async (args: string[]) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...CLIENT_OPTIONS,
+      file: { type: "string", short: "f" },
+      network: { type: "string", multiple: true },
+    },
+  });
+  const ref = onePod(positionals);
+  let body: unknown;
+  if (values.file !== undefined) body = readBodyFile(values.file);
+  else {
+    if (values.network === undefined) throw new UsageError("--network (or -f FILE) is required");
+    body = { networks: values.network.map((n) => parseAttachment(n, true)) };
+  }
+  const pod = (await new RmClient(values).request("PUT", path(ref), body)) as PodView;
+  if (values.json) return printJson(pod);
+  printPod(pod);
+};
+
+const list = async (args: string[]) => {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...CLIENT_OPTIONS,
+      namespace: { type: "string", short: "n" },
+      limit: { type: "string" },
+      after: { type: "string" },
+    },
+  });
+  const q = new URLSearchParams();
+  if (values.namespace !== undefined) q.set("namespace", values.namespace);
+  if (values.limit !== undefined) q.set("limit", values.limit);
+  if (values.after !== undefined) q.set("after", values.after);
+  const query = q.size > 0 ? `?${q}` : "";
+  const reply = (await new RmClient(values).request("GET", `/api/v1/pods${query}`)) as {
+    items: PodView[];
+    next?: string;
+  };
+  if (values.json) return printJson(reply);
+  const rows = reply.items.map((p) => [
+    p.namespace,
+    p.name,
+    p.networks
+      .map(
+        (n) =>
+          `${n.ifName}=${n.network}:${n.addresses.map((a) => a.address.split("/")[0]).join("+")}${n.master ? "*" : ""}`,
+      )
+      .join(" "),
+    p.policy ?? "-",
+    p.sticky ? "yes" : "no",
+    p.containerId === undefined ? "-" : p.containerId.slice(0, 12),
+  ]);
+  process.stdout.write(
+    table(["NAMESPACE", "NAME", "INTERFACES (* master)", "POLICY", "STICKY", "SANDBOX"], rows),
+  );
+  if (reply.next !== undefined) process.stdout.write(`more: --after ${reply.next}\n`);
+};
+
+const show = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const pod = (await new RmClient(values).request("GET", path(onePod(positionals)))) as PodView;
+  if (values.json) return printJson(pod);
+  printPod(pod);
+};
+
+const remove = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const ref = onePod(positionals);
+  const pod = (await new RmClient(values).request("DELETE", path(ref))) as PodView;
+  if (values.json) return printJson(pod);
+  const ips = pod.networks.flatMap((n) => n.addresses.map((a) => a.address));
+  process.stdout.write(`pod ${ref.namespace}/${ref.name} deleted; released ${ips.join(", ") || "nothing"}\n`);
+};
+
+const release = async (args: string[]) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...CLIENT_OPTIONS, "container-id": { type: "string" } },
+  });
+  const ref = onePod(positionals);
+  const body = values["container-id"] === undefined ? undefined : { containerId: values["container-id"] };
+  const out = (await new RmClient(values).request("POST", `${path(ref)}/release`, body)) as {
+    released: boolean;
+    reason: string;
+  };
+  if (values.json) return printJson(out);
+  process.stdout.write(
+    `pod ${ref.namespace}/${ref.name}: ${out.released ? "released" : `kept (${out.reason})`}\n`,
+  );
+};
+
+const gc = async (args: string[]) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...CLIENT_OPTIONS, node: { type: "string" } },
+  });
+  const pods = positionals.map((p) => {
+    const r = podRef(p);
+    return `${r.namespace}/${r.name}`;
+  });
+  const body: Record<string, unknown> = { pods };
+  if (values.node !== undefined) body.node = values.node;
+  const out = (await new RmClient(values).request("POST", "/api/v1/gc", body)) as { released: string[] };
+  if (values.json) return printJson(out);
+  process.stdout.write(
+    out.released.length === 0 ? "nothing to release\n" : `released ${out.released.join(", ")}\n`,
+  );
+};
+
+export default function podsCommand(argv: string[]): Promise<number> {
+  return runAdmin(
+    "pods",
+    USAGE,
+    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove, release, gc },
+    argv,
+  );
+}

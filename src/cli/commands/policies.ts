@@ -1,0 +1,137 @@
+// `dockin policies create|list|show|delete`: rules that give unregistered pods their networks.
+import { parseArgs } from "node:util";
+import {
+  CLIENT_OPTIONS,
+  CLIENT_USAGE,
+  enc,
+  parseAttachment,
+  printJson,
+  RmClient,
+  readBodyFile,
+  runAdmin,
+  table,
+  UsageError,
+} from "./rm-client.ts";
+
+const USAGE = `usage: dockin policies <subcommand> [options]
+
+  create NAME [--namespace NS] [--prefix POD-PREFIX] --network NET[,ifName=IF][,master]...
+              [--sticky] [--priority N]
+                            pods matching the namespace and/or the name prefix get these networks on
+                            their first webhook query; --sticky keeps their addresses when they go
+  create NAME -f FILE       the JSON body of PUT /api/v1/policies/NAME ("-" reads stdin)
+  list
+  show NAME
+  delete NAME               (pods already created keep their addresses)
+
+${CLIENT_USAGE}`;
+
+interface Policy {
+  name: string;
+  namespace?: string;
+  podPrefix?: string;
+  networks: { network: string; ifName?: string; master?: boolean }[];
+  sticky: boolean;
+  priority: number;
+}
+
+function one(positionals: string[]): string {
+  if (positionals.length !== 1 || positionals[0] === undefined)
+    throw new UsageError("expected one policy NAME");
+  return positionals[0];
+}
+
+const nets = (p: Policy) =>
+  p.networks
+    .map((n) => `${n.network}${n.ifName === undefined ? "" : `(${n.ifName})`}${n.master ? "*" : ""}`)
+    .join(" ");
+
+const create = async (args: string[]) => {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      ...CLIENT_OPTIONS,
+      file: { type: "string", short: "f" },
+      namespace: { type: "string", short: "n" },
+      prefix: { type: "string" },
+      network: { type: "string", multiple: true },
+      sticky: { type: "boolean" },
+      priority: { type: "string" },
+    },
+  });
+  const name = one(positionals);
+  let body: unknown;
+  if (values.file !== undefined) body = readBodyFile(values.file);
+  else {
+    if (values.network === undefined) throw new UsageError("--network (or -f FILE) is required");
+    const b: Record<string, unknown> = {
+      networks: values.network.map((n) => parseAttachment(n, false)),
+      sticky: values.sticky === true,
+    };
+    if (values.namespace !== undefined) b.namespace = values.namespace;
+    if (values.prefix !== undefined) b.podPrefix = values.prefix;
+    if (values.priority !== undefined) {
+      const n = Number(values.priority);
+      if (!Number.isInteger(n)) throw new UsageError(`--priority "${values.priority}" is not an integer`);
+      b.priority = n;
+    }
+    body = b;
+  }
+  const policy = (await new RmClient(values).request("PUT", `/api/v1/policies/${enc(name)}`, body)) as Policy;
+  if (values.json) return printJson(policy);
+  process.stdout.write(`policy ${policy.name}: ${nets(policy)}${policy.sticky ? " (sticky)" : ""}\n`);
+};
+
+const list = async (args: string[]) => {
+  const { values } = parseArgs({ args, options: CLIENT_OPTIONS });
+  const { items } = (await new RmClient(values).request("GET", "/api/v1/policies")) as { items: Policy[] };
+  if (values.json) return printJson(items);
+  const rows = items.map((p) => [
+    p.name,
+    p.namespace ?? "*",
+    p.podPrefix === undefined ? "*" : `${p.podPrefix}*`,
+    nets(p),
+    p.sticky ? "yes" : "no",
+    String(p.priority),
+  ]);
+  process.stdout.write(
+    table(["NAME", "NAMESPACE", "PODS", "NETWORKS (* master)", "STICKY", "PRIORITY"], rows),
+  );
+};
+
+const show = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const p = (await new RmClient(values).request(
+    "GET",
+    `/api/v1/policies/${enc(one(positionals))}`,
+  )) as Policy;
+  if (values.json) return printJson(p);
+  process.stdout.write(
+    [
+      `name:      ${p.name}`,
+      `namespace: ${p.namespace ?? "(any)"}`,
+      `pods:      ${p.podPrefix === undefined ? "(any)" : `${p.podPrefix}*`}`,
+      `networks:  ${nets(p)}`,
+      `sticky:    ${p.sticky ? "yes: addresses kept when the pod goes" : "no: addresses released when the pod goes"}`,
+      `priority:  ${p.priority}`,
+    ].join("\n") + "\n",
+  );
+};
+
+const remove = async (args: string[]) => {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const name = one(positionals);
+  const out = await new RmClient(values).request("DELETE", `/api/v1/policies/${enc(name)}`);
+  if (values.json) return printJson(out);
+  process.stdout.write(`policy ${name} deleted\n`);
+};
+
+export default function policiesCommand(argv: string[]): Promise<number> {
+  return runAdmin(
+    "policies",
+    USAGE,
+    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove },
+    argv,
+  );
+}

@@ -1,0 +1,161 @@
+// `dockin rm serve`: runs the resource manager until SIGTERM/SIGINT.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { describe } from "../../cni/errors.ts";
+import { isLevel, Logger } from "../../cni/log.ts";
+import { Tokens } from "../../rm/http.ts";
+import { openStore } from "../../rm/open-store.ts";
+import { RmServer, type TlsOptions } from "../../rm/server.ts";
+import { RmService } from "../../rm/service.ts";
+
+const USAGE = `usage: dockin rm serve [options]
+
+Runs the resource manager: the webhook (/rmController/getPodMultiNetwork) and the admin API (/api/v1).
+
+options:
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:10002; [::1]:10002 for IPv6)
+  --store SPEC             sqlite:PATH (default sqlite:/var/lib/dockin/rm.db)
+  --sqlite-sync MODE       full (default: fsync every commit) or normal (survives kill -9, not power loss)
+  --token-file PATH        require "Authorization: Bearer <token>" (one token a line) on the admin API and /metrics
+  --webhook-auth MODE      token (default: the webhook and release endpoints need the token too) or none
+  --tls-cert PATH          serve HTTPS with this certificate (PEM) …
+  --tls-key PATH           … and this key
+  --client-ca PATH         require client certificates signed by this CA (with --tls-cert)
+  --log-file PATH          structured JSON log lines (default /dev/stderr)
+  --log-level LEVEL        error, warn, info (default) or debug (debug logs every request)
+  --shutdown-grace SECS    on SIGTERM, how long requests in flight may take (default 10)
+`;
+
+class UsageError extends Error {}
+
+function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || port > 65535)
+    throw new UsageError(`--listen "${text}": expected HOST:PORT (e.g. 127.0.0.1:10002)`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+const read = (flag: string, path: string): Buffer => {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${flag} ${path}: ${describe(err)}`);
+  }
+};
+
+async function serve(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      listen: { type: "string", default: "127.0.0.1:10002" },
+      store: { type: "string", default: "sqlite:/var/lib/dockin/rm.db" },
+      "sqlite-sync": { type: "string", default: "full" },
+      "token-file": { type: "string" },
+      "webhook-auth": { type: "string", default: "token" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "client-ca": { type: "string" },
+      "log-file": { type: "string", default: "/dev/stderr" },
+      "log-level": { type: "string", default: "info" },
+      "shutdown-grace": { type: "string", default: "10" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { host, port } = parseListen(values.listen);
+  const sync = values["sqlite-sync"];
+  if (sync !== "full" && sync !== "normal")
+    throw new UsageError(`--sqlite-sync "${sync}": expected full or normal`);
+  const webhookAuth = values["webhook-auth"];
+  if (webhookAuth !== "token" && webhookAuth !== "none")
+    throw new UsageError(`--webhook-auth "${webhookAuth}": expected token or none`);
+  const level = values["log-level"];
+  if (!isLevel(level)) throw new UsageError(`--log-level "${level}": expected error, warn, info or debug`);
+  const grace = Number(values["shutdown-grace"]);
+  if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-grace: expected seconds`);
+  let tls: TlsOptions | undefined;
+  if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+    if (values["tls-cert"] === undefined || values["tls-key"] === undefined)
+      throw new UsageError("--tls-cert and --tls-key go together");
+    tls = { cert: read("--tls-cert", values["tls-cert"]), key: read("--tls-key", values["tls-key"]) };
+    if (values["client-ca"] !== undefined) tls.clientCa = read("--client-ca", values["client-ca"]);
+  } else if (values["client-ca"] !== undefined) {
+    throw new UsageError(
+      "--client-ca needs --tls-cert and --tls-key (client certificates are a TLS feature)",
+    );
+  }
+  let tokens: Tokens | undefined;
+  if (values["token-file"] !== undefined) {
+    try {
+      tokens = new Tokens(read("--token-file", values["token-file"]).toString("utf8"));
+    } catch (err) {
+      throw new UsageError(`--token-file ${values["token-file"]}: ${describe(err)}`);
+    }
+  }
+
+  const logger = new Logger({ component: "rm" }, { stderr: false });
+  logger.configure(values["log-file"], level);
+  const store = await openStore(values.store, { sqliteSync: sync });
+  const server = new RmServer({
+    service: new RmService(store),
+    logger,
+    debug: level === "debug",
+    ...(tokens === undefined ? {} : { tokens }),
+    webhookAuth: webhookAuth === "token",
+    ...(tls === undefined ? {} : { tls }),
+  });
+  try {
+    await server.listen(host, port);
+  } catch (err) {
+    await store.close();
+    throw new Error(`listening on ${values.listen}`, { cause: err });
+  }
+  logger.info("listening", {
+    url: server.url,
+    store: store.description,
+    auth: tokens === undefined ? "none" : "token",
+    webhookAuth: tokens === undefined ? "none" : webhookAuth,
+    tls: tls === undefined ? "off" : tls.clientCa === undefined ? "on" : "client certificates",
+  });
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off("SIGTERM", stop);
+      process.off("SIGINT", stop);
+      logger.info("shutting down", { signal });
+      resolve();
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+  await server.close(grace * 1000);
+  await store.close();
+  logger.info("stopped");
+  return 0;
+}
+
+export default async function rmCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+    process.stdout.write(USAGE);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub !== "serve") {
+    process.stderr.write(`dockin rm: unknown subcommand "${sub}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await serve(rest);
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`dockin rm serve: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,364 @@
+// The RM's HTTP server on node:http (or node:https): routing, authentication, errors as
+// `{code, reason, message}`, metrics, request logs and a graceful close.
+import { randomBytes } from "node:crypto";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { describe } from "../cni/errors.ts";
+import type { Logger } from "../cni/log.ts";
+import { RmError } from "./errors.ts";
+import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
+import { Metrics } from "./metrics.ts";
+import { poolSize, poolsOf } from "./model.ts";
+import type { RmService } from "./service.ts";
+
+export interface TlsOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** When set, clients must present a certificate signed by this CA. */
+  clientCa?: string | Buffer;
+}
+
+export interface ServerOptions {
+  service: RmService;
+  logger: Logger;
+  /** Log every request (debug level); otherwise only writes and failures. */
+  debug?: boolean;
+  /** Bearer tokens required by the admin API and /metrics when set. */
+  tokens?: Tokens;
+  /** Whether the webhook also requires a token (default: yes, when tokens are set). */
+  webhookAuth?: boolean;
+  tls?: TlsOptions;
+  maxBody?: number;
+}
+
+type Handler = (ctx: Context) => Promise<void>;
+
+interface Context {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  params: string[];
+}
+
+interface Route {
+  /** Pattern shown in metrics and logs, e.g. /api/v1/pods/{namespace}/{name}. */
+  pattern: string;
+  match: RegExp;
+  auth: "none" | "admin" | "webhook";
+  methods: Partial<Record<string, Handler>>;
+}
+
+const SEGMENT = "([^/]+)";
+
+export class RmServer {
+  readonly server: Server;
+  readonly metrics = new Metrics();
+  private readonly options: ServerOptions;
+  private readonly service: RmService;
+  private readonly routes: Route[];
+  private readonly bootId = randomBytes(4).toString("hex");
+  private requestCount = 0;
+  private draining = false;
+
+  constructor(options: ServerOptions) {
+    this.options = options;
+    this.service = options.service;
+    this.routes = this.buildRoutes();
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    if (options.tls !== undefined) {
+      const tls = options.tls;
+      this.server = createHttpsServer(
+        tls.clientCa === undefined
+          ? { cert: tls.cert, key: tls.key }
+          : { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true },
+        handler,
+      );
+    } else {
+      this.server = createHttpServer(handler);
+    }
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  /** Listens on host:port (port 0 picks one); resolves with the bound address. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        this.server.off("error", reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get url(): string {
+    const addr = this.server.address() as AddressInfo;
+    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    return `${this.options.tls === undefined ? "http" : "https"}://${host}:${addr.port}`;
+  }
+
+  /**
+   * Stops accepting connections, lets requests in flight finish (at most `graceMs`), then closes
+   * what is left. /readyz answers 503 from the first moment.
+   */
+  close(graceMs = 10_000): Promise<void> {
+    this.draining = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      timer.unref();
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private buildRoutes(): Route[] {
+    const s = this.service;
+    const route = (pattern: string, auth: Route["auth"], methods: Route["methods"]): Route => ({
+      pattern,
+      auth,
+      methods,
+      match: new RegExp(`^${pattern.replace(/\{[a-z]+\}/gi, SEGMENT)}$`),
+    });
+    const body = (ctx: Context) => readJson(ctx.req, this.options.maxBody ?? MAX_BODY);
+    const p = (ctx: Context, i: number): string => ctx.params[i] ?? "";
+    return [
+      route("/healthz", "none", {
+        GET: async ({ res }) => sendJson(res, 200, { status: "ok" }),
+      }),
+      route("/readyz", "none", {
+        GET: async ({ res }) => {
+          if (this.draining) return sendJson(res, 503, { status: "shutting down" });
+          try {
+            await s.store.ping();
+            sendJson(res, 200, { status: "ready", store: s.store.description });
+          } catch (err) {
+            sendJson(res, 503, { status: "store unavailable", message: describe(err) });
+          }
+        },
+      }),
+      route("/metrics", "admin", {
+        GET: async ({ res }) => {
+          const [networks, usage, pods] = await Promise.all([
+            s.store.listNetworks(),
+            s.store.usage(),
+            s.store.countPods(),
+          ]);
+          const gauges = networks.flatMap((n) =>
+            poolsOf(n.spec).map((pool) => ({
+              network: n.name,
+              family: pool.family,
+              size: Number(poolSize(pool)),
+              allocated: usage.find((u) => u.network === n.name && u.family === pool.family)?.allocated ?? 0,
+            })),
+          );
+          sendText(res, 200, this.metrics.render(gauges, pods), "text/plain; version=0.0.4; charset=utf-8");
+        },
+      }),
+      route("/rmController/getPodMultiNetwork", "webhook", {
+        GET: (ctx) => this.webhook(ctx),
+      }),
+      route("/api/v1/networks", "admin", {
+        GET: async ({ res }) => sendJson(res, 200, { items: await s.listNetworks() }),
+      }),
+      route("/api/v1/networks/{name}", "admin", {
+        GET: async (ctx) => sendJson(ctx.res, 200, await s.getNetwork(p(ctx, 0))),
+        PUT: async (ctx) => {
+          const { network, created } = await s.putNetwork(p(ctx, 0), await body(ctx));
+          sendJson(ctx.res, created ? 201 : 200, network);
+        },
+        DELETE: async (ctx) => {
+          await s.deleteNetwork(p(ctx, 0));
+          sendJson(ctx.res, 200, { name: p(ctx, 0), deleted: true });
+        },
+      }),
+      route("/api/v1/pods", "admin", {
+        GET: (ctx) => this.listPods(ctx, undefined),
+      }),
+      route("/api/v1/pods/{namespace}", "admin", {
+        GET: (ctx) => this.listPods(ctx, p(ctx, 0)),
+      }),
+      route("/api/v1/pods/{namespace}/{name}", "admin", {
+        GET: async (ctx) => sendJson(ctx.res, 200, await s.getPod(p(ctx, 0), p(ctx, 1))),
+        PUT: async (ctx) => {
+          const { pod, created } = await s.putPod(p(ctx, 0), p(ctx, 1), await body(ctx));
+          sendJson(ctx.res, created ? 201 : 200, pod);
+        },
+        DELETE: async (ctx) => sendJson(ctx.res, 200, await s.deletePod(p(ctx, 0), p(ctx, 1))),
+      }),
+      route("/api/v1/pods/{namespace}/{name}/release", "webhook", {
+        POST: async (ctx) => {
+          const b = await body(ctx);
+          let containerId = ctx.url.searchParams.get("containerId") ?? undefined;
+          if (b !== undefined) {
+            const o = b as Record<string, unknown> | null;
+            const extra =
+              o === null || typeof o !== "object"
+                ? ["(body)"]
+                : Object.keys(o).filter((k) => k !== "containerId");
+            if (extra.length > 0 || (o?.containerId !== undefined && typeof o.containerId !== "string")) {
+              throw new RmError(
+                "BadRequest",
+                `invalid release: the body may only hold {"containerId": "<id>"}`,
+              );
+            }
+            if (typeof o?.containerId === "string") containerId = o.containerId;
+          }
+          sendJson(ctx.res, 200, await s.releasePod(p(ctx, 0), p(ctx, 1), containerId));
+        },
+      }),
+      route("/api/v1/gc", "admin", {
+        POST: async (ctx) => sendJson(ctx.res, 200, await s.gc(await body(ctx))),
+      }),
+      route("/api/v1/policies", "admin", {
+        GET: async ({ res }) => sendJson(res, 200, { items: await s.listPolicies() }),
+      }),
+      route("/api/v1/policies/{name}", "admin", {
+        GET: async (ctx) => sendJson(ctx.res, 200, await s.getPolicy(p(ctx, 0))),
+        PUT: async (ctx) => {
+          const { policy, created } = await s.putPolicy(p(ctx, 0), await body(ctx));
+          sendJson(ctx.res, created ? 201 : 200, policy);
+        },
+        DELETE: async (ctx) => {
+          await s.deletePolicy(p(ctx, 0));
+          sendJson(ctx.res, 200, { name: p(ctx, 0), deleted: true });
+        },
+      }),
+    ];
+  }
+
+  private async listPods(ctx: Context, namespace: string | undefined): Promise<void> {
+    const q = ctx.url.searchParams;
+    const limitText = q.get("limit");
+    const limit = limitText === null ? undefined : Number(limitText);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100_000)) {
+      throw new RmError(
+        "BadRequest",
+        `invalid query: limit: "${limitText}" is not an integer from 1 to 100000`,
+      );
+    }
+    const after = q.get("after") ?? undefined;
+    if (after !== undefined && !after.includes("/")) {
+      throw new RmError("BadRequest", `invalid query: after: "${after}" is not namespace/name`);
+    }
+    const ns = namespace ?? q.get("namespace") ?? undefined;
+    const options: { namespace?: string; after?: string; limit?: number } = {};
+    if (ns !== undefined) options.namespace = ns;
+    if (after !== undefined) options.after = after;
+    if (limit !== undefined) options.limit = limit;
+    const items = await this.service.listPods(options);
+    const last = items[items.length - 1];
+    const reply: { items: unknown[]; next?: string } = { items };
+    if (limit !== undefined && items.length === limit && last !== undefined)
+      reply.next = `${last.namespace}/${last.name}`;
+    sendJson(ctx.res, 200, reply);
+  }
+
+  private reqId(req: IncomingMessage): string {
+    const given = req.headers["x-request-id"];
+    if (typeof given === "string" && /^[\w.:-]{1,64}$/.test(given)) return given;
+    return `${this.bootId}-${++this.requestCount}`;
+  }
+
+  private async webhook(ctx: Context): Promise<void> {
+    const q = ctx.url.searchParams;
+    const reqId = this.reqId(ctx.req);
+    const podName = q.get("podName") ?? "";
+    try {
+      if (podName === "") throw new RmError("BadRequest", "the podName query parameter is required");
+      const query = { podName, podNamespace: q.get("podNamespace") || "default" } as Parameters<
+        RmService["webhook"]
+      >[0];
+      const containerId = q.get("containerId");
+      if (containerId) query.containerId = containerId;
+      const node = q.get("node");
+      if (node) query.node = node;
+      const data = await this.service.webhook(query);
+      sendJson(ctx.res, 200, { code: 0, reqId, message: "success", data });
+    } catch (err) {
+      const status = err instanceof RmError ? err.status : 500;
+      if (status >= 500)
+        this.options.logger.error("webhook failed", { reqId, podName, error: describe(err) });
+      sendJson(ctx.res, status, { code: status, reqId, message: describe(err), data: [] });
+    }
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    let pattern = "(unmatched)";
+    try {
+      if (this.draining) res.setHeader("connection", "close");
+      const url = new URL(req.url ?? "/", "http://rm");
+      let route: Route | undefined;
+      let params: string[] = [];
+      for (const r of this.routes) {
+        const m = r.match.exec(url.pathname);
+        if (m === null) continue;
+        route = r;
+        try {
+          params = m.slice(1).map((x) => decodeURIComponent(x));
+        } catch {
+          throw new RmError("BadRequest", `the path ${url.pathname} is not valid percent-encoding`);
+        }
+        break;
+      }
+      if (route === undefined)
+        throw new RmError("NotFound", `no such endpoint: ${req.method} ${url.pathname}`);
+      pattern = route.pattern;
+      const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
+      const handler = route.methods[method];
+      if (handler === undefined) {
+        res.setHeader("allow", Object.keys(route.methods).join(", "));
+        throw new RmError("MethodNotAllowed", `${req.method} is not allowed on ${route.pattern}`);
+      }
+      const tokens = this.options.tokens;
+      if (
+        tokens !== undefined &&
+        (route.auth === "admin" || (route.auth === "webhook" && this.options.webhookAuth !== false))
+      ) {
+        try {
+          tokens.check(req.headers.authorization);
+        } catch (err) {
+          if (err instanceof RmError && err.reason === "Unauthorized")
+            res.setHeader("www-authenticate", "Bearer");
+          throw err;
+        }
+      }
+      await handler({ req, res, url, params });
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy();
+      } else {
+        const status = err instanceof RmError ? err.status : 500;
+        const reason = err instanceof RmError ? err.reason : "Internal";
+        if (status >= 500)
+          this.options.logger.error("request failed", {
+            method: req.method,
+            path: req.url,
+            error: describe(err),
+          });
+        // A body we refused to read is not drained: close the connection instead.
+        sendJson(res, status, { code: status, reason, message: describe(err) }, status === 413);
+      }
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.metrics.observe(pattern, req.method ?? "", res.statusCode, seconds);
+      if (this.options.debug || (req.method !== "GET" && req.method !== "HEAD")) {
+        this.options.logger.info("request", {
+          method: req.method,
+          path: req.url,
+          route: pattern,
+          status: res.statusCode,
+          ms: Math.round(seconds * 1e4) / 10,
+        });
+      }
+    }
+  }
+}
