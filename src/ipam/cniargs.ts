@@ -3,28 +3,17 @@
 // subnet holds it). Any other key is an error unless `IgnoreUnknown` is set, as in every
 // reference plugin.
 import { checkKnownArgs, parseCniArgs } from "../cni/env.ts";
-import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
+import { ErrorCode, FieldErrors } from "../cni/errors.ts";
 import { contains, parseIP } from "../cni/ip.ts";
 import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
 
 const KNOWN = ["IP", "GATEWAY"] as const;
 
-/** Go's UnmarshallableBool, which the reference plugins use for IgnoreUnknown. */
-const BOOL = /^(1|true|0|false)$/i;
-const TRUE = /^(1|true)$/i;
-
 /** The addresses CNI_ARGS asks for (none when it has no `IP`); throws error 4 on bad input. */
 export function addressesFromCniArgs(raw: string): StaticAddress[] {
   if (raw === "") return [];
   const args = parseCniArgs(raw);
-  const ignore = args.get("IgnoreUnknown");
-  if (ignore !== undefined && !BOOL.test(ignore)) {
-    throw new CniError(
-      ErrorCode.InvalidEnvironment,
-      `invalid CNI_ARGS: IgnoreUnknown: "${ignore}" is not a boolean; use 1, true, 0 or false`,
-    );
-  }
-  if (ignore === undefined || !TRUE.test(ignore)) checkKnownArgs(args, KNOWN);
+  checkKnownArgs(args, KNOWN);
 
   const errors = new FieldErrors();
   const out: StaticAddress[] = [];
