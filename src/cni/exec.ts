@@ -51,6 +51,7 @@ export function findPlugin(type: string, dirs: readonly string[]): string {
 export interface ExecOptions {
   file: string;
   env: DelegateEnv;
+  /** The config: an object is sent as JSON; a string is sent as it is (already JSON text). */
   stdin: unknown;
   timeoutMs: number;
   /** Variables from our own environment to pass on (PATH by default, so bridge finds iptables). */
@@ -84,14 +85,24 @@ export function execPlugin(opts: ExecOptions): Promise<unknown> {
   const name = opts.file.slice(opts.file.lastIndexOf("/") + 1);
   const what = `${name} ${opts.env.command}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(opts.file, [], { env: delegateEnvironment(opts), stdio: ["pipe", "pipe", "pipe"] });
+    // Its own process group, so that the deadline kills whatever it started too (bridge runs its
+    // IPAM plugin; a shell script runs its commands), not only the process we started.
+    const child = spawn(opts.file, [], {
+      env: delegateEnvironment(opts),
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
     }, opts.timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => {
       outBytes += chunk.length;
@@ -152,6 +163,6 @@ export function execPlugin(opts: ExecOptions): Promise<unknown> {
       const details = typeof obj.details === "string" && obj.details !== "" ? `; ${obj.details}` : "";
       reject(new CniError(delegateCode, `${what} failed: ${msg}${details}`, { details: stderr }));
     });
-    child.stdin.end(JSON.stringify(opts.stdin));
+    child.stdin.end(typeof opts.stdin === "string" ? opts.stdin : JSON.stringify(opts.stdin));
   });
 }
