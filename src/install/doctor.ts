@@ -14,7 +14,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
-import { isSpecVersion } from "../cni/version.ts";
+import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { findNetwork, NETCONF_EXTENSIONS, type NetworkFile, scanNetworks } from "./netconf.ts";
 import { DEFAULTS, MAIN_CONFIG_FILE } from "./options.ts";
 import { type BackendAuth, networkNames, probe, rmBase } from "./probe.ts";
@@ -75,13 +75,16 @@ function configFiles(dir: string): string[] {
 function locate(opts: DoctorOptions, checks: Check[]): string | undefined {
   if (opts.config !== undefined) return opts.config;
   const files = configFiles(opts.cniConfDir);
-  const ours = files.find((f) => {
-    try {
-      return dockinEntry(JSON.parse(readFileSync(join(opts.cniConfDir, f), "utf8"))) !== undefined;
-    } catch {
-      return false;
-    }
-  });
+  // Ours by its file name (even when it no longer parses: readMain says why), else by its type.
+  const ours = files.includes(MAIN_CONFIG_FILE)
+    ? MAIN_CONFIG_FILE
+    : files.find((f) => {
+        try {
+          return dockinEntry(JSON.parse(readFileSync(join(opts.cniConfDir, f), "utf8"))) !== undefined;
+        } catch {
+          return false;
+        }
+      });
   if (ours === undefined) {
     checks.push({
       status: "fail",
@@ -274,7 +277,7 @@ async function checkPlugin(
   checks: Check[],
 ): Promise<void> {
   const file = join(conf.binDir, name);
-  const title = `${file} exists and speaks ${[...versions].join(", ")}`;
+  const title = `${file} exists and speaks ${[...versions].sort(compareVersions).join(", ")}`;
   const fix = name.startsWith("dockin-")
     ? INSTALL_FIX
     : `install the CNI reference plugins into ${conf.binDir} (e.g. copy /usr/lib/cni/${name} from Debian's containernetworking-plugins)`;

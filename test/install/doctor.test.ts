@@ -1,0 +1,305 @@
+// `dockin doctor` on a real install (the standalone executable, Debian's bridge) against a real
+// HTTP server on port 0 that speaks the RM's public API (/healthz, /api/v1/networks): passing
+// on a good install, failing with a fix on each broken piece.
+import assert from "node:assert/strict";
+import { execFile, spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import {
+  createServer as createHttp,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttps } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ensureSea, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
+
+interface Rm {
+  url: string;
+  close(): Promise<void>;
+}
+
+interface RmOptions {
+  networks?: string[];
+  token?: string;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** A server speaking the RM's public API: /healthz and GET /api/v1/networks, token optional. */
+async function startRm(opts: RmOptions = {}): Promise<Rm> {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path === "/healthz") {
+      res.end("ok\n");
+      return;
+    }
+    if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`) {
+      res.writeHead(401, { "content-type": "application/json" }).end('{"code":401,"message":"unauthorized"}');
+      return;
+    }
+    if (path === "/api/v1/networks") {
+      const list = (opts.networks ?? ["test", "dockin"]).map((name) => ({ name, subnet: "192.168.1.0/24" }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(list));
+      return;
+    }
+    res.writeHead(404).end('{"code":404,"message":"not found"}');
+  };
+  const server: Server = opts.tls === undefined ? createHttp(handler) : createHttps(opts.tls, handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${opts.tls === undefined ? "http" : "https"}://127.0.0.1:${port}/rmController/getPodMultiNetwork`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const trees: Tree[] = [];
+const rms: Rm[] = [];
+let sea = "";
+
+before(() => {
+  sea = ensureSea();
+});
+after(async () => {
+  for (const rm of rms) await rm.close();
+  for (const t of trees) t.cleanup();
+});
+
+/** A good install into a temp tree: the standalone plugins, Debian's bridge, configs for test,dockin. */
+async function installed(
+  rmOpts: RmOptions = {},
+  extra: string[] = [],
+): Promise<{ t: Tree; rm: Rm; conf: string }> {
+  const t = tempTree();
+  trees.push(t);
+  const rm = await startRm(rmOpts);
+  rms.push(rm);
+  const r = runEnv(
+    sea,
+    [
+      "install",
+      rm.url,
+      "test,dockin",
+      `--cni-conf-dir=${t.cniConfDir}`,
+      `--bin-dir=${t.binDir}`,
+      `--dockin-conf-dir=${t.dockinConfDir}`,
+      `--cache-dir=${t.cacheDir}`,
+      `--log-file=${join(t.root, "log", "dockin-cni.log")}`,
+      ...extra,
+    ],
+    {},
+  );
+  assert.equal(r.status, 0, r.stderr);
+  copyFileSync("/usr/lib/cni/bridge", join(t.binDir, "bridge"));
+  return { t, rm, conf: join(t.cniConfDir, "00-dockin-cni.conflist") };
+}
+
+function doctor(t: Tree, args: string[] = []): Promise<{ status: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      sea,
+      ["doctor", `--cni-conf-dir=${t.cniConfDir}`, "--timeout-ms=3000", ...args],
+      { env: {} },
+      (err, stdout) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : -1;
+        resolve({ status: code, stdout });
+      },
+    );
+  });
+}
+
+/** The checklist entry whose title matches, with its detail and fix lines. */
+function entry(stdout: string, title: RegExp): string {
+  const blocks = stdout.split(/\n(?= {2}\[)/);
+  const found = blocks.find((b) => title.test(b.split("\n")[0] ?? ""));
+  assert.ok(found !== undefined, `no check titled ${title} in:\n${stdout}`);
+  return found;
+}
+
+describe("dockin doctor", () => {
+  test("passes on a good install, checking the networks the RM reports", async () => {
+    const { t } = await installed();
+    const r = await doctor(t);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(r.stdout, /all \d+ checks passed/);
+    assert.doesNotMatch(r.stdout, /FAIL|warn/);
+    assert.match(entry(r.stdout, /network "test" has a valid config/), /\[ok {2}\]/);
+    assert.match(entry(r.stdout, /network "dockin" has a valid config/), /\[ok {2}\]/);
+    assert.match(entry(r.stdout, /backend .* answers/), /the RM knows 2 network\(s\)/);
+    for (const p of ["dockin-cni", "dockin-ipam", "bridge"]) {
+      assert.match(entry(r.stdout, new RegExp(`bin/${p} exists and speaks 1\\.0\\.0`)), /\[ok {2}\]/);
+    }
+  });
+
+  const broken: {
+    name: string;
+    rm?: RmOptions;
+    args?: string[];
+    breakIt: (t: Tree, conf: string, rm: Rm) => Promise<void> | void;
+    title: RegExp;
+    fix: RegExp;
+  }[] = [
+    {
+      name: "a main config that is not JSON",
+      breakIt: (_t, conf) => writeFileSync(conf, "{ not json"),
+      title: /main config .* parses/,
+      fix: /fix the JSON, or run `sh setup\.sh install/,
+    },
+    {
+      name: "no main config at all",
+      breakIt: (_t, conf) => unlinkSync(conf),
+      title: /a dockin-cni config in/,
+      fix: /sh setup\.sh install/,
+    },
+    {
+      name: "a main config without a backend",
+      breakIt: (_t, conf) => {
+        const c = readJson(conf) as { plugins: Record<string, unknown>[] };
+        delete c.plugins[0]?.backend;
+        writeFileSync(conf, JSON.stringify(c));
+      },
+      title: /main config .* parses/,
+      fix: /edit \S+00-dockin-cni\.conflist/,
+    },
+    {
+      name: "a backend that does not answer",
+      breakIt: (_t, _conf, rm) => rm.close(),
+      title: /backend .* answers/,
+      fix: /start the RM \(dockin rm serve\) or fix backend/,
+    },
+    {
+      name: "a token the RM refuses (none configured)",
+      rm: { token: "s3cret" },
+      breakIt: () => {},
+      title: /backend .* answers/,
+      fix: /set tokenFile .*--token-file/,
+    },
+    {
+      name: "a network the RM knows with no config in confDir",
+      rm: { networks: ["test", "dockin", "storage"] },
+      breakIt: () => {},
+      title: /network "storage" has a valid config/,
+      fix: /create \S+storage\.json with .*"name": "storage"/,
+    },
+    {
+      name: "a listed type with no config (--types)",
+      args: ["--types=test,backup"],
+      breakIt: () => {},
+      title: /network "backup" has a valid config/,
+      fix: /run dockin install with backup in the type list/,
+    },
+    {
+      name: "a network config without a plugin type",
+      breakIt: (t) =>
+        writeFileSync(join(t.dockinConfDir, "test.json"), '{"cniVersion":"1.0.0","name":"test"}'),
+      title: /network "test" has a valid config/,
+      fix: /edit \S+test\.json/,
+    },
+    {
+      name: "dockin-ipam missing from binDir",
+      breakIt: (t) => unlinkSync(join(t.binDir, "dockin-ipam")),
+      title: /bin\/dockin-ipam exists/,
+      fix: /sh setup\.sh install/,
+    },
+    {
+      name: "the bridge delegate missing from binDir",
+      breakIt: (t) => unlinkSync(join(t.binDir, "bridge")),
+      title: /bin\/bridge exists/,
+      fix: /install the CNI reference plugins into/,
+    },
+    {
+      name: "a network config in a version the bridge does not speak",
+      breakIt: (t) =>
+        writeFileSync(
+          join(t.dockinConfDir, "test.json"),
+          '{"cniVersion":"1.1.0","name":"test","type":"bridge","bridge":"dk-test"}',
+        ),
+      title: /bin\/bridge exists and speaks 1\.0\.0, 1\.1\.0/,
+      fix: /use cniVersion values bridge supports/,
+    },
+    {
+      name: "an unwritable cache dir",
+      breakIt: (t) => readOnly(t, t.cacheDir),
+      title: /cache dir .* is writable/,
+      fix: /make \S+ writable/,
+    },
+  ];
+  for (const c of broken) {
+    test(`fails with a fix on ${c.name}`, async () => {
+      const { t, conf, rm } = await installed(c.rm);
+      await c.breakIt(t, conf, rm);
+      const r = await doctor(t, c.args);
+      assert.equal(r.status, 1, r.stdout);
+      const e = entry(r.stdout, c.title);
+      assert.match(e, /\[FAIL\]/);
+      assert.match(e, c.fix);
+      assert.match(r.stdout, /\d+ of \d+ checks failed/);
+    });
+  }
+
+  test("passes with the token the RM wants, read from tokenFile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dockin-token-"));
+    try {
+      writeFileSync(join(dir, "token"), "s3cret\n");
+      const { t } = await installed({ token: "s3cret" }, [`--token-file=${join(dir, "token")}`]);
+      const r = await doctor(t);
+      assert.equal(r.status, 0, r.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a config sorting before dockin's is a warning: the runtime would use it", async () => {
+    const { t } = await installed();
+    writeFileSync(join(t.cniConfDir, "00-aaa.conf"), '{"cniVersion":"1.0.0","name":"x","type":"bridge"}');
+    const r = await doctor(t);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(
+      entry(r.stdout, /00-dockin-cni\.conflist is the runtime's config/),
+      /\[warn\][\s\S]*fix: remove \S+00-aaa\.conf/,
+    );
+  });
+
+  test("honours TLS: fails without the CA, passes with caFile", async (ctx) => {
+    if (!existsSync("/usr/bin/openssl")) {
+      ctx.skip("openssl is not installed");
+      return;
+    }
+    const dir = mkdtempSync(join(tmpdir(), "dockin-tls-"));
+    try {
+      const gen = spawnSync(
+        "/usr/bin/openssl",
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+          .concat(["-addext", "subjectAltName=IP:127.0.0.1"])
+          .concat(["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
+        { encoding: "utf8" },
+      );
+      assert.equal(gen.status, 0, gen.stderr);
+      const tls = { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) };
+      const without = await installed({ tls });
+      const r1 = await doctor(without.t);
+      assert.equal(r1.status, 1, r1.stdout);
+      assert.match(entry(r1.stdout, /backend https:.* answers/), /fix: .*set caFile to the CA/);
+      const withCa = await installed({ tls }, [`--ca-file=${join(dir, "cert.pem")}`]);
+      const r2 = await doctor(withCa.t);
+      assert.equal(r2.status, 0, r2.stdout);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
