@@ -2,7 +2,9 @@
 // synchronously (the process may exit right after), to a file and, for errors, to stderr.
 // Lines logged before the configuration names the file are kept and written once it does.
 // Never to stdout: that is the protocol channel.
-import { closeSync, fstatSync, openSync, renameSync, writeSync } from "node:fs";
+import { appendFileSync, mkdirSync, renameSync, statSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe } from "./errors.ts";
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -18,7 +20,7 @@ export interface LoggerOptions {
   level?: Level;
   /** Errors (and warnings) also go to stderr when set; the default. */
   stderr?: boolean;
-  /** The file is rotated to `<file>.1` once it passes this size. */
+  /** The file is rotated to `<file>.1` before a line would take it past this size. */
   maxBytes?: number;
 }
 
@@ -68,7 +70,12 @@ export class Logger {
   }
 
   log(level: Level, msg: string, fields?: Fields): void {
-    const line = `${JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.context, ...fields })}\n`;
+    const entry: Fields = { time: new Date().toISOString(), level, msg, ...this.context, ...fields };
+    // The line's own keys win over fields of the same name (their place in the line stays first).
+    entry.time = new Date().toISOString();
+    entry.level = level;
+    entry.msg = msg;
+    const line = `${JSON.stringify(entry, errorsAsText)}\n`;
     if (this.stderr && rank(level) <= rank("warn")) {
       try {
         writeSync(2, line);
@@ -84,16 +91,16 @@ export class Logger {
   }
 
   private writeFile(text: string): void {
-    if (this.file === undefined) return;
+    const file = this.file;
+    if (file === undefined) return;
     try {
-      const fd = openSync(this.file, "a", 0o600);
       try {
-        if (fstatSync(fd).size > this.maxBytes) {
-          renameSync(this.file, `${this.file}.1`);
-        }
-        writeSync(fd, text);
-      } finally {
-        closeSync(fd);
+        this.append(file, text);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        // The log directory does not exist yet: make it, then try once more.
+        mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+        this.append(file, text);
       }
     } catch (err) {
       try {
@@ -103,4 +110,21 @@ export class Logger {
       }
     }
   }
+
+  /** Appends to the file, first moving it to `<file>.1` when the text would take it past maxBytes. */
+  private append(file: string, text: string): void {
+    let size = 0;
+    try {
+      size = statSync(file).size;
+    } catch {
+      size = 0;
+    }
+    if (size > 0 && size + Buffer.byteLength(text) > this.maxBytes) renameSync(file, `${file}.1`);
+    appendFileSync(file, text, { mode: 0o600 });
+  }
+}
+
+/** JSON replacer: an Error becomes its message and its causes' (JSON.stringify prints it as {}). */
+function errorsAsText(_key: string, value: unknown): unknown {
+  return value instanceof Error ? describe(value) : value;
 }
