@@ -93,6 +93,9 @@ async function waitHealthy(base: string, rm: ChildProcess, deadlineMs: number): 
   throw new Error(`the RM did not answer ${base}/healthz within ${deadlineMs} ms`);
 }
 
+/** The RM's base URL from its webhook URL. */
+const base0 = (backend: string): string => backend.replace(/\/rmController\/getPodMultiNetwork$/, "");
+
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out, prefix } = options;
   let stepNo = 0;
@@ -192,7 +195,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     step("Creating a policy: every pod in namespace 'demo' gets both networks (business is the master)");
     await http("PUT", `${base}/api/v1/policies/demo-web`, {
       namespace: "demo",
-      podNamePrefix: "web-",
+      podPrefix: "web-",
       sticky: false,
       networks: [
         { network: "business", ifName: "eth0", master: true },
@@ -217,9 +220,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     step("Each pod's interfaces, addresses, routes and policy rules");
     for (const pod of pods) {
       out(`    --- ${pod.name} ---`);
-      for (const args of [["-br", "addr"], ["route"], ["rule"]]) {
+      const rules = run("ip", ["-n", pod.netns, "rule"]);
+      const tables = [...rules.matchAll(/lookup (\d+)/g)].map((m) => m[1]!);
+      const views = [
+        ["-br", "addr"],
+        ["route"],
+        ["rule"],
+        ...tables.map((t) => ["route", "show", "table", t]),
+      ];
+      for (const args of views) {
         const text = run("ip", ["-n", pod.netns, ...args]).trimEnd();
-        for (const line of text.split("\n")) out(`    ${args.join(" ").padEnd(8)} ${line}`);
+        const label = args[0] === "route" && args.length > 1 ? `table ${args[3]}` : args.join(" ");
+        for (const line of text.split("\n")) out(`    ${label.padEnd(10)} ${line}`);
       }
     }
 
@@ -258,6 +270,19 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     for (const net of networks) {
       // The bridge plugin never deletes its bridge: the demo made it, so the demo removes it.
       if (tryRun("ip", ["link", "del", net.bridge])) out(`    bridge ${net.bridge} removed`);
+    }
+    if (backend !== "" && rm && rm.exitCode === null) {
+      try {
+        const listed = (await http("GET", `${base0(backend)}/api/v1/pods`)) as { items?: unknown[] };
+        const count = listed.items?.length ?? 0;
+        out(
+          count === 0
+            ? "    the RM holds no pod now: the policy is not sticky, so the detach released the addresses"
+            : `    the RM still holds ${count} pod(s) and their addresses`,
+        );
+      } catch (err) {
+        out(`    could not ask the RM which pods it still holds: ${describe(err)}`);
+      }
     }
     if (rm && rm.exitCode === null) {
       rm.kill("SIGTERM");
