@@ -1,6 +1,6 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
-import { CniError, describe } from "../cni/errors.ts";
+import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
 import { type Context, delegateContext, webhookOptions } from "./context.ts";
 import { addChain, recordNetwork } from "./delegate.ts";
@@ -43,6 +43,9 @@ export async function add(ctx: Context): Promise<Result> {
   const reply = await callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
     onAttempt: (attempt, outcome, ms) =>
       log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome }),
+  }).catch((err: unknown) => {
+    const code = err instanceof CniError ? err.code : ErrorCode.BackendRefused;
+    throw new CniError(code, `asking the backend about pod ${podLabel(pod)}: ${(err as Error).message}`);
   });
   const plan = validateReply(reply, {
     ifName: env.ifName,
