@@ -9,6 +9,8 @@ export const ErrorCode = {
   IOFailure: 5,
   DecodeFailure: 6,
   InvalidConfig: 7,
+  /** The reference library's: CNI_NETNS is not a usable network namespace. */
+  InvalidNetNS: 8,
   TryAgainLater: 11,
   PluginNotAvailable: 50,
   LimitedConnectivity: 51,

@@ -4,7 +4,7 @@
 import { readFileSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
 import { type CniEnv, checkRequired, networkNameProblem, parseCommand, parseEnv } from "./env.ts";
-import { CniError, ErrorCode, toErrorObject } from "./errors.ts";
+import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
 
@@ -165,6 +165,46 @@ function versionReply(plugin: Plugin, stdin: string): { cniVersion: string; supp
 export function prevResultOf(config: NetConf): Result | undefined {
   if (config.prevResult === undefined || config.prevResult === null) return undefined;
   return parseResult(config.prevResult, config.cniVersion);
+}
+
+/** One attachment a GC config says is still valid. */
+export interface Attachment {
+  containerID: string;
+  ifname: string;
+}
+
+/**
+ * The attachments a GC config says are still valid. The spec names the key
+ * `cni.dev/valid-attachments`; libcni 1.2.0 to 1.2.2 sent `cni.dev/attachments` (1.2.3 sends
+ * both), so that one is read too. A list that is missing or malformed is error 7, never an empty
+ * list: GC removes everything not listed, so guessing "none" would remove every attachment.
+ */
+export function validAttachmentsOf(config: NetConf): Attachment[] {
+  const key = ["cni.dev/valid-attachments", "cni.dev/attachments"].find((k) => config[k] !== undefined);
+  if (key === undefined) {
+    throw new CniError(
+      ErrorCode.InvalidConfig,
+      "GC config has no cni.dev/valid-attachments list: refusing to treat every attachment as stale",
+    );
+  }
+  const list = config[key];
+  if (!Array.isArray(list)) throw new CniError(ErrorCode.InvalidConfig, `${key} must be a list`);
+  const errors = new FieldErrors();
+  const out: Attachment[] = [];
+  list.forEach((a: unknown, i) => {
+    const entry = isObject(a) ? a : {};
+    if (typeof entry.containerID !== "string" || entry.containerID === "") {
+      errors.add(`${key}[${i}].containerID`, "must be a non-empty string");
+    }
+    if (typeof entry.ifname !== "string" || entry.ifname === "") {
+      errors.add(`${key}[${i}].ifname`, "must be a non-empty string");
+    }
+    if (typeof entry.containerID === "string" && typeof entry.ifname === "string") {
+      out.push({ containerID: entry.containerID, ifname: entry.ifname });
+    }
+  });
+  errors.throwIfAny("invalid GC config");
+  return out;
 }
 
 function printJson(io: PluginIO, value: unknown): void {

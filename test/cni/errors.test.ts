@@ -23,6 +23,7 @@ describe("ErrorCode holds the spec's well-known codes", () => {
     ["LimitedConnectivity", 51],
   ];
   for (const [name, code] of spec) it(`${name} is ${code}`, () => assert.equal(ErrorCode[name], code));
+  it("InvalidNetNS is 8, as in the reference library", () => assert.equal(ErrorCode.InvalidNetNS, 8));
   it("Dockin's own codes are 100 and above (the spec leaves those to plugins)", () => {
     assert.ok(ErrorCode.DelegateFailed >= 100);
     assert.ok(ErrorCode.BackendRefused >= 100);

@@ -4,9 +4,17 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CniError } from "../../src/cni/errors.ts";
+import { CniError, ErrorCode } from "../../src/cni/errors.ts";
 import { formatResult, type Result } from "../../src/cni/result.ts";
-import { type CmdArgs, type Plugin, type PluginIO, prevResultOf, runPlugin } from "../../src/cni/skel.ts";
+import {
+  type CmdArgs,
+  type NetConf,
+  type Plugin,
+  type PluginIO,
+  prevResultOf,
+  runPlugin,
+  validAttachmentsOf,
+} from "../../src/cni/skel.ts";
 import { ALL_VERSIONS, type SpecVersion, type Verb } from "../../src/cni/version.ts";
 
 const ENV = {
@@ -470,4 +478,65 @@ describe("as a real process", () => {
     assert.equal(p.status, 1);
     assert.equal(JSON.parse(p.stdout).code, 4);
   });
+});
+
+describe("every error code reaches the runtime unchanged", () => {
+  for (const [name, code] of Object.entries(ErrorCode)) {
+    it(`${name} (${code})`, async () => {
+      const r = await run({ CNI_COMMAND: "ADD", ...ENV }, conf("1.0.0"), {
+        behaviour: { add: () => Promise.reject(new CniError(code, `failed with ${code}`)) },
+      });
+      assert.equal(r.exitCode, 1);
+      assert.deepEqual(r.json, { cniVersion: "1.0.0", code, msg: `failed with ${code}` });
+    });
+  }
+});
+
+describe("validAttachmentsOf() reads a GC config's still-valid attachments", () => {
+  const gcConf = (extra: Record<string, unknown>): NetConf => ({
+    cniVersion: "1.1.0",
+    name: "n",
+    type: "t",
+    ...extra,
+  });
+  const list = [
+    { containerID: "ctr1", ifname: "eth0" },
+    { containerID: "ctr2", ifname: "net1" },
+  ];
+  it("from cni.dev/valid-attachments", () =>
+    assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/valid-attachments": list })), list));
+  it("from cni.dev/attachments, which libcni 1.2.0 to 1.2.2 sent", () =>
+    assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/attachments": list })), list));
+  it("an empty list is an empty list (everything is stale)", () =>
+    assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/valid-attachments": [] })), []));
+  it("ignores extra keys of an entry", () =>
+    assert.deepEqual(
+      validAttachmentsOf(
+        gcConf({ "cni.dev/valid-attachments": [{ containerID: "c", ifname: "e", extra: 1 }] }),
+      ),
+      [{ containerID: "c", ifname: "e" }],
+    ));
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ["no list at all (never read as 'none valid')", {}, /no cni\.dev\/valid-attachments/],
+    ["a list that is not a list", { "cni.dev/valid-attachments": {} }, /must be a list/],
+    [
+      "entries without containerID or ifname, all named",
+      {
+        "cni.dev/valid-attachments": [
+          { containerId: "c", ifname: "e" },
+          "x",
+          { containerID: "c", ifname: "" },
+        ],
+      },
+      /\[0\]\.containerID: must be a non-empty string; .*\[1\]\.containerID.*\[1\]\.ifname.*\[2\]\.ifname/,
+    ],
+  ];
+  for (const [why, extra, msg] of bad) {
+    it(`refuses ${why} with error 7`, () => {
+      assert.throws(
+        () => validAttachmentsOf(gcConf(extra)),
+        (e: unknown) => e instanceof CniError && e.code === 7 && msg.test(e.message),
+      );
+    });
+  }
 });
