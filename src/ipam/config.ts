@@ -13,25 +13,13 @@ import type { NetConf } from "../cni/skel.ts";
 import { compareVersions } from "../cni/version.ts";
 import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
 import { addressesFromCniArgs } from "./cniargs.ts";
-import { field, invalidConfig, isObject, type Json, quote, Reader } from "./read.ts";
+import { field, invalidConfig, isObject, type Json, Reader } from "./read.ts";
 
 export interface IpamConfig {
   cniVersion: string;
   addresses: StaticAddress[];
   routes: Route[];
   dns: DNS;
-}
-
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-/** The network name rule the reference plugins apply to ADD, CHECK and DEL. */
-export function checkName(config: NetConf): void {
-  if (config.name === "") throw invalidConfig('name: is missing; a network configuration needs a "name"');
-  if (!NAME.test(config.name)) {
-    throw invalidConfig(
-      `name: ${quote(config.name)} is not a valid network name: it must start with a letter or digit, then letters, digits, '_', '.' or '-'`,
-    );
-  }
 }
 
 /** An optional gateway address (absent, null or "" mean none). */
@@ -150,7 +138,6 @@ function checkLegacyCount(cniVersion: string, addresses: StaticAddress[]): void 
 
 /** Reads and validates the whole configuration; throws a CniError naming every bad field. */
 export function parseIpamConfig(config: NetConf, cniArgs: string): IpamConfig {
-  checkName(config);
   if (field(config, "ipam") === undefined) {
     throw invalidConfig(
       'ipam: is missing; dockin-ipam reads "addresses", "routes" and "dns" from the "ipam" object',

@@ -5,7 +5,7 @@ import type { IPConfig, Result } from "../cni/result.ts";
 import type { Plugin } from "../cni/skel.ts";
 import { ALL_VERSIONS } from "../cni/version.ts";
 import { checkPrevResult } from "./check.ts";
-import { checkName, type IpamConfig, parseIpamConfig } from "./config.ts";
+import { type IpamConfig, parseIpamConfig } from "./config.ts";
 
 export function toResult(conf: IpamConfig): Result {
   const ips = conf.addresses.map((a): IPConfig => {
@@ -21,7 +21,7 @@ export const ipamPlugin: Plugin = {
   versions: ALL_VERSIONS,
   add: async ({ config, env }) => toResult(parseIpamConfig(config, env.args)),
   check: async ({ config, env }) => checkPrevResult(parseIpamConfig(config, env.args), config, env.ifName),
-  del: async ({ config }) => checkName(config),
+  del: async () => {},
   status: async () => {},
   gc: async () => {},
 };
