@@ -174,10 +174,11 @@ export interface Attachment {
 }
 
 /**
- * The attachments a GC config says are still valid. The spec names the key
- * `cni.dev/valid-attachments`; libcni 1.2.0 to 1.2.2 sent `cni.dev/attachments` (1.2.3 sends
- * both), so that one is read too. A list that is missing or malformed is error 7, never an empty
- * list: GC removes everything not listed, so guessing "none" would remove every attachment.
+ * The attachments a GC config says are still valid: `cni.dev/valid-attachments`, as libcni sends
+ * it, or `cni.dev/attachments`, the name spec 1.1.0 was released with (libcni sends both since
+ * 1.2.3), for runtimes that followed the spec's text. A list that is missing or malformed is
+ * error 7, never an empty list: GC removes everything not listed, so guessing "none" would
+ * remove every attachment.
  */
 export function validAttachmentsOf(config: NetConf): Attachment[] {
   const key = ["cni.dev/valid-attachments", "cni.dev/attachments"].find((k) => config[k] !== undefined);

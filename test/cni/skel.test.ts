@@ -505,7 +505,7 @@ describe("validAttachmentsOf() reads a GC config's still-valid attachments", () 
   ];
   it("from cni.dev/valid-attachments", () =>
     assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/valid-attachments": list })), list));
-  it("from cni.dev/attachments, which libcni 1.2.0 to 1.2.2 sent", () =>
+  it("from cni.dev/attachments, the name spec 1.1.0 was released with", () =>
     assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/attachments": list })), list));
   it("an empty list is an empty list (everything is stale)", () =>
     assert.deepEqual(validAttachmentsOf(gcConf({ "cni.dev/valid-attachments": [] })), []));
