@@ -46,7 +46,10 @@ export class Webhook {
   replies = new Map<string, unknown>();
   handler: Handler | undefined;
 
-  constructor(server?: Server) {
+  scheme: "http" | "https";
+
+  constructor(server?: Server, scheme: "http" | "https" = "http") {
+    this.scheme = scheme;
     this.server = server ?? createServer();
     this.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
@@ -80,8 +83,7 @@ export class Webhook {
     return `${this.url()}`;
   }
   url(path = "/rmController/getPodMultiNetwork"): string {
-    const scheme = "cert" in this.server ? "https" : "http";
-    return `${scheme}://127.0.0.1:${this.port}${path}`;
+    return `${this.scheme}://127.0.0.1:${this.port}${path}`;
   }
   async stop(): Promise<void> {
     this.server.closeAllConnections?.();

@@ -1,0 +1,292 @@
+// dockin-cni STATUS and GC (1.1.0), https with a CA bundle and a bearer token, the detach
+// notification, and 20 pods attached at once.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { cni, nsAddresses, podArgs, reply, Webhook, World } from "./harness.ts";
+
+const pair = (n: number) => [
+  { type: "test", podIp: `10.1.0.${n}`, subnetMask: "255.255.0.0", gateway: "10.1.255.254", master: true },
+  { type: "dockin", podIp: `10.2.0.${n}`, subnetMask: 16, gateway: "10.2.255.254", ifName: "net1" },
+];
+
+describe("dockin-cni STATUS", () => {
+  test("STATUS succeeds when the backend answers and every delegate exists", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      const ok = await cni({ command: "STATUS", containerId: "", config: w.config("1.1.0") });
+      assert.equal(ok.code, 0, ok.stdout);
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test("STATUS is error 50 when the backend is down", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      await w.webhook.stop();
+      const run = await cni({ command: "STATUS", containerId: "", config: w.config("1.1.0") });
+      assert.equal(run.json?.code, 50, run.stdout);
+      assert.match(String(run.json?.msg), /does not answer/);
+    } finally {
+      await w.cleanup();
+    }
+  });
+
+  test("STATUS is error 50 when a network's delegate is missing", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test", { type: "nosuchplugin" });
+      const run = await cni({
+        command: "STATUS",
+        containerId: "",
+        config: w.config("1.1.0"),
+        path: "/nonexistent",
+      });
+      assert.equal(run.json?.code, 50, run.stdout);
+      assert.match(String(run.json?.msg), /nosuchplugin/);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("dockin-cni GC", () => {
+  test("GC detaches and forgets attachments not in cni.dev/valid-attachments", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      const pods = [1, 2, 3].map((n) => ({ n, ns: w.netns(), cid: `gc${n}` }));
+      for (const p of pods) {
+        w.webhook.replies.set(`pod-${p.n}`, reply(pair(p.n)));
+        const add = await cni({
+          command: "ADD",
+          containerId: p.cid,
+          netns: p.ns,
+          args: podArgs(`pod-${p.n}`),
+          config: w.config("1.1.0"),
+        });
+        assert.equal(add.code, 0, add.stdout);
+      }
+      // pod 3's namespace is already gone, as after a reboot.
+      execFileSync("ip", ["netns", "del", pods[2]!.ns]);
+      const gc = await cni({
+        command: "GC",
+        containerId: "",
+        config: w.config("1.1.0", { "cni.dev/valid-attachments": [{ containerID: "gc1", ifname: "eth0" }] }),
+      });
+      assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+      assert.deepEqual(w.records(), ["gc1:eth0.json"]);
+      assert.deepEqual(nsAddresses(pods[0]!.ns), { eth0: ["10.1.0.1/16"], net1: ["10.2.0.1/16"] });
+      assert.deepEqual(nsAddresses(pods[1]!.ns), {});
+      assert.equal(w.portsLeft().length, 2, "only pod 1's two veths remain");
+      const del = await cni({
+        command: "DEL",
+        containerId: "gc1",
+        netns: pods[0]!.ns,
+        args: podArgs("pod-1"),
+        config: w.config("1.1.0"),
+      });
+      assert.equal(del.code, 0);
+      assert.deepEqual(w.portsLeft(), []);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+function makeCerts(dir: string): { ca: string; key: string; cert: string } {
+  const o = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  o([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=dockin test CA",
+  ]);
+  o([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=127.0.0.1",
+  ]);
+  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  o([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  ]);
+  return { ca: join(dir, "ca.pem"), key: join(dir, "server.key"), cert: join(dir, "server.pem") };
+}
+
+describe("dockin-cni over https", () => {
+  test("https webhook with a CA bundle and a bearer token from a file, never logged", async () => {
+    const w = new World();
+    const certs = makeCerts(w.dir);
+    const token = `tok-${Date.now()}-secret`;
+    const tokenFile = join(w.dir, "token");
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+    w.webhook = new Webhook(
+      createServer({ key: readFileSync(certs.key), cert: readFileSync(certs.cert) }),
+      "https",
+    );
+    await w.start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      w.webhook.handler = (req, res) => {
+        if (req.headers.authorization !== `Bearer ${token}`) {
+          res.writeHead(401, { "content-type": "application/json" });
+          res.end(JSON.stringify({ code: 401, message: "bad token" }));
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(reply(pair(7))));
+      };
+      assert.match(w.backend, /^https:/);
+      const ns = w.netns();
+      const call = { containerId: "tls", netns: ns, args: podArgs("pod-7") };
+      const noCa = await cni({
+        ...call,
+        command: "ADD",
+        config: w.config("1.1.0", { tokenFile, retries: 0 }),
+      });
+      assert.equal(noCa.json?.code, 11, `an unknown CA must fail: ${noCa.stdout}`);
+      const noToken = await cni({ ...call, command: "ADD", config: w.config("1.1.0", { caFile: certs.ca }) });
+      assert.equal(noToken.json?.code, 101, noToken.stdout);
+      assert.match(String(noToken.json?.msg), /HTTP 401: bad token/);
+      const add = await cni({
+        ...call,
+        command: "ADD",
+        config: w.config("1.1.0", { caFile: certs.ca, tokenFile }),
+      });
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      assert.deepEqual(nsAddresses(ns), { eth0: ["10.1.0.7/16"], net1: ["10.2.0.7/16"] });
+      const del = await cni({
+        ...call,
+        command: "DEL",
+        config: w.config("1.1.0", { caFile: certs.ca, tokenFile }),
+      });
+      assert.equal(del.code, 0);
+      assert.doesNotMatch(readFileSync(w.logFile, "utf8"), new RegExp(token));
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("dockin-cni tells the RM about detached pods", () => {
+  test("DEL posts podName, podNamespace and containerId to notifyUrl; a failing notify does not fail DEL", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      w.webhook.replies.set("pod-5", reply(pair(5)));
+      const ns = w.netns();
+      const call = { containerId: "notify", netns: ns, args: podArgs("pod-5", "shop", "infra5") };
+      const notifyUrl = w.webhook.url("/api/v1/detached");
+      const add = await cni({ ...call, command: "ADD", config: w.config("1.0.0", { notifyUrl }) });
+      assert.equal(add.code, 0, add.stdout);
+      const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0", { notifyUrl }) });
+      assert.equal(del.code, 0, del.stdout);
+      const posted = w.webhook.requests.filter((r) => r.method === "POST");
+      assert.equal(posted.length, 1);
+      assert.equal(posted[0]!.url.pathname, "/api/v1/detached");
+      assert.deepEqual(JSON.parse(posted[0]!.body), {
+        event: "detached",
+        podName: "pod-5",
+        podNamespace: "shop",
+        containerId: "infra5",
+        podUid: "uid-pod-5",
+        ifName: "eth0",
+      });
+      await w.webhook.stop();
+      const again = await cni({ ...call, command: "DEL", config: w.config("1.0.0", { notifyUrl }) });
+      assert.equal(again.code, 0, again.stdout);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("dockin-cni under load", () => {
+  test("20 pods attached at once, then detached at once", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      const pods = Array.from({ length: 20 }, (_, i) => ({ n: i + 1, ns: w.netns() }));
+      for (const p of pods) w.webhook.replies.set(`pod-${p.n}`, reply(pair(p.n)));
+      const config = w.config("1.1.0", { deadlineMs: 20_000, timeoutMs: 10_000 });
+      const adds = await Promise.all(
+        pods.map((p) =>
+          cni({
+            command: "ADD",
+            containerId: `load${p.n}`,
+            netns: p.ns,
+            args: podArgs(`pod-${p.n}`),
+            config,
+          }),
+        ),
+      );
+      for (const [i, a] of adds.entries()) assert.equal(a.code, 0, `pod ${i + 1}: ${a.stdout}`);
+      for (const p of pods) {
+        assert.deepEqual(nsAddresses(p.ns), { eth0: [`10.1.0.${p.n}/16`], net1: [`10.2.0.${p.n}/16`] });
+      }
+      assert.equal(w.portsLeft().length, 40);
+      assert.equal(w.records().length, 20);
+      const dels = await Promise.all(
+        pods.map((p) =>
+          cni({
+            command: "DEL",
+            containerId: `load${p.n}`,
+            netns: p.ns,
+            args: podArgs(`pod-${p.n}`),
+            config,
+          }),
+        ),
+      );
+      for (const [i, d] of dels.entries()) assert.equal(d.code, 0, `pod ${i + 1}: ${d.stdout}`);
+      assert.deepEqual(w.portsLeft(), []);
+      assert.deepEqual(w.records(), []);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
