@@ -1,0 +1,450 @@
+// The distributed store: the RM's records on an etcd cluster, so several RM replicas can serve at
+// once. Every read is linearizable (etcd's default: the member confirms with the leader first), so
+// a reply reflects every write acknowledged by any replica; nothing is cached between requests.
+//
+// A decision (`updatePod`, `putNetwork`) reads a snapshot at one revision and commits with one etcd
+// transaction guarded by compare-and-swap: the pod's key has not moved since the snapshot, the
+// networks it read have not moved, and every address it takes has no key yet (createRevision 0).
+// Another writer winning any of those makes etcd refuse the whole transaction, and the decision
+// runs again on a fresh snapshot, within the operation's deadline. docs/etcd.md has the layout.
+import type { Etcd3, IRequestOp, KVClient } from "etcd3";
+import { type Family, formatIP } from "../cni/ip.ts";
+import type { AllocationView, PodChange } from "./allocate.ts";
+import { RmError } from "./errors.ts";
+import { type Attempt, connect, type EtcdOptions, Retry, retrying } from "./etcd-client.ts";
+import { Keys, prefixEnd, SCHEMA_VERSION } from "./etcd-keys.ts";
+import { decodeNetwork, encodeNetwork, Inflight, Snapshot } from "./etcd-view.ts";
+import type { Network, PodRecord, Policy } from "./model.ts";
+import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
+
+const utf8 = (b: Buffer): string => b.toString("utf8");
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+const next = (rev: string): string => (BigInt(rev) + 1n).toString();
+/** The key right after `key`: where a page continues. */
+const after = (key: Buffer): Buffer => Buffer.concat([key, Buffer.from([0])]);
+
+/** Connects to the cluster, checks (or writes) the layout version, and returns the store. */
+export async function openEtcdStore(options: EtcdOptions): Promise<Store> {
+  const store = new EtcdStore(options);
+  try {
+    await store.init();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/** Runs tasks with the same key one after another (a pod's updates in this process). */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const done = prev.then(fn, fn);
+    const tail = done.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return done;
+  }
+}
+
+export class EtcdStore implements Store {
+  readonly description: string;
+  readonly keys: Keys;
+  private readonly client: Etcd3;
+  private readonly kv: KVClient;
+  private readonly timing: { deadlineMs: number; requestTimeoutMs: number };
+  private readonly inflight = new Inflight();
+  private readonly pods = new KeyedQueue();
+  private closed = false;
+  /** Counters for benchmarks and logs: commits and compare-and-swap losses. */
+  readonly stats = { commits: 0, conflicts: 0 };
+
+  constructor(options: EtcdOptions) {
+    const prefix = options.prefix ?? "/dockin";
+    this.keys = new Keys(prefix);
+    this.description = `etcd:${options.endpoints.join(",")}${prefix === "/dockin" ? "" : ` (prefix ${prefix})`}`;
+    this.timing = {
+      deadlineMs: options.deadlineMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 2_000,
+    };
+    this.client = connect(options);
+    this.kv = this.client.kv;
+  }
+
+  private run<T>(what: string, fn: (a: Attempt) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new RmError("Unavailable", "the store is closed"));
+    return retrying(what, this.timing, fn);
+  }
+
+  /** Writes the layout version on an empty prefix; refuses a newer one. */
+  async init(): Promise<void> {
+    await this.run("reading the etcd layout version", async (a) => {
+      const key = this.keys.schema();
+      const res = await this.kv.txn(
+        {
+          compare: [{ key, target: "Create", result: "Equal", create_revision: 0 }],
+          success: [{ request_put: { key, value: Buffer.from(String(SCHEMA_VERSION)) } }],
+          failure: [{ request_range: { key } }],
+        },
+        a.call(),
+      );
+      if (res.succeeded) return;
+      const have = Number(utf8(res.responses[0]?.response_range.kvs[0]?.value ?? Buffer.from("0")));
+      if (!(have >= 1 && have <= SCHEMA_VERSION)) {
+        throw new Error(
+          `etcd layout under ${this.keys.root} is version ${have}, not one this dockin knows (${SCHEMA_VERSION}); upgrade dockin`,
+        );
+      }
+    });
+  }
+
+  /** Every key/value in [start, end) at one revision, page by page (large lists stay under gRPC's limits). */
+  private async rangeAll(
+    a: Attempt,
+    start: Buffer,
+    end: Buffer,
+    options: { revision?: string; limit?: number; page?: number } = {},
+  ): Promise<{ kvs: { key: Buffer; value: Buffer }[]; revision: string }> {
+    const kvs: { key: Buffer; value: Buffer }[] = [];
+    let revision = options.revision;
+    let from = start;
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    for (;;) {
+      const page = Math.min(options.page ?? 1000, limit - kvs.length);
+      if (page <= 0) break;
+      const res = await this.kv.range(
+        { key: from, range_end: end, limit: page, ...(revision === undefined ? {} : { revision }) },
+        a.call(),
+      );
+      revision ??= res.header.revision;
+      kvs.push(...res.kvs);
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || last === undefined) break;
+      from = after(last.key);
+    }
+    return { kvs, revision: revision ?? "0" };
+  }
+
+  // ---- networks
+
+  async putNetwork(
+    name: string,
+    decide: (
+      existing: Network | undefined,
+      allocated: { family: Family; value: bigint; owner: string }[],
+    ) => Network,
+  ): Promise<{ network: Network; created: boolean }> {
+    return this.run(`writing network "${name}"`, async (a) => {
+      const key = this.keys.network(name);
+      const res = await this.kv.range({ key }, a.call());
+      const kv = res.kvs[0];
+      const existing = kv === undefined ? undefined : decodeNetwork(name, kv.value);
+      const rev = res.header.revision;
+      const addrs = this.keys.addrs(name);
+      const { kvs } = await this.rangeAll(a, addrs, prefixEnd(addrs), { revision: rev, page: 5000 });
+      const allocated = kvs.map((x) => {
+        const { family, value } = this.keys.addrParts(x.key);
+        return { family, value, owner: utf8(x.value) };
+      });
+      const network = decide(existing, allocated);
+      // Commit only if the network is as read and no address of it was taken since the read
+      // (a new address key has a mod revision after the snapshot's).
+      const txn = await this.kv.txn(
+        {
+          compare: [
+            { key, target: "Mod", result: "Equal", mod_revision: kv?.mod_revision ?? "0" },
+            {
+              key: addrs,
+              range_end: prefixEnd(addrs),
+              target: "Mod",
+              result: "Less",
+              mod_revision: next(rev),
+            },
+          ],
+          success: [{ request_put: { key, value: encodeNetwork(network) } }],
+        },
+        a.call(),
+      );
+      if (!txn.succeeded) throw new Retry();
+      return { network, created: existing === undefined };
+    });
+  }
+
+  async getNetwork(name: string): Promise<Network | undefined> {
+    return this.run(`reading network "${name}"`, async (a) => {
+      const res = await this.kv.range({ key: this.keys.network(name) }, a.call());
+      const kv = res.kvs[0];
+      return kv === undefined ? undefined : decodeNetwork(name, kv.value);
+    });
+  }
+
+  async listNetworks(): Promise<Network[]> {
+    return this.run("listing networks", async (a) => {
+      const start = this.keys.networks();
+      const { kvs } = await this.rangeAll(a, start, prefixEnd(start));
+      return kvs.map((kv) => decodeNetwork(this.keys.nameIn(start, kv.key), kv.value));
+    });
+  }
+
+  async deleteNetwork(name: string): Promise<void> {
+    await this.run(`deleting network "${name}"`, async (a) => {
+      const key = this.keys.network(name);
+      const addrs = this.keys.addrs(name);
+      const res = await this.kv.range({ key }, a.call());
+      const kv = res.kvs[0];
+      if (kv === undefined) throw new RmError("NotFound", `network "${name}" not found`);
+      const count = await this.kv.range(
+        { key: addrs, range_end: prefixEnd(addrs), count_only: true, revision: res.header.revision },
+        a.call(),
+      );
+      const n = Number(count.count);
+      if (n > 0) {
+        throw new RmError(
+          "Conflict",
+          `network "${name}" still has ${n} allocated address(es); delete its pods first`,
+        );
+      }
+      const cursors = this.keys.cursors(name);
+      const txn = await this.kv.txn(
+        {
+          compare: [
+            { key, target: "Mod", result: "Equal", mod_revision: kv.mod_revision },
+            // Still no address key at all in the network.
+            {
+              key: addrs,
+              range_end: prefixEnd(addrs),
+              target: "Create",
+              result: "Equal",
+              create_revision: 0,
+            },
+          ],
+          success: [
+            { request_delete_range: { key } },
+            { request_delete_range: { key: cursors, range_end: prefixEnd(cursors) } },
+          ],
+        },
+        a.call(),
+      );
+      if (!txn.succeeded) throw new Retry();
+    });
+  }
+
+  async usage(): Promise<PoolUsage[]> {
+    return this.run("counting allocated addresses", async (a) => {
+      const start = this.keys.networks();
+      const res = await this.kv.range({ key: start, range_end: prefixEnd(start), keys_only: true }, a.call());
+      const rev = res.header.revision;
+      const names = res.kvs.map((kv) => this.keys.nameIn(start, kv.key));
+      const counts = await Promise.all(
+        names.flatMap((network) =>
+          ([4, 6] as const).map(async (family) => {
+            const k = this.keys.addrs(network, family);
+            const c = await this.kv.range(
+              { key: k, range_end: prefixEnd(k), count_only: true, revision: rev },
+              a.call(),
+            );
+            return { network, family, allocated: Number(c.count) };
+          }),
+        ),
+      );
+      return counts.filter((c) => c.allocated > 0);
+    });
+  }
+
+  // ---- pods
+
+  async updatePod(
+    namespace: string,
+    name: string,
+    decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
+  ): Promise<PodRecord | undefined> {
+    const owner = `${namespace}/${name}`;
+    // One update of a pod at a time in this process: they would only fail each other's compare.
+    return this.pods.run(owner, () =>
+      this.run(`updating pod ${owner}`, async (a) => {
+        const key = this.keys.pod(namespace, name);
+        const res = await this.kv.range({ key }, a.call());
+        const revision = res.header.revision;
+        this.inflight.prune(Number(revision));
+        const kv = res.kvs[0];
+        const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
+        const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
+        snapshot.revision = revision;
+
+        let change: PodChange | undefined;
+        for (;;) {
+          let failure: { err: unknown } | undefined;
+          try {
+            change = decide(existing, snapshot.view);
+          } catch (err) {
+            failure = { err };
+          }
+          // A decision that read past the snapshot runs again once it is loaded, whatever it did.
+          if (snapshot.missed) {
+            await snapshot.load(a);
+            continue;
+          }
+          if (failure !== undefined) throw failure.err;
+          if (change === undefined) return existing;
+          // Whoever holds an address the change takes, as of the snapshot: a held one is refused
+          // here (as SQLite's primary key does); one taken after the snapshot fails the compare.
+          snapshot.needOwners(change.allocate);
+          if (!snapshot.missed) break;
+          await snapshot.load(a);
+        }
+        for (const x of change.allocate) {
+          const holder = snapshot.known(x.network, x.family, x.value)?.owner;
+          if (holder !== undefined) {
+            throw new RmError(
+              "Conflict",
+              `${formatIP({ family: x.family, value: x.value })} in network "${x.network}" is already held by pod ${holder}`,
+            );
+          }
+        }
+        const txn = this.podTxn(namespace, name, kv?.mod_revision ?? "0", snapshot, change);
+        this.inflight.add(change.allocate);
+        let committed = false;
+        try {
+          const out = await this.kv.txn(txn, a.call());
+          committed = out.succeeded;
+          if (committed) this.inflight.committed(change.allocate, Number(out.header.revision));
+        } finally {
+          if (!committed) this.inflight.drop(change.allocate);
+        }
+        if (!committed) {
+          this.stats.conflicts++;
+          throw new Retry();
+        }
+        this.stats.commits++;
+        return change.record ?? undefined;
+      }),
+    );
+  }
+
+  private podTxn(namespace: string, name: string, podMod: string, snapshot: Snapshot, change: PodChange) {
+    const owner = Buffer.from(`${namespace}/${name}`);
+    const key = this.keys.pod(namespace, name);
+    const compare: NonNullable<Parameters<KVClient["txn"]>[0]["compare"]> = [
+      { key, target: "Mod", result: "Equal", mod_revision: podMod },
+    ];
+    for (const [net, read] of snapshot.networks) {
+      compare.push({ key: this.keys.network(net), target: "Mod", result: "Equal", mod_revision: read.mod });
+    }
+    const success: IRequestOp[] = [];
+    for (const x of change.allocate) {
+      const k = this.keys.addr(x.network, x.family, x.value);
+      compare.push({ key: k, target: "Create", result: "Equal", create_revision: 0 });
+      success.push({ request_put: { key: k, value: owner } });
+    }
+    for (const x of change.release) {
+      // Only an address this pod holds is freed (SQLite: DELETE … WHERE owner = ?).
+      const k = this.keys.addr(x.network, x.family, x.value);
+      success.push({
+        request_txn: {
+          compare: [{ key: k, target: "Value", result: "Equal", value: owner }],
+          success: [{ request_delete_range: { key: k } }],
+        },
+      });
+    }
+    const cursors = new Map<string, IRequestOp>();
+    for (const c of change.cursors) {
+      const k = this.keys.cursor(c.network, c.family);
+      cursors.set(utf8(k), {
+        request_put: { key: k, value: Buffer.from(c.value.toString(16).padStart(32, "0")) },
+      });
+    }
+    success.push(...cursors.values());
+    if (change.record === null) success.push({ request_delete_range: { key } });
+    else success.push({ request_put: { key, value: json(change.record) } });
+    return { compare, success };
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodRecord | undefined> {
+    return this.run(`reading pod ${namespace}/${name}`, async (a) => {
+      const res = await this.kv.range({ key: this.keys.pod(namespace, name) }, a.call());
+      const kv = res.kvs[0];
+      return kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
+    });
+  }
+
+  async listPods(options: ListPodsOptions = {}): Promise<PodRecord[]> {
+    return this.run("listing pods", async (a) => {
+      const base = this.keys.pods(options.namespace);
+      let start = base;
+      if (options.after !== undefined) {
+        const slash = options.after.indexOf("/");
+        const from = after(this.keys.pod(options.after.slice(0, slash), options.after.slice(slash + 1)));
+        if (Buffer.compare(from, start) > 0) start = from;
+      }
+      const limit = options.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit));
+      if (limit === 0) return [];
+      const { kvs } = await this.rangeAll(a, start, prefixEnd(base), limit === undefined ? {} : { limit });
+      return kvs.map((kv) => JSON.parse(utf8(kv.value)) as PodRecord);
+    });
+  }
+
+  async countPods(): Promise<number> {
+    return this.run("counting pods", async (a) => {
+      const k = this.keys.pods();
+      const res = await this.kv.range({ key: k, range_end: prefixEnd(k), count_only: true }, a.call());
+      return Number(res.count);
+    });
+  }
+
+  // ---- policies
+
+  async putPolicy(policy: Policy): Promise<boolean> {
+    return this.run(`writing policy "${policy.name}"`, async (a) => {
+      const key = this.keys.policy(policy.name);
+      const put: IRequestOp = { request_put: { key, value: json(policy) } };
+      const res = await this.kv.txn(
+        {
+          compare: [{ key, target: "Create", result: "Equal", create_revision: 0 }],
+          success: [put],
+          failure: [put],
+        },
+        a.call(),
+      );
+      return res.succeeded;
+    });
+  }
+
+  async getPolicy(name: string): Promise<Policy | undefined> {
+    return this.run(`reading policy "${name}"`, async (a) => {
+      const res = await this.kv.range({ key: this.keys.policy(name) }, a.call());
+      const kv = res.kvs[0];
+      return kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as Policy);
+    });
+  }
+
+  async listPolicies(): Promise<Policy[]> {
+    return this.run("listing policies", async (a) => {
+      const start = this.keys.policies();
+      const { kvs } = await this.rangeAll(a, start, prefixEnd(start));
+      return kvs.map((kv) => JSON.parse(utf8(kv.value)) as Policy);
+    });
+  }
+
+  async deletePolicy(name: string): Promise<boolean> {
+    return this.run(`deleting policy "${name}"`, async (a) => {
+      const res = await this.kv.deleteRange({ key: this.keys.policy(name) }, a.call());
+      return Number(res.deleted) > 0;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.run("reaching etcd", async (a) => {
+      await this.kv.range({ key: this.keys.schema(), count_only: true }, a.call());
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.close();
+  }
+}

@@ -1,0 +1,245 @@
+// What an allocation decision reads on etcd: a snapshot at one revision, loaded as the decision
+// asks for it. `AllocationView` is synchronous, so a read the snapshot does not hold yet is noted
+// and the decision stopped (`Miss`); the store loads every noted key at the same revision and runs
+// the decision again (decisions are pure and may run more than once). A new pod costs three reads:
+// its key, its networks (with their cursors), one page of addresses after the cursor.
+import type { Family } from "../cni/ip.ts";
+import type { AllocationKey, AllocationView } from "./allocate.ts";
+import type { Attempt, KVClient } from "./etcd-client.ts";
+import { type Keys, prefixEnd } from "./etcd-keys.ts";
+import type { Network } from "./model.ts";
+
+/** Addresses read per page when a decision walks a pool. */
+const PAGE = 256;
+
+const maxOf = (family: Family): bigint => (family === 4 ? 2n ** 32n - 1n : 2n ** 128n - 1n);
+
+/** Stops a decision that read something the snapshot has not loaded yet. */
+class Miss extends Error {
+  override readonly name = "Miss";
+}
+
+type Need =
+  | { kind: "network"; name: string }
+  | { kind: "scan"; network: string; family: Family; from: bigint }
+  | { kind: "owner"; network: string; family: Family; value: bigint };
+
+/** A loaded stretch of a pool: every allocated address in from..to (inclusive), in order. */
+interface Interval {
+  from: bigint;
+  to: bigint;
+  values: bigint[];
+  owners: Map<bigint, string>;
+}
+
+export interface NetworkRead {
+  network: Network | undefined;
+  /** The key's mod revision ("0" when absent): the commit checks it did not move. */
+  mod: string;
+}
+
+export function decodeNetwork(name: string, value: Buffer): Network {
+  const v = JSON.parse(value.toString("utf8")) as Omit<Network, "name">;
+  return { name, spec: v.spec, created: v.created, updated: v.updated };
+}
+
+export function encodeNetwork(network: Network): Buffer {
+  return Buffer.from(
+    JSON.stringify({ spec: network.spec, created: network.created, updated: network.updated }),
+  );
+}
+
+const pk = (network: string, family: Family) => `${network}|${family}`;
+
+/**
+ * Addresses this process is committing (or committed at a revision a snapshot may predate). A
+ * decision sees them as taken, so concurrent allocations in one RM pick different addresses
+ * instead of racing for the same one; etcd's compare-and-swap stays the only guarantee.
+ */
+export class Inflight {
+  private readonly pools = new Map<string, Map<bigint, number>>();
+
+  add(keys: AllocationKey[]): void {
+    for (const k of keys) {
+      let pool = this.pools.get(pk(k.network, k.family));
+      if (pool === undefined) {
+        pool = new Map();
+        this.pools.set(pk(k.network, k.family), pool);
+      }
+      pool.set(k.value, Number.POSITIVE_INFINITY);
+    }
+  }
+
+  /** The allocations are in etcd from `revision` on: snapshots at or after it show them. */
+  committed(keys: AllocationKey[], revision: number): void {
+    for (const k of keys) this.pools.get(pk(k.network, k.family))?.set(k.value, revision);
+  }
+
+  drop(keys: AllocationKey[]): void {
+    for (const k of keys) this.pools.get(pk(k.network, k.family))?.delete(k.value);
+  }
+
+  /** Forgets what every snapshot from `revision` on shows anyway. */
+  prune(revision: number): void {
+    for (const [key, pool] of this.pools) {
+      for (const [value, rev] of pool) if (rev <= revision) pool.delete(value);
+      if (pool.size === 0) this.pools.delete(key);
+    }
+  }
+
+  valuesFrom(network: string, family: Family, from: bigint, revision: number): bigint[] {
+    const pool = this.pools.get(pk(network, family));
+    if (pool === undefined) return [];
+    const out: bigint[] = [];
+    for (const [value, rev] of pool) if (value >= from && rev > revision) out.push(value);
+    return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+}
+
+export class Snapshot {
+  /** The revision every read after the first is made at. */
+  revision = "0";
+  readonly networks = new Map<string, NetworkRead>();
+  private readonly cursors = new Map<string, bigint | undefined>();
+  private readonly intervals = new Map<string, Interval[]>();
+  private readonly owners = new Map<string, string | undefined>();
+  private needs: Need[] = [];
+  private readonly kv: KVClient;
+  private readonly keys: Keys;
+  private readonly inflight: Inflight;
+
+  constructor(kv: KVClient, keys: Keys, inflight: Inflight) {
+    this.kv = kv;
+    this.keys = keys;
+    this.inflight = inflight;
+  }
+
+  /** Whether the last decision stopped on (or swallowed) a read the snapshot lacked. */
+  get missed(): boolean {
+    return this.needs.length > 0;
+  }
+
+  private need(n: Need): never {
+    this.needs.push(n);
+    throw new Miss("the snapshot does not hold this yet");
+  }
+
+  private interval(network: string, family: Family, value: bigint): Interval | undefined {
+    return this.intervals.get(pk(network, family))?.find((i) => i.from <= value && value <= i.to);
+  }
+
+  /** The holder of an address at the snapshot's revision, if the snapshot has read it. */
+  known(network: string, family: Family, value: bigint): { owner: string | undefined } | undefined {
+    const i = this.interval(network, family, value);
+    if (i !== undefined) return { owner: i.owners.get(value) };
+    const key = `${pk(network, family)}|${value}`;
+    if (this.owners.has(key)) return { owner: this.owners.get(key) };
+    return undefined;
+  }
+
+  readonly view: AllocationView = {
+    network: (name) => {
+      const read = this.networks.get(name);
+      if (read === undefined) return this.need({ kind: "network", name });
+      return read.network;
+    },
+    owner: (network, family, value) => {
+      const known = this.known(network, family, value);
+      if (known === undefined) return this.need({ kind: "owner", network, family, value });
+      return known.owner;
+    },
+    cursor: (network, family) => {
+      if (!this.networks.has(network)) return this.need({ kind: "network", name: network });
+      return this.cursors.get(pk(network, family));
+    },
+    allocatedFrom: (network, family, from) => this.walk(network, family, from),
+  };
+
+  private *walk(network: string, family: Family, from: bigint): Generator<bigint> {
+    const max = maxOf(family);
+    let at = from;
+    while (at <= max) {
+      const i = this.interval(network, family, at);
+      if (i === undefined) this.need({ kind: "scan", network, family, from: at });
+      const mine = this.inflight
+        .valuesFrom(network, family, at, Number(this.revision))
+        .filter((v) => v <= i.to);
+      let m = 0;
+      for (const v of i.values) {
+        if (v < at) continue;
+        while (m < mine.length && (mine[m] ?? 0n) < v) yield mine[m++] ?? 0n;
+        if (m < mine.length && mine[m] === v) m++;
+        yield v;
+      }
+      while (m < mine.length) yield mine[m++] ?? 0n;
+      at = i.to + 1n;
+    }
+  }
+
+  /** Asks for the holders of addresses a change allocates that the snapshot has not read. */
+  needOwners(keys: AllocationKey[]): void {
+    for (const k of keys) {
+      if (this.known(k.network, k.family, k.value) === undefined)
+        this.needs.push({ kind: "owner", network: k.network, family: k.family, value: k.value });
+    }
+  }
+
+  /** Loads everything the last decision asked for, at the snapshot's revision. */
+  async load(a: Attempt): Promise<void> {
+    const needs = this.needs;
+    this.needs = [];
+    const rev = this.revision;
+    await Promise.all(
+      needs.map(async (n) => {
+        if (n.kind === "network") {
+          if (this.networks.has(n.name)) return;
+          const [net, c4, c6] = await Promise.all([
+            this.kv.range({ key: this.keys.network(n.name), revision: rev }, a.call()),
+            this.kv.range({ key: this.keys.cursor(n.name, 4), revision: rev }, a.call()),
+            this.kv.range({ key: this.keys.cursor(n.name, 6), revision: rev }, a.call()),
+          ]);
+          const kv = net.kvs[0];
+          this.networks.set(n.name, {
+            network: kv === undefined ? undefined : decodeNetwork(n.name, kv.value),
+            mod: kv?.mod_revision ?? "0",
+          });
+          for (const [family, res] of [
+            [4, c4],
+            [6, c6],
+          ] as const) {
+            const v = res.kvs[0]?.value.toString("latin1");
+            this.cursors.set(pk(n.name, family), v === undefined ? undefined : BigInt(`0x${v}`));
+          }
+        } else if (n.kind === "owner") {
+          const res = await this.kv.range(
+            { key: this.keys.addr(n.network, n.family, n.value), revision: rev },
+            a.call(),
+          );
+          this.owners.set(`${pk(n.network, n.family)}|${n.value}`, res.kvs[0]?.value.toString("utf8"));
+        } else {
+          if (this.interval(n.network, n.family, n.from) !== undefined) return;
+          const res = await this.kv.range(
+            {
+              key: this.keys.addr(n.network, n.family, n.from),
+              range_end: prefixEnd(this.keys.addrs(n.network, n.family)),
+              revision: rev,
+              limit: PAGE,
+            },
+            a.call(),
+          );
+          const interval: Interval = { from: n.from, to: maxOf(n.family), values: [], owners: new Map() };
+          for (const kv of res.kvs) {
+            const value = this.keys.addrValue(kv.key);
+            interval.values.push(value);
+            interval.owners.set(value, kv.value.toString("utf8"));
+          }
+          const last = interval.values[interval.values.length - 1];
+          if (res.more && last !== undefined) interval.to = last;
+          const list = this.intervals.get(pk(n.network, n.family)) ?? [];
+          list.push(interval);
+          this.intervals.set(pk(n.network, n.family), list);
+        }
+      }),
+    );
+  }
+}
