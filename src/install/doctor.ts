@@ -190,60 +190,56 @@ async function checkBackend(
   const tlsFix = conf.backend.startsWith("https:")
     ? "; for TLS errors set caFile to the CA that signed the backend's certificate (and certFile/keyFile if it wants a client certificate)"
     : "";
-  const url = base === undefined ? conf.backend : `${base}/healthz`;
-  const r = await probe(url, conf, {
-    method: base === undefined ? "HEAD" : "GET",
-    timeoutMs: opts.timeoutMs,
-  });
-  if (!r.ok) {
-    checks.push({
-      status: "fail",
-      title,
-      detail: `${url}: ${r.error}`,
-      fix: `start the RM (dockin rm serve) or fix backend in the main config${tlsFix}`,
-    });
+  const fail = (detail: string, fix: string): undefined => {
+    checks.push({ status: "fail", title, detail, fix });
     return undefined;
+  };
+  if (base !== undefined) {
+    const health = await probe(`${base}/healthz`, conf, { timeoutMs: opts.timeoutMs });
+    if (!health.ok) {
+      return fail(
+        `${base}/healthz: ${health.error}`,
+        `start the RM (dockin rm serve) or fix backend in the main config${tlsFix}`,
+      );
+    }
+    if (health.status !== 200)
+      return fail(`${base}/healthz answered HTTP ${health.status}`, "look at the RM's logs");
   }
-  if (r.status >= 500 || (base !== undefined && r.status !== 200)) {
-    checks.push({
-      status: "fail",
-      title,
-      detail: `${url} answered HTTP ${r.status}`,
-      fix: "look at the RM's logs",
-    });
-    return undefined;
+  // The webhook itself, without a pod name: nothing is looked up or allocated, but a webhook that
+  // wants a token says so (401/403) before it complains about the missing name.
+  const hook = await probe(conf.backend, conf, { timeoutMs: opts.timeoutMs });
+  if (!hook.ok) {
+    return fail(
+      `${conf.backend}: ${hook.error}`,
+      `start the webhook or fix backend in the main config${tlsFix}`,
+    );
   }
+  if (hook.status === 401 || hook.status === 403) {
+    return fail(
+      `the webhook answered HTTP ${hook.status}: it wants a token${conf.tokenFile === undefined ? " and none is configured" : " and refused tokenFile's"}`,
+      "set tokenFile in the main config to a file holding a token the RM accepts (dockin rm serve --token-file), or run the RM with --webhook-auth none",
+    );
+  }
+  if (hook.status >= 500)
+    return fail(`the webhook answered HTTP ${hook.status}`, "look at the webhook's logs");
   if (base === undefined) {
-    if (r.status === 401 || r.status === 403) {
-      checks.push({
-        status: "fail",
-        title,
-        detail: `HTTP ${r.status}`,
-        fix: "set tokenFile to a file holding a token the webhook accepts",
-      });
-    } else
-      checks.push({
-        status: "ok",
-        title,
-        detail: `HTTP ${r.status} (not a Dockin RM: network list not available)`,
-      });
+    checks.push({ status: "ok", title, detail: `HTTP ${hook.status} (not a Dockin RM: no network list)` });
     return undefined;
   }
   const list = await probe(`${base}/api/v1/networks`, conf, { timeoutMs: opts.timeoutMs });
-  if (list.ok && (list.status === 401 || list.status === 403)) {
-    checks.push({
-      status: "fail",
-      title,
-      detail: `the RM refused the token (HTTP ${list.status} on /api/v1/networks)`,
-      fix: "set tokenFile in the main config to a file holding the RM's token (dockin rm serve --token-file)",
-    });
-    return undefined;
-  }
   const names = list.ok && list.status === 200 ? networkNames(list.body) : undefined;
+  const why = !list.ok
+    ? list.error
+    : list.status === 401 || list.status === 403
+      ? `the admin API wants a token (HTTP ${list.status})`
+      : `HTTP ${list.status}`;
   checks.push({
     status: "ok",
     title,
-    detail: names === undefined ? "healthz 200" : `healthz 200; the RM knows ${names.length} network(s)`,
+    detail:
+      names === undefined
+        ? `healthz 200; network list not available (${why})`
+        : `healthz 200; the RM knows ${names.length} network(s)`,
   });
   return names;
 }

@@ -33,6 +33,8 @@ interface Rm {
 interface RmOptions {
   networks?: string[];
   token?: string;
+  /** With a token: the webhook does not need it, only the admin API (--webhook-auth none). */
+  webhookOpen?: boolean;
   tls?: { cert: Buffer; key: Buffer };
 }
 
@@ -44,13 +46,21 @@ async function startRm(opts: RmOptions = {}): Promise<Rm> {
       res.end("ok\n");
       return;
     }
-    if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`) {
+    const webhook = path === "/rmController/getPodMultiNetwork";
+    const needsToken = opts.token !== undefined && !(webhook && opts.webhookOpen === true);
+    if (needsToken && req.headers.authorization !== `Bearer ${opts.token}`) {
       res.writeHead(401, { "content-type": "application/json" }).end('{"code":401,"message":"unauthorized"}');
+      return;
+    }
+    if (webhook) {
+      res
+        .writeHead(400, { "content-type": "application/json" })
+        .end('{"code":400,"message":"podName is required"}');
       return;
     }
     if (path === "/api/v1/networks") {
       const list = (opts.networks ?? ["test", "dockin"]).map((name) => ({ name, subnet: "192.168.1.0/24" }));
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(list));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ items: list }));
       return;
     }
     res.writeHead(404).end('{"code":404,"message":"not found"}');
@@ -187,7 +197,7 @@ describe("dockin doctor", () => {
       rm: { token: "s3cret" },
       breakIt: () => {},
       title: /backend .* answers/,
-      fix: /set tokenFile .*--token-file/,
+      fix: /set tokenFile .*--token-file.*--webhook-auth none/,
     },
     {
       name: "a network the RM knows with no config in confDir",
@@ -262,6 +272,18 @@ describe("dockin doctor", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("an admin API that wants a token while the webhook is open: passes, checking confDir's networks", async () => {
+    const { t } = await installed({ token: "s3cret", webhookOpen: true });
+    const r = await doctor(t);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(
+      entry(r.stdout, /backend .* answers/),
+      /network list not available \(the admin API wants a token/,
+    );
+    assert.match(entry(r.stdout, /the network types to check/), /\[warn\][\s\S]*fix: pass --types/);
+    assert.match(entry(r.stdout, /network "test" has a valid config/), /\[ok {2}\]/);
   });
 
   test("a config sorting before dockin's is a warning: the runtime would use it", async () => {
