@@ -1,0 +1,237 @@
+// deploy/kubernetes/ and the Dockerfile cannot be run here (no Docker engine, no cluster), so this
+// checks what can be checked: the manifests parse, and they agree with the installer's paths and
+// flags, the doctor's flags, the RM's flags and port, and the image's layout.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { describe, test } from "node:test";
+import { DEFAULTS, parseInstallArgs } from "../../src/install/options.ts";
+import { node, root } from "../install/helpers.ts";
+import { parseYamlDocuments, type Yaml, YamlError } from "./yaml.ts";
+
+const dir = join(root, "deploy", "kubernetes");
+type Obj = { [key: string]: Yaml };
+
+function isObj(v: Yaml | undefined): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+/** The value at a dotted path (numbers index arrays), failing the test when absent. */
+function at(v: Yaml | undefined, path: string): Yaml {
+  let cur: Yaml | undefined = v;
+  for (const part of path.split(".")) {
+    if (Array.isArray(cur)) cur = cur[Number(part)];
+    else if (isObj(cur)) cur = cur[part];
+    else cur = undefined;
+    assert.notEqual(cur, undefined, `missing ${path}`);
+  }
+  return cur as Yaml;
+}
+function objs(v: Yaml): Obj[] {
+  assert.ok(Array.isArray(v));
+  return v.filter(isObj);
+}
+function strings(v: Yaml): string[] {
+  assert.ok(Array.isArray(v));
+  return v.map(String);
+}
+
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".yaml"))
+  .sort();
+const docs = new Map(
+  files.map((f) => [f, parseYamlDocuments(readFileSync(join(dir, f), "utf8")).filter(isObj)]),
+);
+const all = [...docs.values()].flat();
+function find(file: string, kind: string, name: string): Obj {
+  const d = docs.get(file)?.find((o) => o.kind === kind && isObj(o.metadata) && o.metadata.name === name);
+  assert.ok(d !== undefined, `${file} has no ${kind} ${name}`);
+  return d;
+}
+const podSpec = (o: Obj): Obj => at(o, "spec.template.spec") as Obj;
+const flag = (args: string[], name: string): string | undefined =>
+  args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+
+const daemonSet = find("install-daemonset.yaml", "DaemonSet", "dockin-install");
+const service = find("rm-service.yaml", "Service", "dockin-rm");
+const rmSqlite = find("rm-sqlite.yaml", "Deployment", "dockin-rm");
+const rmEtcd = find("rm-etcd.yaml", "Deployment", "dockin-rm");
+
+describe("the YAML subset parser", () => {
+  test("reads nested mappings, sequences of mappings, scalars and comments", () => {
+    const [doc] = parseYamlDocuments(
+      "a: 1 # c\nb:\n  - x: \"q # not a comment\"\n    y: [1, two]\n  - plain: text with spaces\nc: true\nd: 'it''s'\n",
+    );
+    assert.deepEqual(doc, {
+      a: 1,
+      b: [{ x: "q # not a comment", y: [1, "two"] }, { plain: "text with spaces" }],
+      c: true,
+      d: "it's",
+    });
+  });
+  const rejected: [string, string][] = [
+    ["a duplicate key", "a: 1\na: 2\n"],
+    ["stray indentation", "a: 1\n   b: 2\n"],
+    ["a tab", "a:\n\tb: 1\n"],
+    ["an anchor", "a: &x 1\n"],
+    ["a block scalar", "a: |\n  text\n"],
+    ["an octal-looking number", "mode: 0400\n"],
+  ];
+  for (const [name, text] of rejected) {
+    test(`rejects ${name}`, () => assert.throws(() => parseYamlDocuments(text), YamlError));
+  }
+});
+
+describe("deploy/kubernetes", () => {
+  test("every manifest parses, and agrees with PyYAML where it is installed", (t) => {
+    assert.ok(files.length >= 5, files.join(", "));
+    for (const o of all.filter((o) => o.kind !== "Kustomization")) {
+      assert.equal(typeof o.apiVersion, "string");
+      assert.equal(typeof at(o, "metadata.name"), "string");
+      assert.equal(
+        at(o, "metadata.namespace"),
+        "kube-system",
+        `${String(o.kind)} ${String(at(o, "metadata.name"))}`,
+      );
+    }
+    const py = spawnSync("python3", ["-c", "import yaml"], { encoding: "utf8" });
+    if (py.status !== 0) {
+      t.diagnostic("PyYAML not installed: cross-check skipped");
+      return;
+    }
+    for (const f of files) {
+      const r = spawnSync(
+        "python3",
+        [
+          "-c",
+          "import json,sys,yaml; print(json.dumps([d for d in yaml.safe_load_all(open(sys.argv[1])) if d]))",
+          join(dir, f),
+        ],
+        { encoding: "utf8" },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), docs.get(f), `${f}: PyYAML reads it the same`);
+    }
+  });
+
+  test("the DaemonSet runs `dockin install` with the installer's flags and the seed's paths", () => {
+    const init = objs(at(podSpec(daemonSet), "initContainers"))[0]!;
+    assert.deepEqual(strings(at(init, "command")), ["dockin", "install"]);
+    const args = strings(at(init, "args"));
+    // Kubernetes expands $(VAR) from the container's env and the Services' variables.
+    const env = new Map(objs(at(init, "env")).map((e) => [String(e.name), e]));
+    const svcVar = `${String(at(service, "metadata.name")).toUpperCase().replaceAll("-", "_")}_SERVICE`;
+    const expanded = args.map((a) =>
+      a.replace(/\$\(([A-Z0-9_]+)\)/g, (_, v: string) => {
+        if (v === `${svcVar}_HOST`) return "10.96.0.10";
+        if (v === `${svcVar}_PORT`) return String(at(service, "spec.ports.0.port"));
+        assert.ok(env.has(v), `$(${v}) is neither in env nor a Service variable`);
+        return "test,dockin";
+      }),
+    );
+    const opts = parseInstallArgs(expanded);
+    assert.ok(opts !== undefined);
+    assert.equal(opts.cniConfDir, resolve(DEFAULTS.cniConfDir));
+    assert.equal(opts.binDir, DEFAULTS.binDir);
+    assert.equal(opts.dockinConfDir, DEFAULTS.dockinConfDir);
+    assert.equal(opts.webhook, "http://10.96.0.10:10002/rmController/getPodMultiNetwork");
+    assert.deepEqual(opts.types, ["test", "dockin"]);
+    const types = at(find("config.yaml", "ConfigMap", "dockin-install"), "data.NETWORK_TYPES");
+    assert.equal(at(env.get("NETWORK_TYPES") ?? {}, "valueFrom.configMapKeyRef.key"), "NETWORK_TYPES");
+    assert.equal(typeof types, "string");
+
+    // Each install dir is a host path mounted at the same path, writable, in the init container.
+    const volumes = new Map(objs(at(podSpec(daemonSet), "volumes")).map((v) => [String(v.name), v]));
+    const mounts = objs(at(init, "volumeMounts"));
+    for (const d of [opts.cniConfDir, opts.binDir, opts.dockinConfDir]) {
+      const m = mounts.find((x) => x.mountPath === d);
+      assert.ok(m !== undefined, `${d} is mounted in the install container`);
+      assert.notEqual(m.readOnly, true);
+      assert.equal(at(volumes.get(String(m.name)) ?? {}, "hostPath.path"), d, `${d} is the host's own ${d}`);
+    }
+    assert.equal(podSpec(daemonSet).hostNetwork, true);
+  });
+
+  test("the DaemonSet's readiness is `dockin doctor` on the same config dir, with the plugin's dirs mounted", () => {
+    const main = objs(at(podSpec(daemonSet), "containers"))[0]!;
+    const probe = strings(at(main, "readinessProbe.exec.command"));
+    assert.deepEqual(probe.slice(0, 2), ["dockin", "doctor"]);
+    assert.equal(flag(probe, "cni-conf-dir"), DEFAULTS.cniConfDir.replace(/\/$/, ""));
+    const r = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "doctor", "--help"], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    for (const a of probe.slice(2)) assert.ok(r.stdout.includes(a.split("=")[0]!), `doctor knows ${a}`);
+    const mounted = objs(at(main, "volumeMounts")).map((m) => String(m.mountPath));
+    for (const d of [DEFAULTS.binDir, DEFAULTS.dockinConfDir, DEFAULTS.cacheDir, "/var/log"]) {
+      assert.ok(mounted.includes(d), `${d} is mounted for the doctor`);
+    }
+  });
+
+  for (const [name, rm] of [
+    ["SQLite", rmSqlite],
+    ["etcd", rmEtcd],
+  ] as const) {
+    test(`the ${name} RM serves on the Service's port with the RM's own flags`, () => {
+      const c = objs(at(podSpec(rm), "containers"))[0]!;
+      assert.deepEqual(strings(at(c, "command")), ["dockin", "rm", "serve"]);
+      const args = strings(at(c, "args"));
+      const usage = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "rm", "serve", "--help"], {
+        encoding: "utf8",
+      });
+      assert.equal(usage.status, 0, usage.stderr);
+      for (const a of args)
+        assert.ok(usage.stdout.includes(`${a.split("=")[0]} `), `dockin rm serve knows ${a}`);
+      const port = Number(flag(args, "listen")?.split(":").at(-1));
+      assert.equal(port, 10002, "the seed's RM port");
+      assert.equal(at(c, "ports.0.containerPort"), port);
+      assert.equal(at(c, "ports.0.name"), at(service, "spec.ports.0.targetPort"));
+      assert.equal(at(service, "spec.ports.0.port"), port);
+      assert.equal(at(c, "readinessProbe.httpGet.port"), port);
+      assert.deepEqual(at(rm, "spec.selector.matchLabels"), at(service, "spec.selector"));
+      assert.equal(podSpec(rm).hostNetwork, true, "the RM must not need the CNI it serves");
+      // The token file lives in the mounted Secret.
+      const token = flag(args, "token-file");
+      const mounts = objs(at(c, "volumeMounts"));
+      assert.ok(mounts.some((m) => token?.startsWith(`${String(m.mountPath)}/`)));
+      const store = flag(args, "store") ?? "";
+      if (name === "SQLite") {
+        assert.equal(at(rm, "spec.replicas"), 1);
+        assert.equal(at(rm, "spec.strategy.type"), "Recreate", "never two writers on one SQLite file");
+        const path = store.replace(/^sqlite:/, "");
+        const m = mounts.find((x) => path.startsWith(`${String(x.mountPath)}/`));
+        assert.ok(m !== undefined, `${path} is on a volume`);
+        const vol = objs(at(podSpec(rm), "volumes")).find((v) => v.name === m.name);
+        const claim = at(vol ?? {}, "persistentVolumeClaim.claimName");
+        find("rm-sqlite.yaml", "PersistentVolumeClaim", String(claim));
+      } else {
+        assert.ok(Number(at(rm, "spec.replicas")) > 1);
+        assert.match(store, /^etcd:\$\(ETCD_ENDPOINTS\)$/);
+        find("rm-etcd.yaml", "ConfigMap", "dockin-rm-etcd");
+      }
+    });
+  }
+
+  test("every container runs the one image, whose Dockerfile installs the standalone executable as dockin", () => {
+    const images = new Set(
+      [daemonSet, rmSqlite, rmEtcd].flatMap((o) =>
+        ["initContainers", "containers"].flatMap((k) => {
+          const list = podSpec(o)[k];
+          return list === undefined ? [] : objs(list).map((c) => String(c.image));
+        }),
+      ),
+    );
+    assert.deepEqual([...images], ["dockin"]);
+    const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+    assert.match(dockerfile, /node_modules\/\.bin\/node scripts\/sea\.ts/);
+    assert.match(dockerfile, /COPY --from=build \/src\/dist\/sea\/dockin \/usr\/local\/bin\/dockin/);
+    const instructions = dockerfile
+      .split("\n")
+      .filter((l) => !l.trimStart().startsWith("#"))
+      .join("\n");
+    assert.doesNotMatch(instructions, /\bstrip\b/, "a stripped executable crashes");
+    const kustomization = docs.get("kustomization.yaml")?.[0];
+    for (const r of strings(at(kustomization, "resources"))) assert.ok(existsSync(join(dir, r)), r);
+    assert.equal(at(kustomization, "images.0.name"), "dockin");
+  });
+});
