@@ -22,7 +22,7 @@ import { createServer as createHttps } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, type TestContext, test } from "node:test";
 import { ensureSea, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
 
 interface Rm {
@@ -78,7 +78,6 @@ async function startRm(opts: RmOptions = {}): Promise<Rm> {
   };
 }
 
-const trees: Tree[] = [];
 const rms: Rm[] = [];
 let sea = "";
 
@@ -87,16 +86,16 @@ before(() => {
 });
 after(async () => {
   for (const rm of rms) await rm.close();
-  for (const t of trees) t.cleanup();
 });
 
 /** A good install into a temp tree: the standalone plugins, Debian's bridge, configs for test,dockin. */
 async function installed(
+  ctx: TestContext,
   rmOpts: RmOptions = {},
   extra: string[] = [],
 ): Promise<{ t: Tree; rm: Rm; conf: string }> {
   const t = tempTree();
-  trees.push(t);
+  ctx.after(() => t.cleanup());
   const rm = await startRm(rmOpts);
   rms.push(rm);
   const r = runEnv(
@@ -142,8 +141,8 @@ function entry(stdout: string, title: RegExp): string {
 }
 
 describe("dockin doctor", () => {
-  test("passes on a good install, checking the networks the RM reports", async () => {
-    const { t } = await installed();
+  test("passes on a good install, checking the networks the RM reports", async (ctx) => {
+    const { t } = await installed(ctx);
     const r = await doctor(t);
     assert.equal(r.status, 0, r.stdout);
     assert.match(r.stdout, /all \d+ checks passed/);
@@ -250,8 +249,8 @@ describe("dockin doctor", () => {
     },
   ];
   for (const c of broken) {
-    test(`fails with a fix on ${c.name}`, async () => {
-      const { t, conf, rm } = await installed(c.rm);
+    test(`fails with a fix on ${c.name}`, async (ctx) => {
+      const { t, conf, rm } = await installed(ctx, c.rm);
       await c.breakIt(t, conf, rm);
       const r = await doctor(t, c.args);
       assert.equal(r.status, 1, r.stdout);
@@ -262,11 +261,11 @@ describe("dockin doctor", () => {
     });
   }
 
-  test("passes with the token the RM wants, read from tokenFile", async () => {
+  test("passes with the token the RM wants, read from tokenFile", async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), "dockin-token-"));
     try {
       writeFileSync(join(dir, "token"), "s3cret\n");
-      const { t } = await installed({ token: "s3cret" }, [`--token-file=${join(dir, "token")}`]);
+      const { t } = await installed(ctx, { token: "s3cret" }, [`--token-file=${join(dir, "token")}`]);
       const r = await doctor(t);
       assert.equal(r.status, 0, r.stdout);
     } finally {
@@ -274,8 +273,8 @@ describe("dockin doctor", () => {
     }
   });
 
-  test("an admin API that wants a token while the webhook is open: passes, checking confDir's networks", async () => {
-    const { t } = await installed({ token: "s3cret", webhookOpen: true });
+  test("an admin API that wants a token while the webhook is open: passes, checking confDir's networks", async (ctx) => {
+    const { t } = await installed(ctx, { token: "s3cret", webhookOpen: true });
     const r = await doctor(t);
     assert.equal(r.status, 0, r.stdout);
     assert.match(
@@ -286,8 +285,8 @@ describe("dockin doctor", () => {
     assert.match(entry(r.stdout, /network "test" has a valid config/), /\[ok {2}\]/);
   });
 
-  test("a config sorting before dockin's is a warning: the runtime would use it", async () => {
-    const { t } = await installed();
+  test("a config sorting before dockin's is a warning: the runtime would use it", async (ctx) => {
+    const { t } = await installed(ctx);
     writeFileSync(join(t.cniConfDir, "00-aaa.conf"), '{"cniVersion":"1.0.0","name":"x","type":"bridge"}');
     const r = await doctor(t);
     assert.equal(r.status, 0, r.stdout);
@@ -313,11 +312,11 @@ describe("dockin doctor", () => {
       );
       assert.equal(gen.status, 0, gen.stderr);
       const tls = { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) };
-      const without = await installed({ tls });
+      const without = await installed(ctx, { tls });
       const r1 = await doctor(without.t);
       assert.equal(r1.status, 1, r1.stdout);
       assert.match(entry(r1.stdout, /backend https:.* answers/), /fix: .*set caFile to the CA/);
-      const withCa = await installed({ tls }, [`--ca-file=${join(dir, "cert.pem")}`]);
+      const withCa = await installed(ctx, { tls }, [`--ca-file=${join(dir, "cert.pem")}`]);
       const r2 = await doctor(withCa.t);
       assert.equal(r2.status, 0, r2.stdout);
     } finally {

@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { before, describe, type TestContext, test } from "node:test";
 import {
   ensureSea,
   readJson,
@@ -25,23 +25,20 @@ import {
   WEBHOOK,
 } from "./helpers.ts";
 
-const trees: Tree[] = [];
-function tree(): Tree {
+/** A temp tree removed when the test ends (each install holds a 120 MB executable). */
+function tree(ctx: TestContext): Tree {
   const t = tempTree();
-  trees.push(t);
+  ctx.after(() => t.cleanup());
   return t;
 }
 
 before(() => {
   ensureSea();
 });
-after(() => {
-  for (const t of trees) t.cleanup();
-});
 
 describe("setup.sh install", () => {
-  test("installs one executable under both plugin names, the main config and a bridge config per type", () => {
-    const t = tree();
+  test("installs one executable under both plugin names, the main config and a bridge config per type", (ctx) => {
+    const t = tree(ctx);
     const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
     assert.equal(r.status, 0, r.stderr);
     const cni = statSync(join(t.binDir, "dockin-cni"));
@@ -74,8 +71,8 @@ describe("setup.sh install", () => {
     assert.equal(readJson(join(t.dockinConfDir, "dockin.json")).bridge, "dk-dockin");
   });
 
-  test("a second run changes nothing and says so", () => {
-    const t = tree();
+  test("a second run changes nothing and says so", (ctx) => {
+    const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test,dockin"]).status, 0);
     const before = snapshot(t.root);
     const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
@@ -84,8 +81,8 @@ describe("setup.sh install", () => {
     assert.deepEqual(snapshot(t.root), before);
   });
 
-  test("an edited network config is never overwritten, and a type is found by name, not file name", () => {
-    const t = tree();
+  test("an edited network config is never overwritten, and a type is found by name, not file name", (ctx) => {
+    const t = tree(ctx);
     mkdirSync(t.dockinConfDir, { recursive: true });
     // The seed's own sample, `// type` comment included, under a file name that is not the type's.
     const edited =
@@ -108,8 +105,8 @@ describe("setup.sh install", () => {
     assert.equal(readJson(mine).bridge, "br9");
   });
 
-  test("a new webhook updates the main config only", () => {
-    const t = tree();
+  test("a new webhook updates the main config only", (ctx) => {
+    const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
     const plugin = statSync(join(t.binDir, "dockin-cni")).ino;
     const other = "https://rm.example.test:8443/rmController/getPodMultiNetwork";
@@ -121,8 +118,8 @@ describe("setup.sh install", () => {
     assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
   });
 
-  test("--dry-run prints the plan and changes nothing", () => {
-    const t = tree();
+  test("--dry-run prints the plan and changes nothing", (ctx) => {
+    const t = tree(ctx);
     const r = setup(t, ["install", WEBHOOK, "test,dockin", "--dry-run"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /plan \(dry run\)/);
@@ -138,8 +135,8 @@ describe("setup.sh install", () => {
     assert.deepEqual(snapshot(t.root), installed);
   });
 
-  test("replacing a plugin that is running renames a new file in (no 'text file busy')", async () => {
-    const t = tree();
+  test("replacing a plugin that is running renames a new file in (no 'text file busy')", async (ctx) => {
+    const t = tree(ctx);
     mkdirSync(t.binDir, { recursive: true });
     const old = join(t.binDir, "dockin-cni");
     copyFileSync("/bin/sleep", old);
@@ -163,8 +160,8 @@ describe("setup.sh install", () => {
 });
 
 describe("setup.sh uninstall", () => {
-  test("removes the plugins and the main config, keeps the network configs and says so", () => {
-    const t = tree();
+  test("removes the plugins and the main config, keeps the network configs and says so", (ctx) => {
+    const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test,dockin"]).status, 0);
     const r = setup(t, ["uninstall"]);
     assert.equal(r.status, 0, r.stderr);
@@ -236,8 +233,8 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
     },
   ];
   for (const c of cases) {
-    test(`setup.sh refuses ${c.name}`, () => {
-      const t = tree();
+    test(`setup.sh refuses ${c.name}`, (ctx) => {
+      const t = tree(ctx);
       c.prepare?.(t);
       const before = snapshot(t.root);
       const r = setup(t, c.args);
@@ -247,8 +244,8 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
     });
   }
 
-  test("uninstall from an unwritable bin dir removes nothing", () => {
-    const t = tree();
+  test("uninstall from an unwritable bin dir removes nothing", (ctx) => {
+    const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
     // A read-only bind of the populated bin dir over itself.
     const bind = runEnv("/bin/mount", ["--bind", "-o", "ro", t.binDir, t.binDir], { PATH: "/usr/bin:/bin" });
@@ -265,8 +262,8 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
 });
 
 describe("the installed plugins", () => {
-  test("run with an empty environment under each name", () => {
-    const t = tree();
+  test("run with an empty environment under each name", (ctx) => {
+    const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
     for (const name of ["dockin-ipam", "dockin-cni"]) {
       const r = runEnv(join(t.binDir, name), [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
