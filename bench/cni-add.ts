@@ -1,0 +1,180 @@
+// dockin-cni ADD and DEL against what it cannot avoid, side by side in one run (interleaved):
+//   A. `node -e 0` on the pinned Node (one Node start-up),
+//   B. one network attached by calling `bridge` directly with dockin-ipam (ADD, then DEL),
+//   C. dockin-cni attaching two networks (ADD, then DEL) against a webhook on loopback.
+// The overhead is C's ADD median minus (A + B's ADD medians): what the plugin adds beyond one
+// Node start and one network's attach (the two networks attach in parallel).
+//
+// Usage (root): npm run build && node bench/cni-add.ts [rounds]   (40 rounds by default)
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const node = join(root, "node_modules", ".bin", "node");
+const plugin = join(root, "dist", "bin", "dockin-cni");
+const ipam = join(root, "dist", "bin", "dockin-ipam");
+const rounds = Number(process.argv[2] ?? 40);
+for (const f of [plugin, ipam]) if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\``);
+
+const tag = Math.random().toString(16).slice(2, 8);
+const work = mkdtempSync(join(tmpdir(), "dk-bench-"));
+const binDir = join(work, "bin");
+const confDir = join(work, "net.d");
+mkdirSync(binDir);
+mkdirSync(confDir);
+symlinkSync("/usr/lib/cni/bridge", join(binDir, "bridge"));
+symlinkSync(ipam, join(binDir, "dockin-ipam"));
+const bridges = [`dkbA${tag}`, `dkbB${tag}`, `dkbC${tag}`];
+writeFileSync(
+  join(confDir, "a.json"),
+  JSON.stringify({ cniVersion: "1.0.0", name: "a", type: "bridge", bridge: bridges[0] }),
+);
+writeFileSync(
+  join(confDir, "b.json"),
+  JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge", bridge: bridges[1] }),
+);
+
+const server = createServer((_req, res) => {
+  res.writeHead(200, { "content-type": "application/json" });
+  res.end(
+    JSON.stringify({
+      code: 0,
+      data: [
+        {
+          type: "a",
+          podIp: "10.71.0.2",
+          subnetMask: "255.255.255.0",
+          gateway: "10.71.0.1",
+          ifName: "eth0",
+          master: true,
+        },
+        { type: "b", podIp: "10.72.0.2", subnetMask: "24", gateway: "10.72.0.1", ifName: "net1" },
+      ],
+    }),
+  );
+});
+await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+const port = (server.address() as { port: number }).port;
+
+const mainConfig = JSON.stringify({
+  cniVersion: "1.1.0",
+  name: "dockin-cni",
+  type: "dockin-cni",
+  confDir,
+  binDir,
+  cacheDir: join(work, "cache"),
+  logFile: join(work, "dockin-cni.log"),
+  logLevel: "info",
+  backend: `http://127.0.0.1:${port}/rmController/getPodMultiNetwork`,
+});
+const bridgeConfig = JSON.stringify({
+  cniVersion: "1.0.0",
+  name: "direct",
+  type: "bridge",
+  bridge: bridges[2],
+  ipam: {
+    type: "dockin-ipam",
+    addresses: [{ address: "10.73.0.2/24", gateway: "10.73.0.1" }],
+    routes: [{ dst: "0.0.0.0/0", gw: "10.73.0.1" }],
+  },
+});
+
+function run(file: string, args: string[], env: NodeJS.ProcessEnv, stdin: string): Promise<number> {
+  return new Promise((resolveRun, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(file, args, {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", () => {});
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0)
+        reject(new Error(`${file} ${env.CNI_COMMAND ?? ""} exited ${code}: ${Buffer.concat(out)}`));
+      else resolveRun(ms);
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+const cniEnv = (command: string, ns: string, cid: string): NodeJS.ProcessEnv => ({
+  CNI_COMMAND: command,
+  CNI_CONTAINERID: cid,
+  CNI_NETNS: `/var/run/netns/${ns}`,
+  CNI_IFNAME: "eth0",
+  CNI_PATH: binDir,
+  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=web-${cid};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
+});
+
+const times: Record<string, number[]> = {
+  "node -e 0": [],
+  "bridge+dockin-ipam ADD (1 network)": [],
+  "bridge+dockin-ipam DEL (1 network)": [],
+  "dockin-cni ADD (2 networks)": [],
+  "dockin-cni DEL (2 networks)": [],
+};
+const namespaces: string[] = [];
+try {
+  for (let i = 0; i < rounds + 3; i++) {
+    const nsA = `dk-bench-${tag}-${i}a`;
+    const nsB = `dk-bench-${tag}-${i}b`;
+    for (const ns of [nsA, nsB]) {
+      execFileSync("ip", ["netns", "add", ns]);
+      namespaces.push(ns);
+    }
+    const sample = {
+      "node -e 0": await run(node, ["-e", "0"], {}, ""),
+      "bridge+dockin-ipam ADD (1 network)": await run(
+        "/usr/lib/cni/bridge",
+        [],
+        cniEnv("ADD", nsA, `d${i}`),
+        bridgeConfig,
+      ),
+      "dockin-cni ADD (2 networks)": await run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig),
+      "bridge+dockin-ipam DEL (1 network)": await run(
+        "/usr/lib/cni/bridge",
+        [],
+        cniEnv("DEL", nsA, `d${i}`),
+        bridgeConfig,
+      ),
+      "dockin-cni DEL (2 networks)": await run(plugin, [], cniEnv("DEL", nsB, `p${i}`), mainConfig),
+    };
+    if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
+    for (const ns of [nsA, nsB]) execFileSync("ip", ["netns", "del", ns]);
+    namespaces.length = 0;
+  }
+} finally {
+  server.close();
+  for (const ns of namespaces) spawn("ip", ["netns", "del", ns]);
+  for (const br of bridges) {
+    try {
+      execFileSync("ip", ["link", "del", br], { stdio: "ignore" });
+    } catch {
+      // never created
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds, medians:`);
+for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(38)} ${v!.toFixed(1).padStart(7)} ms`);
+const addOverhead =
+  m["dockin-cni ADD (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
+const delOverhead =
+  m["dockin-cni DEL (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam DEL (1 network)"]!;
+console.log(
+  `  ADD overhead beyond one Node start + one network's attach: ${addOverhead.toFixed(1)} ms (budget 15 ms)`,
+);
+console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);
