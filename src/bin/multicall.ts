@@ -1,7 +1,10 @@
 // The multi-call entry of the standalone executable: one binary installed under several names
 // (`dockin-cni`, `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role
 // is loaded only when it runs, so a plugin's start-up never evaluates the RM or the CLI.
-import { basename } from "node:path";
+import { createRequire } from "node:module";
+import { basename, dirname } from "node:path";
+import { getAsset, getRawAsset } from "node:sea";
+import { Script } from "node:vm";
 
 /** Loads (and so runs) one role's entry module. */
 export type RoleLoader = () => Promise<unknown>;
@@ -28,4 +31,45 @@ export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = pr
     process.stderr.write(`${role}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
+}
+
+/** Each role's bundle as a CommonJS function; the build compiles the same text for its code cache. */
+export function wrapRole(source: string): string {
+  return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+}
+
+export function roleFilename(role: string): string {
+  return `/dockin-sea/${role}.js`;
+}
+
+function cacheOf(role: string): { cachedData?: Buffer } {
+  try {
+    return { cachedData: Buffer.from(getRawAsset(`${role}.cache`)) };
+  } catch {
+    return {}; // built without code caches
+  }
+}
+
+/**
+ * Loaders for roles kept as SEA assets (`<role>.js` and its V8 code cache `<role>.cache`): only the
+ * role that runs is read, compiled (from the cache when V8 accepts it) and run.
+ */
+export function assetRoles(roles: readonly string[]): Record<string, RoleLoader> {
+  const out: Record<string, RoleLoader> = {};
+  for (const role of roles) {
+    out[role] = async () => {
+      const filename = roleFilename(role);
+      const script = new Script(wrapRole(getAsset(`${role}.js`, "utf8")), {
+        filename,
+        ...cacheOf(role),
+      });
+      if (process.env.DOCKIN_SEA_DEBUG === "1" && script.cachedDataRejected === true) {
+        process.stderr.write(`${role}: V8 rejected the code cache\n`);
+      }
+      const run = script.runInThisContext() as (...args: unknown[]) => void;
+      const module = { exports: {} };
+      run(module.exports, createRequire(process.execPath), module, filename, dirname(filename));
+    };
+  }
+  return out;
 }
