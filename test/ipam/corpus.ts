@@ -635,6 +635,10 @@ export const corpus: readonly Case[] = [
     }),
   },
   {
+    name: "ADD ignores a prevResult",
+    config: net(ipam({ addresses: [v4] }), { prevResult: { cniVersion: "9.9.9", ips: "garbage" } }),
+  },
+  {
     name: "unknown keys are ignored",
     config: net(ipam({ addresses: [v4], subnet: "10.10.0.0/16", rangeStart: "10.10.0.10" }), {
       isGateway: true,
@@ -871,6 +875,11 @@ export const corpus: readonly Case[] = [
     versions: ["1.0.0"],
   },
   { name: "DEL without ipam succeeds", command: "DEL", config: net(undefined) },
+  {
+    name: "DEL with a corrupt prevResult succeeds",
+    command: "DEL",
+    config: net(dual, { prevResult: { cniVersion: "0.2.0", ips: "garbage" } }),
+  },
   {
     name: "DEL with an invalid ipam block succeeds: nothing to release",
     command: "DEL",
