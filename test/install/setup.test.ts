@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -280,6 +281,11 @@ describe("the installed plugins", () => {
     );
     assert.equal(bare.status, 0, bare.stderr);
     assert.match(bare.stdout, /supportedVersions/);
+    // A symbolic link keeps the name it is run as, too.
+    symlinkSync(join(t.binDir, "dockin-ipam"), join(t.root, "dockin-ipam"));
+    const linked = runEnv(join(t.root, "dockin-ipam"), [], { CNI_COMMAND: "VERSION" }, "{}");
+    assert.equal(linked.status, 0, linked.stderr);
+    assert.match(linked.stdout, /supportedVersions/);
     // Under any other name it is the dockin CLI.
     const cli = runEnv(ensureSea(), ["install", "--help"], {});
     assert.equal(cli.status, 0, cli.stderr);
