@@ -104,19 +104,20 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, stdin: string
   });
 }
 
-const cniEnv = (command: string, ns: string, cid: string): NodeJS.ProcessEnv => ({
+const cniEnv = (command: string, ns: string, cid: string, pod = `web-${cid}`): NodeJS.ProcessEnv => ({
   CNI_COMMAND: command,
   CNI_CONTAINERID: cid,
   CNI_NETNS: `/var/run/netns/${ns}`,
   CNI_IFNAME: "eth0",
   CNI_PATH: binDir,
-  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=web-${cid};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
+  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
 });
 
 const times: Record<string, number[]> = {
   "node -e 0": [],
   "bridge+dockin-ipam ADD (1 network)": [],
   "bridge+dockin-ipam DEL (1 network)": [],
+  "dockin-cni ADD (1 network)": [],
   "dockin-cni ADD (2 networks)": [],
   "dockin-cni DEL (2 networks)": [],
 };
@@ -125,7 +126,8 @@ try {
   for (let i = 0; i < rounds + 3; i++) {
     const nsA = `dk-bench-${tag}-${i}a`;
     const nsB = `dk-bench-${tag}-${i}b`;
-    for (const ns of [nsA, nsB]) {
+    const nsC = `dk-bench-${tag}-${i}c`;
+    for (const ns of [nsA, nsB, nsC]) {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
     }
@@ -137,6 +139,12 @@ try {
         cniEnv("ADD", nsA, `d${i}`),
         bridgeConfig,
       ),
+      "dockin-cni ADD (1 network)": await run(
+        plugin,
+        [],
+        cniEnv("ADD", nsC, `o${i}`, `one-${i}`),
+        mainConfig,
+      ),
       "dockin-cni ADD (2 networks)": await run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig),
       "bridge+dockin-ipam DEL (1 network)": await run(
         "/usr/lib/cni/bridge",
@@ -146,8 +154,9 @@ try {
       ),
       "dockin-cni DEL (2 networks)": await run(plugin, [], cniEnv("DEL", nsB, `p${i}`), mainConfig),
     };
+    await run(plugin, [], cniEnv("DEL", nsC, `o${i}`, `one-${i}`), mainConfig);
     if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
-    for (const ns of [nsA, nsB]) execFileSync("ip", ["netns", "del", ns]);
+    for (const ns of [nsA, nsB, nsC]) execFileSync("ip", ["netns", "del", ns]);
     namespaces.length = 0;
   }
 } finally {
@@ -172,9 +181,12 @@ console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds, medians:`);
 for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(38)} ${v!.toFixed(1).padStart(7)} ms`);
 const addOverhead =
   m["dockin-cni ADD (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
+const ownOverhead =
+  m["dockin-cni ADD (1 network)"]! - m["node -e 0"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
 const delOverhead =
   m["dockin-cni DEL (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam DEL (1 network)"]!;
 console.log(
   `  ADD overhead beyond one Node start + one network's attach: ${addOverhead.toFixed(1)} ms (budget 15 ms)`,
 );
+console.log(`  of which the plugin's own work (1-network ADD minus the same): ${ownOverhead.toFixed(1)} ms`);
 console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);

@@ -30,6 +30,11 @@ export function masterResult(result: Result, ifName: string, netns: string): Res
 export async function add(ctx: Context): Promise<Result> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
+  // Milliseconds since the process started, at each phase (logged at debug level at the end).
+  const phases: Record<string, number> = { start: Math.round(performance.now()) };
+  const mark = (name: string) => {
+    phases[name] = Math.round(performance.now());
+  };
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
 
@@ -47,6 +52,7 @@ export async function add(ctx: Context): Promise<Result> {
     const code = err instanceof CniError ? err.code : ErrorCode.BackendRefused;
     throw new CniError(code, `asking the backend about pod ${podLabel(pod)}: ${(err as Error).message}`);
   });
+  mark("webhook");
   const plan = validateReply(reply, {
     ifName: env.ifName,
     pod: podLabel(pod),
@@ -75,12 +81,16 @@ export async function add(ctx: Context): Promise<Result> {
     created: new Date().toISOString(),
     networks,
   };
+  mark("plan");
   writeRecord(conf.cacheDir, record);
+  mark("record");
 
   const outcomes = await Promise.allSettled(
     networks.map(async (net) => {
       net.result = await addChain(net, dctx);
+      mark(`attach:${net.ifName}`);
       await addPolicy(env.netns, net);
+      mark(`policy:${net.ifName}`);
     }),
   );
   const failedAt = outcomes.findIndex((o) => o.status === "rejected");
@@ -104,6 +114,8 @@ export async function add(ctx: Context): Promise<Result> {
   }
   record.state = "attached";
   writeRecord(conf.cacheDir, record);
+  mark("done");
+  log.debug("timings", { phases });
   const master = networks.find((n) => n.master)!;
   return masterResult(master.result!, env.ifName, env.netns);
 }

@@ -1,6 +1,8 @@
 // The webhook client: one GET per attempt, bounded retries with backoff inside one overall
 // deadline, a cap on the reply size, https with a CA bundle and an optional client certificate,
-// an optional bearer token read from a file (never logged). node:http(s) is loaded on first use.
+// an optional bearer token read from a file (never logged). node:http(s) is loaded on first use
+// with process.getBuiltinModule: `import("node:http")` would build an ES module namespace, whose
+// lazy WebSocket/MessageEvent exports load undici, crypto and http2 (about 35 ms).
 import { readFileSync } from "node:fs";
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import { hostname } from "node:os";
@@ -73,9 +75,9 @@ async function requestOnce(
     if (opts.caFile) options.ca = readSecretFile(opts.caFile, "caFile");
     if (opts.certFile) options.cert = readSecretFile(opts.certFile, "certFile");
     if (opts.keyFile) options.key = readSecretFile(opts.keyFile, "keyFile");
-    request = (await import("node:https")).request;
+    request = (process.getBuiltinModule("node:https") as typeof import("node:https")).request;
   } else {
-    request = (await import("node:http")).request;
+    request = (process.getBuiltinModule("node:http") as typeof import("node:http")).request;
   }
   return new Promise((resolve, reject) => {
     let settled = false;
