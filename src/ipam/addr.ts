@@ -18,7 +18,9 @@ export function cidrProblem(text: string): string {
   if (text.trim() === "") return 'is empty; expected an address with a prefix length, e.g. "192.168.1.2/24"';
   const ip = parseIP(text);
   if (ip !== undefined) {
-    const example = `${text}/${ip.family === 4 ? 24 : 64}`;
+    // The unspecified address is a default route's destination; any other, a host in a subnet.
+    const length = ip.value === 0n ? 0 : ip.family === 4 ? 24 : 64;
+    const example = `${text}/${length}`;
     return `${quote(text)} has no prefix length; write it in CIDR notation, e.g. ${quote(example)}`;
   }
   return `${quote(text)} is not an address in CIDR notation, e.g. "192.168.1.2/24" or "fd00::2/64"`;

@@ -31,28 +31,28 @@ function readGateway(r: Reader, obj: Json, key: string, path: string): IP | unde
   return ip;
 }
 
-interface ConfiguredAddress {
-  text: string | undefined;
-  gateway: IP | undefined;
-  path: string;
-}
-
-function readAddresses(r: Reader, ipam: Json): ConfiguredAddress[] {
+/**
+ * `ipam.addresses`. When another source wins (`used` false) the entries are still read, and
+ * their gateways checked, but the unused addresses are not (as in the reference plugin).
+ */
+function readAddresses(r: Reader, ipam: Json, used: boolean): StaticAddress[] {
   const items = r.list(ipam, "addresses", "ipam.addresses") ?? [];
-  return items.flatMap((item, i) => {
+  return items.flatMap((item, i): StaticAddress[] => {
     const path = `ipam.addresses[${i}]`;
     if (item !== null && !isObject(item)) {
       r.typeError(path, "an object", item);
       return [];
     }
     const obj = item ?? {};
-    return [
-      {
-        text: r.string(obj, "address", `${path}.address`),
-        gateway: readGateway(r, obj, "gateway", `${path}.gateway`),
-        path,
-      },
-    ];
+    const text = r.string(obj, "address", `${path}.address`);
+    const checked = used && (text !== undefined || field(obj, "address") === undefined);
+    const prefix = checked && text !== undefined ? parseCidr(text) : undefined;
+    if (checked && prefix === undefined) {
+      r.invalid(`${path}.address`, text === undefined ? "is missing" : cidrProblem(text));
+    }
+    const gateway = readGateway(r, obj, "gateway", `${path}.gateway`);
+    if (prefix === undefined) return [];
+    return [gateway === undefined ? { prefix, from: path } : { prefix, gateway, from: path }];
   });
 }
 
@@ -143,37 +143,29 @@ export function parseIpamConfig(config: NetConf, cniArgs: string): IpamConfig {
       'ipam: is missing; dockin-ipam reads "addresses", "routes" and "dns" from the "ipam" object',
     );
   }
+  // Priority: the capability, then the args convention, then the configuration (with CNI_ARGS).
+  // Read first, as they decide whether ipam.addresses is used; reported after the ipam block.
+  const sources = new Reader();
+  const runtimeConfig = sources.object(config, "runtimeConfig", "runtimeConfig");
+  const runtimeIps = runtimeConfig && sources.strings(runtimeConfig, "ips", "runtimeConfig.ips");
+  const fromRuntime = runtimeIps?.length ? readIps(sources, runtimeIps, "runtimeConfig.ips") : undefined;
+  const args = sources.object(config, "args", "args");
+  const argsCni = args && sources.object(args, "cni", "args.cni");
+  const argsIps = argsCni && sources.strings(argsCni, "ips", "args.cni.ips");
+  const fromArgs = argsIps?.length ? readIps(sources, argsIps, "args.cni.ips") : undefined;
+
   const r = new Reader();
   const ipam = r.object(config, "ipam", "ipam") ?? {};
   r.string(ipam, "type", "ipam.type");
-  const configured = readAddresses(r, ipam);
+  const fromConfig = readAddresses(r, ipam, fromRuntime === undefined && fromArgs === undefined);
   const routes = readRoutes(r, ipam, compareVersions(config.cniVersion, "1.1.0") >= 0);
   const dns = readDns(r, ipam);
-  const runtimeConfig = r.object(config, "runtimeConfig", "runtimeConfig");
-  const runtimeIps = runtimeConfig && r.strings(runtimeConfig, "ips", "runtimeConfig.ips");
-  const args = r.object(config, "args", "args");
-  const argsCni = args && r.object(args, "cni", "args.cni");
-  const argsIps = argsCni && r.strings(argsCni, "ips", "args.cni.ips");
-
-  // Priority: the capability, then the args convention, then the configuration (with CNI_ARGS).
-  const fromArgs = argsIps?.length ? readIps(r, argsIps, "args.cni.ips") : undefined;
-  const fromRuntime = runtimeIps?.length ? readIps(r, runtimeIps, "runtimeConfig.ips") : undefined;
-  const fromConfig =
-    fromRuntime || fromArgs
-      ? undefined
-      : configured.flatMap(({ text, gateway, path }): StaticAddress[] => {
-          const prefix = text === undefined ? undefined : parseCidr(text);
-          if (prefix === undefined) {
-            r.invalid(`${path}.address`, text === undefined ? "is missing" : cidrProblem(text));
-            return [];
-          }
-          return [gateway === undefined ? { prefix, from: path } : { prefix, gateway, from: path }];
-        });
+  r.append(sources);
   r.throwIfAny("invalid IPAM configuration");
 
   // CNI_ARGS is checked whichever source wins, as the reference plugin does.
   const fromCniArgs = addressesFromCniArgs(cniArgs);
-  const addresses = fromRuntime ?? fromArgs ?? [...(fromConfig ?? []), ...fromCniArgs];
+  const addresses = fromRuntime ?? fromArgs ?? [...fromConfig, ...fromCniArgs];
   checkLegacyCount(config.cniVersion, addresses);
   return { cniVersion: config.cniVersion, addresses, routes, dns };
 }

@@ -87,6 +87,12 @@ export class Reader {
     return out;
   }
 
+  /** Adds the problems another reader recorded, after this one's. */
+  append(other: Reader): void {
+    for (const p of other.errors.problems) this.errors.add(p.path, p.message);
+    this.wrongType ||= other.wrongType;
+  }
+
   /** Throws every problem recorded so far as one error, prefixed with what was being read. */
   throwIfAny(what: string): void {
     if (this.errors.empty) return;
