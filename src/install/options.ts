@@ -101,11 +101,13 @@ options:
 `;
 
 /** Runs a parseArgs call, turning its complaint into a UsageError with the usage text. */
-function parse<T>(run: () => T, usage: string): T {
+function parse<T>(run: () => T, help: string): T {
   try {
     return run();
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${usage}`);
+    // parseArgs's advice about positionals starting with '-' does not apply here.
+    const message = (err as Error).message.replace(/\. To specify a positional argument[\s\S]*$/, "");
+    throw new UsageError(`${message}; see ${help}`);
   }
 }
 
@@ -194,17 +196,17 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           dev: { type: "boolean", default: false },
         },
       }),
-    INSTALL_USAGE,
+    "dockin install --help",
   );
   if (values.help) return undefined;
   // Positionals fill, in order, what the flags did not give: the seed's `install <url> <types>`.
   const rest = [...positionals];
   const webhook = values.webhook ?? rest.shift();
   const typeList = values.types ?? rest.shift();
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"\n\n${INSTALL_USAGE}`);
-  if (webhook === undefined) throw new UsageError(`missing the webhook URL\n\n${INSTALL_USAGE}`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"; see dockin install --help`);
+  if (webhook === undefined) throw new UsageError(`missing the webhook URL; see dockin install --help`);
   if (typeList === undefined) {
-    throw new UsageError(`missing the network types (e.g. test,dockin)\n\n${INSTALL_USAGE}`);
+    throw new UsageError(`missing the network types (e.g. test,dockin); see dockin install --help`);
   }
   const urlProblem = webhookProblem(webhook);
   if (urlProblem !== undefined) throw new UsageError(`bad webhook URL: ${urlProblem}`);
@@ -243,11 +245,11 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
 export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined {
   const { values, positionals } = parse(
     () => parseArgs({ args: argv, allowPositionals: true, options: dirOptions }),
-    UNINSTALL_USAGE,
+    "dockin uninstall --help",
   );
   if (values.help) return undefined;
   if (positionals.length > 0) {
-    throw new UsageError(`unexpected argument "${positionals[0]}"\n\n${UNINSTALL_USAGE}`);
+    throw new UsageError(`unexpected argument "${positionals[0]}"; see dockin uninstall --help`);
   }
   return { ...dirs(values), dryRun: values["dry-run"] };
 }
