@@ -1,8 +1,7 @@
 // The protocol driver every Dockin plugin runs on: reads the environment and stdin once,
 // checks the version and verb, calls the plugin, and prints the result or the error object.
 // stdout carries nothing else.
-import { readFileSync, writeSync } from "node:fs";
-import { isatty } from "node:tty";
+import { fstatSync, readFileSync, writeSync } from "node:fs";
 import { type CniEnv, checkRequired, networkNameProblem, parseCommand, parseEnv } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
@@ -52,7 +51,8 @@ export const processIO: PluginIO = {
   env: process.env,
   readStdin: () => {
     // A person running the plugin at a terminal has no config to give: do not wait for one.
-    if (isatty(0)) return "";
+    // (fstat, not node:tty: loading tty pulls in net and streams, a measurable start-up cost.)
+    if (fstatSync(0).isCharacterDevice()) return "";
     try {
       return readFileSync(0, "utf8");
     } catch (err) {
@@ -81,17 +81,12 @@ export const processIO: PluginIO = {
   },
   guardStdout: () => {
     // stdout is the protocol channel: any stray console.log or library write goes to stderr.
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
-      try {
-        if (typeof chunk === "string") writeSync(2, chunk);
-        else writeSync(2, chunk);
-      } catch {
-        // stderr closed
-      }
-      done?.();
-      return true;
-    }) as typeof process.stdout.write;
+    // A lazy getter, so that neither stream is built (net and stream modules loaded) unless used.
+    Object.defineProperty(process, "stdout", {
+      configurable: true,
+      enumerable: true,
+      get: () => process.stderr,
+    });
   },
 };
 
