@@ -18,6 +18,7 @@ import {
   ensureSea,
   readJson,
   readOnly,
+  root,
   runEnv,
   setup,
   snapshot,
@@ -157,6 +158,24 @@ describe("setup.sh install", () => {
     } finally {
       running.kill("SIGKILL");
     }
+  });
+});
+
+describe("setup.sh install for development (DOCKIN_DEV=1)", () => {
+  test("installs dist/bin's plugins, which run on this repository's Node, and says so", (ctx) => {
+    const t = tree(ctx);
+    const dist = join(root, "dist", "bin");
+    assert.ok(existsSync(join(dist, "dockin-ipam")), "dist/bin is built (npm run build)");
+    const r = setup(t, ["install", WEBHOOK, "test"], { DOCKIN_DEV: "1" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /note: --dev: the installed plugins run on this repository's Node/);
+    for (const name of ["dockin-cni", "dockin-ipam"]) {
+      const installed = join(t.binDir, name);
+      assert.equal(readFileSync(installed, "utf8"), readFileSync(join(dist, name), "utf8"));
+      const v = runEnv(installed, [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
+      assert.equal(v.status, 0, `${name}: ${v.stderr}`);
+    }
+    assert.notEqual(statSync(join(t.binDir, "dockin-cni")).ino, statSync(join(t.binDir, "dockin-ipam")).ino);
   });
 });
 
