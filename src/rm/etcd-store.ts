@@ -11,7 +11,16 @@ import type { Etcd3, IRequestOp, KVClient } from "etcd3";
 import { type Family, formatIP } from "../cni/ip.ts";
 import type { AllocationView, PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
-import { type Attempt, connect, type EtcdOptions, Retry, retrying } from "./etcd-client.ts";
+import {
+  type Attempt,
+  connect,
+  type EtcdOptions,
+  type EtcdTlsFiles,
+  parseEndpoints,
+  Retry,
+  readTls,
+  retrying,
+} from "./etcd-client.ts";
 import { Keys, prefixEnd, SCHEMA_VERSION } from "./etcd-keys.ts";
 import { decodeNetwork, encodeNetwork, Inflight, Snapshot } from "./etcd-view.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
@@ -33,6 +42,22 @@ export async function openEtcdStore(options: EtcdOptions): Promise<Store> {
     throw err;
   }
   return store;
+}
+
+/** What the command line says about an etcd store besides its endpoints. */
+export interface EtcdFlags extends EtcdTlsFiles {
+  /** Key prefix (`--etcd-prefix`, default `/dockin`). */
+  prefix?: string;
+}
+
+/** Opens `etcd:http://a:2379,http://b:2379` with the TLS files and prefix from the command line. */
+export async function openEtcdStoreFromSpec(spec: string, flags: EtcdFlags = {}): Promise<Store> {
+  const endpoints = parseEndpoints(spec.replace(/^etcd:/, ""));
+  const options: EtcdOptions = { endpoints };
+  const tls = readTls(flags);
+  if (tls !== undefined) options.tls = tls;
+  if (flags.prefix !== undefined) options.prefix = flags.prefix;
+  return openEtcdStore(options);
 }
 
 /** Runs tasks with the same key one after another (a pod's updates in this process). */

@@ -10,9 +10,9 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { describe } from "../cni/errors.ts";
-import type { Logger } from "../cni/log.ts";
 import { RmError } from "./errors.ts";
 import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
+import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { poolSize, poolsOf } from "./model.ts";
 import type { RmService } from "./service.ts";
@@ -26,7 +26,7 @@ export interface TlsOptions {
 
 export interface ServerOptions {
   service: RmService;
-  logger: Logger;
+  logger: RmLogger;
   /** Log every request (debug level); otherwise only writes and failures. */
   debug?: boolean;
   /** Bearer tokens required by the admin API and /metrics when set. */

@@ -1,9 +1,10 @@
 // Test helpers for the RM: a real server on port 0 over a real SQLite file in a temp dir.
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Logger } from "../../src/cni/log.ts";
 import type { Tokens } from "../../src/rm/http.ts";
+import { streamLogger } from "../../src/rm/log.ts";
 import { RmServer, type TlsOptions } from "../../src/rm/server.ts";
 import { RmService } from "../../src/rm/service.ts";
 import { openSqliteStore } from "../../src/rm/sqlite-store.ts";
@@ -35,8 +36,7 @@ export async function startRm(
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "dockin-rm-"));
   const dbPath = join(dir, "rm.db");
   const store = await openSqliteStore(dbPath);
-  const logger = new Logger({}, { stderr: false });
-  logger.configure(undefined, "error");
+  const logger = streamLogger("error");
   const server = new RmServer({
     service: new RmService(store),
     logger,
@@ -74,4 +74,77 @@ export async function startRm(
       if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The dockin CLI as a command line: the built bundle when there is one, else the source on the pinned Node. */
+export function dockinCommand(): string[] {
+  const root = join(import.meta.dirname, "..", "..");
+  const built = join(root, "dist", "bin", "dockin");
+  return existsSync(built) ? [built] : [process.execPath, join(root, "src", "bin", "dockin.ts")];
+}
+
+export interface RmProcess {
+  url: string;
+  child: ChildProcess;
+  /** stderr so far (the structured log). */
+  log(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `dockin rm serve --listen 127.0.0.1:0 …` as a child process; resolves once it listens. */
+export function startRmProcess(args: string[]): Promise<RmProcess> {
+  const [cmd, ...pre] = dockinCommand();
+  const child = spawn(cmd ?? "", [...pre, "rm", "serve", "--listen", "127.0.0.1:0", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the RM did not start within 10 s: ${stderr}`));
+    }, 10_000);
+    const early = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`the RM exited (${code}) before listening: ${stderr}`));
+    };
+    child.once("exit", early);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(stderr);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        child.off("exit", early);
+        resolve({
+          url: m[1],
+          child,
+          log: () => stderr,
+          stop: async (signal = "SIGTERM") => {
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    });
+  });
+}
+
+/** Runs the dockin CLI; resolves with its exit code and output. */
+export function runDockin(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, ...pre] = dockinCommand();
+  return new Promise((resolve) => {
+    execFile(
+      cmd ?? "",
+      [...pre, ...args],
+      { env: { ...process.env, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === "number" ? err.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

@@ -2,8 +2,9 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
-import { isLevel, Logger } from "../../cni/log.ts";
+import { isLevel } from "../../cni/log.ts";
 import { Tokens } from "../../rm/http.ts";
+import { rmLogger } from "../../rm/log.ts";
 import { openStore } from "../../rm/open-store.ts";
 import { RmServer, type TlsOptions } from "../../rm/server.ts";
 import { RmService } from "../../rm/service.ts";
@@ -14,14 +15,18 @@ Runs the resource manager: the webhook (/rmController/getPodMultiNetwork) and th
 
 options:
   --listen HOST:PORT       address to serve on (default 127.0.0.1:10002; [::1]:10002 for IPv6)
-  --store SPEC             sqlite:PATH (default sqlite:/var/lib/dockin/rm.db)
+  --store SPEC             sqlite:PATH (default sqlite:/var/lib/dockin/rm.db) or etcd:URL[,URL…] (every member)
+  --etcd-ca PATH           etcd: CA bundle (PEM) of the members' certificates (https:// endpoints)
+  --etcd-cert PATH         etcd: client certificate (PEM) when the members require one …
+  --etcd-key PATH          … and its key
+  --etcd-prefix PREFIX     etcd: key prefix (default /dockin); RMs sharing one prefix share one state
   --sqlite-sync MODE       full (default: fsync every commit) or normal (survives kill -9, not power loss)
   --token-file PATH        require "Authorization: Bearer <token>" (one token a line) on the admin API and /metrics
   --webhook-auth MODE      token (default: the webhook and release endpoints need the token too) or none
   --tls-cert PATH          serve HTTPS with this certificate (PEM) …
   --tls-key PATH           … and this key
   --client-ca PATH         require client certificates signed by this CA (with --tls-cert)
-  --log-file PATH          structured JSON log lines (default /dev/stderr)
+  --log-file PATH          write the structured JSON log lines here (default: stderr)
   --log-level LEVEL        error, warn, info (default) or debug (debug logs every request)
   --shutdown-grace SECS    on SIGTERM, how long requests in flight may take (default 10)
 `;
@@ -51,12 +56,16 @@ async function serve(argv: string[]): Promise<number> {
       listen: { type: "string", default: "127.0.0.1:10002" },
       store: { type: "string", default: "sqlite:/var/lib/dockin/rm.db" },
       "sqlite-sync": { type: "string", default: "full" },
+      "etcd-ca": { type: "string" },
+      "etcd-cert": { type: "string" },
+      "etcd-key": { type: "string" },
+      "etcd-prefix": { type: "string" },
       "token-file": { type: "string" },
       "webhook-auth": { type: "string", default: "token" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "client-ca": { type: "string" },
-      "log-file": { type: "string", default: "/dev/stderr" },
+      "log-file": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "shutdown-grace": { type: "string", default: "10" },
       help: { type: "boolean", short: "h" },
@@ -98,9 +107,16 @@ async function serve(argv: string[]): Promise<number> {
     }
   }
 
-  const logger = new Logger({ component: "rm" }, { stderr: false });
-  logger.configure(values["log-file"], level);
-  const store = await openStore(values.store, { sqliteSync: sync });
+  const logger = rmLogger(values["log-file"], level, { component: "rm" });
+  const store = await openStore(values.store, {
+    sqliteSync: sync,
+    etcd: {
+      ...(values["etcd-ca"] === undefined ? {} : { ca: values["etcd-ca"] }),
+      ...(values["etcd-cert"] === undefined ? {} : { cert: values["etcd-cert"] }),
+      ...(values["etcd-key"] === undefined ? {} : { key: values["etcd-key"] }),
+      ...(values["etcd-prefix"] === undefined ? {} : { prefix: values["etcd-prefix"] }),
+    },
+  });
   const server = new RmServer({
     service: new RmService(store),
     logger,
@@ -145,6 +161,7 @@ export default async function rmCommand(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return sub === undefined ? 2 : 0;
   }
+  if (sub === "migrate") return (await import("./rm-migrate.ts")).default(rest);
   if (sub !== "serve") {
     process.stderr.write(`dockin rm: unknown subcommand "${sub}"\n\n${USAGE}`);
     return 2;

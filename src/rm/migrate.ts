@@ -1,0 +1,223 @@
+// Copies one store into another through the Store interface (SQLite to etcd, or back), then reads
+// both again and compares everything: networks, policies, every pod record, every address held,
+// and the allocation cursors. The target must be empty; the source should not be served meanwhile
+// (stop the RM first: the verification catches a write that slipped in, but cannot undo it).
+import { type Family, parseIP } from "../cni/ip.ts";
+import type { AllocationKey, PodChange } from "./allocate.ts";
+import type { PodRecord } from "./model.ts";
+import { poolsOf } from "./model.ts";
+import type { Store } from "./store.ts";
+
+export interface MigrateReport {
+  networks: number;
+  policies: number;
+  pods: number;
+  addresses: number;
+  cursors: number;
+}
+
+export interface MigrateOptions {
+  /** Pods copied at once (default 32). */
+  concurrency?: number;
+  progress?: (line: string) => void;
+}
+
+/** A pod name no client can create (namespaces start with a letter or digit): reads and writes cursors. */
+const CURSORS = { namespace: ".dockin-migrate", name: "cursors" };
+
+function addressesOf(pod: PodRecord): AllocationKey[] {
+  return pod.attachments.flatMap((att) =>
+    att.addresses.flatMap((a) => {
+      const value = parseIP(a.ip)?.value;
+      return value === undefined ? [] : [{ network: att.network, family: a.family, value }];
+    }),
+  );
+}
+
+/** The allocation cursor of every pool, read through a decision that writes nothing. */
+export async function readCursors(store: Store): Promise<AllocationKey[]> {
+  const pools = (await store.listNetworks()).flatMap((n) =>
+    poolsOf(n.spec).map((p) => ({ network: n.name, family: p.family })),
+  );
+  let cursors: AllocationKey[] = [];
+  await store.updatePod(CURSORS.namespace, CURSORS.name, (_existing, view) => {
+    cursors = [];
+    let pending: unknown;
+    for (const { network, family } of pools) {
+      try {
+        const value = view.cursor(network, family);
+        if (value !== undefined) cursors.push({ network, family, value });
+      } catch (err) {
+        pending ??= err; // not loaded yet: the store loads every one asked for and runs this again
+      }
+    }
+    if (pending !== undefined) throw pending;
+    return undefined;
+  });
+  return cursors;
+}
+
+async function allPods(store: Store): Promise<PodRecord[]> {
+  const out: PodRecord[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listPods(after === undefined ? { limit: 1000 } : { limit: 1000, after });
+    out.push(...page);
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < 1000) return out;
+    after = `${last.namespace}/${last.name}`;
+  }
+}
+
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (i < items.length) {
+        const item = items[i++] as T;
+        await fn(item);
+      }
+    }),
+  );
+}
+
+export async function migrate(from: Store, to: Store, options: MigrateOptions = {}): Promise<MigrateReport> {
+  const say = options.progress ?? (() => {});
+  const [networksThere, policiesThere, podsThere] = await Promise.all([
+    to.listNetworks(),
+    to.listPolicies(),
+    to.countPods(),
+  ]);
+  if (networksThere.length + policiesThere.length + podsThere > 0) {
+    throw new Error(
+      `the target ${to.description} is not empty (${networksThere.length} network(s), ${policiesThere.length} policy(ies), ${podsThere} pod(s))`,
+    );
+  }
+
+  const networks = await from.listNetworks();
+  for (const n of networks) await to.putNetwork(n.name, () => n);
+  say(`copied ${networks.length} network(s)`);
+  const policies = await from.listPolicies();
+  for (const p of policies) await to.putPolicy(p);
+  say(`copied ${policies.length} policy(ies)`);
+
+  const pods = await allPods(from);
+  let addresses = 0;
+  let done = 0;
+  await pool(pods, options.concurrency ?? 32, async (pod) => {
+    const allocate = addressesOf(pod);
+    addresses += allocate.length;
+    const change: PodChange = { record: pod, allocate, release: [], cursors: [] };
+    await to.updatePod(pod.namespace, pod.name, () => change);
+    if (++done % 10_000 === 0) say(`copied ${done} of ${pods.length} pods`);
+  });
+  say(`copied ${pods.length} pod(s) holding ${addresses} address(es)`);
+
+  const cursors = await readCursors(from);
+  if (cursors.length > 0) {
+    await to.updatePod(CURSORS.namespace, CURSORS.name, () => ({
+      record: null,
+      allocate: [],
+      release: [],
+      cursors,
+    }));
+  }
+
+  await verify(from, to);
+  say("verified: both stores hold the same networks, policies, pods, addresses and cursors");
+  return {
+    networks: networks.length,
+    policies: policies.length,
+    pods: pods.length,
+    addresses,
+    cursors: cursors.length,
+  };
+}
+
+const canon = (value: unknown): string =>
+  JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? String(v) : v));
+
+/** Reads both stores in full and throws listing the differences (the first few of each kind). */
+export async function verify(a: Store, b: Store): Promise<void> {
+  const problems: string[] = [];
+  const compare = (what: string, left: Map<string, string>, right: Map<string, string>) => {
+    const diffs: string[] = [];
+    for (const [k, v] of left) {
+      if (!right.has(k)) diffs.push(`${what} ${k} missing from ${b.description}`);
+      else if (right.get(k) !== v) diffs.push(`${what} ${k} differs`);
+    }
+    for (const k of right.keys()) if (!left.has(k)) diffs.push(`${what} ${k} only in ${b.description}`);
+    problems.push(...diffs.slice(0, 5));
+    if (diffs.length > 5) problems.push(`… and ${diffs.length - 5} more ${what} difference(s)`);
+  };
+  const byKey = <T>(items: T[], key: (t: T) => string) => new Map(items.map((t) => [key(t), canon(t)]));
+  const [na, nb, pa, pb, ua, ub, ca, cb, podsA, podsB] = await Promise.all([
+    a.listNetworks(),
+    b.listNetworks(),
+    a.listPolicies(),
+    b.listPolicies(),
+    a.usage(),
+    b.usage(),
+    readCursors(a),
+    readCursors(b),
+    allPods(a),
+    allPods(b),
+  ]);
+  compare(
+    "network",
+    byKey(na, (n) => n.name),
+    byKey(nb, (n) => n.name),
+  );
+  compare(
+    "policy",
+    byKey(pa, (p) => p.name),
+    byKey(pb, (p) => p.name),
+  );
+  const pool = (u: { network: string; family: Family }) => `${u.network}/IPv${u.family}`;
+  compare("address count of", byKey(ua, pool), byKey(ub, pool));
+  compare("cursor of", byKey(ca, pool), byKey(cb, pool));
+  compare(
+    "pod",
+    byKey(podsA, (p) => `${p.namespace}/${p.name}`),
+    byKey(podsB, (p) => `${p.namespace}/${p.name}`),
+  );
+  // Every address a pod lists is held by that pod, one by one (usage only counts them).
+  const holders = new Map<string, string>();
+  for (let i = 0; i < podsB.length; i += 1000) {
+    const batch = podsB.slice(i, i + 1000);
+    // One read-only decision per batch. A lookup the store has not loaded yet may throw; the
+    // store loads it and runs the decision again, so keep going and collect every lookup at once.
+    await b.updatePod(CURSORS.namespace, CURSORS.name, (_e, view) => {
+      let pending: unknown;
+      for (const pod of batch) {
+        for (const k of addressesOf(pod)) {
+          try {
+            holders.set(
+              `${k.network}/${k.family}/${k.value}`,
+              view.owner(k.network, k.family, k.value) ?? "(nobody)",
+            );
+          } catch (err) {
+            pending ??= err;
+          }
+        }
+      }
+      if (pending !== undefined) throw pending;
+      return undefined;
+    });
+  }
+  for (const pod of podsB) {
+    for (const k of addressesOf(pod)) {
+      const holder = holders.get(`${k.network}/${k.family}/${k.value}`);
+      if (holder !== `${pod.namespace}/${pod.name}` && problems.length < 50) {
+        problems.push(
+          `address ${k.value} of network "${k.network}" is held by ${holder}, not ${pod.namespace}/${pod.name}`,
+        );
+      }
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `verification of ${b.description} against ${a.description} failed:\n  ${problems.join("\n  ")}`,
+    );
+  }
+}

@@ -1,0 +1,167 @@
+// The dockin CLI (rm serve, networks, pods, policies) as processes against a real RM process.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type RmProcess, runDockin, startRmProcess } from "./helpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "dockin-rm-cli-"));
+const tokenFile = join(dir, "token");
+writeFileSync(tokenFile, "# admin\ns3cret-token\n");
+let rm: RmProcess;
+
+before(async () => {
+  rm = await startRmProcess(["--store", `sqlite:${join(dir, "rm.db")}`, "--token-file", tokenFile]);
+});
+after(async () => {
+  await rm?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const admin = (...args: string[]) => runDockin([...args, "--server", rm.url, "--token-file", tokenFile]);
+
+describe("dockin admin commands", () => {
+  it("creates, lists, shows and deletes a network, as tables and as JSON", async () => {
+    const create = await admin(
+      "networks",
+      "create",
+      "test",
+      "--subnet",
+      "192.168.1.0/24",
+      "--gateway",
+      "192.168.1.1",
+    );
+    assert.equal(create.code, 0, create.stderr);
+    assert.match(create.stdout, /network test: 192\.168\.1\.0\/24, 253 addresses/);
+    await admin(
+      "networks",
+      "create",
+      "dual",
+      "--subnet",
+      "10.9.0.0/24",
+      "--subnet6",
+      "fd00:9::/120",
+      "--gateway6",
+      "fd00:9::1",
+    );
+    const list = await admin("networks", "list");
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^NAME +SUBNET +GATEWAY +RANGE +SIZE +USED +FREE\n/);
+    assert.match(list.stdout, /\ntest +192\.168\.1\.0\/24 +192\.168\.1\.1 +\(subnet\) +253 +0 +253\n/);
+    assert.match(list.stdout, /\n +fd00:9::\/120 +fd00:9::1 /);
+    const json = await admin("networks", "show", "test", "--json");
+    assert.equal(JSON.parse(json.stdout).gateway, "192.168.1.1");
+    const show = await admin("networks", "show", "test");
+    assert.match(show.stdout, /^name: +test$/m);
+    const del = await admin("networks", "delete", "dual");
+    assert.equal(del.code, 0);
+    assert.match(del.stdout, /network dual deleted/);
+  });
+
+  it("registers, shows, lists, releases and deletes pods", async () => {
+    await admin("networks", "create", "data", "--subnet", "192.168.2.0/24", "--gateway", "192.168.2.1");
+    const create = await admin(
+      "pods",
+      "create",
+      "prod/web-0",
+      "--network",
+      "test",
+      "--network",
+      "data,ifName=data0,ip=192.168.2.7",
+    );
+    assert.equal(create.code, 0, create.stderr);
+    assert.match(create.stdout, /pod prod\/web-0, sticky/);
+    assert.match(create.stdout, /eth0 +test +yes +192\.168\.1\.2\/24 +192\.168\.1\.1/);
+    assert.match(create.stdout, /data0 +data +192\.168\.2\.7\/24 \(fixed\)/);
+    const list = await admin("pods", "list");
+    assert.match(list.stdout, /prod +web-0 +eth0=test:192\.168\.1\.2\* data0=data:192\.168\.2\.7 +- +yes/);
+    const json = await admin("pods", "show", "prod/web-0", "--json");
+    assert.equal(JSON.parse(json.stdout).networks[1].ip, "192.168.2.7");
+    const release = await admin("pods", "release", "prod/web-0");
+    assert.match(release.stdout, /kept \(sticky/);
+    const del = await admin("pods", "delete", "prod/web-0");
+    assert.equal(del.code, 0);
+    assert.match(del.stdout, /released 192\.168\.1\.2\/24, 192\.168\.2\.7\/24/);
+  });
+
+  it("creates, lists, shows and deletes policies", async () => {
+    const create = await admin(
+      "policies",
+      "create",
+      "web",
+      "--namespace",
+      "prod",
+      "--prefix",
+      "web-",
+      "--network",
+      "test",
+      "--sticky",
+    );
+    assert.equal(create.code, 0, create.stderr);
+    assert.match(create.stdout, /policy web: test \(sticky\)/);
+    const list = await admin("policies", "list");
+    assert.match(list.stdout, /web +prod +web-\* +test +yes +0/);
+    assert.match((await admin("policies", "show", "web")).stdout, /sticky: +yes/);
+    assert.equal((await admin("policies", "delete", "web")).code, 0);
+  });
+
+  it("prints the server's message and exits 1 on a refused request", async () => {
+    const r = await admin("networks", "create", "bad", "--subnet", "192.168.1.0/24", "--gateway", "10.0.0.1");
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /dockin networks create: invalid network: gateway: 10\.0\.0\.1 is outside the subnet 192\.168\.1\.0\/24 \(HTTP 400\)/,
+    );
+    const missing = await admin("pods", "show", "nope/nope");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pod nope\/nope not found \(HTTP 404\)/);
+  });
+
+  it("exits 1 with 401 without the token, 2 on a usage error", async () => {
+    const r = await runDockin(["networks", "list", "--server", rm.url]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /authentication required.*\(HTTP 401\)/);
+    const usage = await admin("networks", "create", "x");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--subnet \(or -f FILE\) is required/);
+    const unreachable = await runDockin(["networks", "list", "--server", "http://127.0.0.1:1"]);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /cannot reach the RM at http:\/\/127\.0\.0\.1:1/);
+  });
+});
+
+describe("dockin rm serve", () => {
+  it("rejects bad options with exit 2", async () => {
+    const r = await runDockin(["rm", "serve", "--listen", "nowhere"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--listen "nowhere": expected HOST:PORT/);
+    const tls = await runDockin(["rm", "serve", "--tls-cert", "/x"]);
+    assert.equal(tls.code, 2);
+    assert.match(tls.stderr, /--tls-cert and --tls-key go together/);
+  });
+
+  it("shuts down cleanly on SIGTERM and keeps its data for the next start", async () => {
+    const store = `sqlite:${join(dir, "restart.db")}`;
+    const first = await startRmProcess(["--store", store]);
+    const put = await fetch(`${first.url}/api/v1/networks/n`, {
+      method: "PUT",
+      body: JSON.stringify({ subnet: "10.0.0.0/24" }),
+    });
+    assert.equal(put.status, 201);
+    await fetch(`${first.url}/api/v1/pods/default/p`, {
+      method: "PUT",
+      body: JSON.stringify({ networks: [{ network: "n" }] }),
+    });
+    assert.equal(await first.stop("SIGTERM"), 0);
+    assert.match(first.log(), /"msg":"stopped"/);
+    const second = await startRmProcess(["--store", store]);
+    try {
+      const r = await fetch(`${second.url}/rmController/getPodMultiNetwork?podName=p`);
+      const body = (await r.json()) as { data: { podIp: string }[] };
+      assert.equal(body.data[0]?.podIp, "10.0.0.1");
+    } finally {
+      await second.stop();
+    }
+  });
+});
