@@ -155,7 +155,9 @@ export function execPlugin(opts: ExecOptions): Promise<unknown> {
         return;
       }
       const obj = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
-      const delegateCode = typeof obj.code === "number" ? obj.code : ErrorCode.DelegateFailed;
+      // A failure must never carry code 0 (bridge 1.1.1 prints one when its IPAM's exec fails).
+      const delegateCode =
+        typeof obj.code === "number" && obj.code !== 0 ? obj.code : ErrorCode.DelegateFailed;
       const msg =
         typeof obj.msg === "string"
           ? obj.msg

@@ -202,12 +202,20 @@ export async function addChain(net: RecordNetwork, ctx: DelegateContext): Promis
   return prev!;
 }
 
-/** DEL through the chain in reverse; every plugin is called even when one fails; the first error is thrown. */
+/**
+ * DEL through the chain in reverse; every plugin is called even when one fails; the first error is
+ * thrown. A failed DEL is tried once more after a short pause: DEL is idempotent, and a transient
+ * failure (bridge 1.1.1 sometimes loses its IPAM's output under load: "read |0: file already
+ * closed") would otherwise leave the pod stuck until the runtime retries.
+ */
 export async function delChain(net: RecordNetwork, ctx: DelegateContext): Promise<void> {
   let first: unknown;
   for (const call of [...net.plugins].reverse()) {
     try {
-      await runOne("DEL", net, call, net.result, ctx);
+      await runOne("DEL", net, call, net.result, ctx).catch(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return runOne("DEL", net, call, net.result, ctx);
+      });
     } catch (err) {
       first ??= err;
     }

@@ -1,12 +1,11 @@
 // The webhook client: one GET per attempt, bounded retries with backoff inside one overall
 // deadline, a cap on the reply size, https with a CA bundle and an optional client certificate,
-// an optional bearer token read from a file (never logged). node:http(s) is loaded on first use
-// with process.getBuiltinModule: `import("node:http")` would build an ES module namespace, whose
-// lazy WebSocket/MessageEvent exports load undici, crypto and http2 (about 35 ms).
+// an optional bearer token read from a file (never logged). The exchange itself is http1.ts.
 import { readFileSync } from "node:fs";
-import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
+import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { type Exchange, exchange, TooLarge, TransportError } from "./http1.ts";
 import type { PodIdentity } from "./identity.ts";
 
 export interface WebhookOptions {
@@ -65,63 +64,32 @@ async function requestOnce(
   timeoutMs: number,
   opts: WebhookOptions,
 ): Promise<HttpReply> {
-  const options: RequestOptions & { ca?: string; cert?: string; key?: string } = {
-    method,
-    headers,
-    timeout: timeoutMs,
-  };
-  let request: (u: URL, o: RequestOptions, cb: (res: IncomingMessage) => void) => ClientRequest;
+  const ex: Exchange = { method, url, headers, body, maxBodyBytes: opts.maxReplyBytes };
   if (url.protocol === "https:") {
-    if (opts.caFile) options.ca = readSecretFile(opts.caFile, "caFile");
-    if (opts.certFile) options.cert = readSecretFile(opts.certFile, "certFile");
-    if (opts.keyFile) options.key = readSecretFile(opts.keyFile, "keyFile");
-    request = (process.getBuiltinModule("node:https") as typeof import("node:https")).request;
-  } else {
-    request = (process.getBuiltinModule("node:http") as typeof import("node:http")).request;
+    const tls: NonNullable<Exchange["tls"]> = {};
+    if (opts.caFile) tls.ca = readSecretFile(opts.caFile, "caFile");
+    if (opts.certFile) tls.cert = readSecretFile(opts.certFile, "certFile");
+    if (opts.keyFile) tls.key = readSecretFile(opts.keyFile, "keyFile");
+    ex.tls = tls;
   }
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
-    };
-    // `timeout` above only covers idle sockets; this bounds the whole exchange.
-    const timer = setTimeout(() => {
-      req.destroy();
-      fail(new Retryable(`no complete reply within ${timeoutMs} ms`));
+  let socket: Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      socket?.destroy();
+      reject(new Retryable(`no complete reply within ${timeoutMs} ms`));
     }, timeoutMs);
-    const req = request(url, options, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > opts.maxReplyBytes) {
-          res.destroy();
-          req.destroy();
-          fail(
-            new CniError(ErrorCode.BackendRefused, `the reply is larger than ${opts.maxReplyBytes} bytes`),
-          );
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on("error", (err) => fail(new Retryable(err.message)));
-      res.on("end", () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-      });
-    });
-    req.on("timeout", () => {
-      req.destroy();
-      fail(new Retryable(`no reply within ${timeoutMs} ms`));
-    });
-    req.on("error", (err) => fail(new Retryable(err.message)));
-    req.end(body);
   });
+  try {
+    const reply = await Promise.race([exchange(ex, (s) => (socket = s)), timeout]);
+    return { status: reply.status, body: reply.body };
+  } catch (err) {
+    if (err instanceof TooLarge) throw new CniError(ErrorCode.BackendRefused, err.message);
+    if (err instanceof TransportError) throw new Retryable(err.message);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** What a non-2xx reply said: its JSON `message` when it has one, else the start of the body. */

@@ -1,0 +1,191 @@
+// The plugin's small HTTP/1.1 client against real servers on port 0: every way a reply's body
+// can be delimited, size caps, broken servers, and TLS.
+import assert from "node:assert/strict";
+import { createServer as createHttp } from "node:http";
+import { createServer as createNet, type Server, type Socket } from "node:net";
+import { describe, test } from "node:test";
+import { dechunk, exchange, TooLarge, TransportError } from "../../src/plugin/http1.ts";
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as { port: number }).port;
+}
+async function close(server: Server): Promise<void> {
+  (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+  await new Promise<void>((r) => server.close(() => r()));
+}
+/** A raw TCP server that answers every connection with `raw` (then closes, unless `keepOpen`). */
+async function rawServer(
+  raw: string | Buffer,
+  keepOpen = false,
+): Promise<{ port: number; server: Server; sockets: Socket[] }> {
+  const sockets: Socket[] = [];
+  const server = createNet((s) => {
+    sockets.push(s);
+    s.once("data", () => (keepOpen ? s.write(raw) : s.end(raw)));
+    s.on("error", () => {});
+  });
+  return { port: await listen(server), server, sockets };
+}
+const get = (port: number, max = 1000, path = "/x?a=1") =>
+  exchange(
+    {
+      method: "GET",
+      url: new URL(`http://127.0.0.1:${port}${path}`),
+      headers: { accept: "application/json" },
+      maxBodyBytes: max,
+    },
+    () => {},
+  );
+
+describe("http1 exchange", () => {
+  test("reads a content-length reply and sends method, path, query, headers and body", async () => {
+    let seen = "";
+    const server = createHttp((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c));
+      req.on("end", () => {
+        seen = `${req.method} ${req.url} ${req.headers["x-t"]} ${req.headers.connection} ${body}`;
+        res.writeHead(201, { "content-type": "application/json" });
+        res.end('{"ok":true}');
+      });
+    });
+    const port = await listen(server);
+    try {
+      const reply = await exchange(
+        {
+          method: "POST",
+          url: new URL(`http://127.0.0.1:${port}/p?q=%20x`),
+          headers: { "x-t": "1" },
+          body: '{"a":1}',
+          maxBodyBytes: 100,
+        },
+        () => {},
+      );
+      assert.equal(reply.status, 201);
+      assert.equal(reply.body, '{"ok":true}');
+      assert.equal(seen, 'POST /p?q=%20x 1 close {"a":1}');
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("reads a chunked reply written in several pieces", async () => {
+    const server = createHttp((_req, res) => {
+      res.writeHead(200);
+      res.write('{"a":');
+      setTimeout(() => res.end('"é"}'), 20);
+    });
+    const port = await listen(server);
+    try {
+      const reply = await get(port);
+      assert.equal(reply.body, '{"a":"é"}');
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("reads a reply delimited by the server closing the connection", async () => {
+    const { port, server } = await rawServer(
+      'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"x":1}',
+    );
+    try {
+      assert.equal((await get(port)).body, '{"x":1}');
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("does not wait for the server to close once content-length bytes are in", async () => {
+    const { port, server } = await rawServer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", true);
+    try {
+      assert.equal((await get(port)).body, "{}");
+    } finally {
+      await close(server);
+    }
+  });
+
+  const refusals: [string, string | Buffer, typeof TooLarge | typeof TransportError, RegExp][] = [
+    [
+      "refuses a content-length above the cap before reading the body",
+      "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n{",
+      TooLarge,
+      /larger than 1000/,
+    ],
+    [
+      "refuses a chunked body above the cap",
+      `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n${"400\r\n".concat("x".repeat(1024), "\r\n")}0\r\n\r\n`,
+      TooLarge,
+      /larger than 1000/,
+    ],
+    [
+      "refuses a close-delimited body above the cap",
+      `HTTP/1.1 200 OK\r\n\r\n${"x".repeat(3000)}`,
+      TooLarge,
+      /larger than 1000/,
+    ],
+    [
+      "reports a connection closed in the middle of the body",
+      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{",
+      TransportError,
+      /middle of the reply/,
+    ],
+    [
+      "reports a reply that is not HTTP",
+      "SSH-2.0-OpenSSH\r\n\r\n",
+      TransportError,
+      /not an HTTP\/1\.x reply/,
+    ],
+    ["reports a connection closed before any reply", "", TransportError, /closed before a reply/],
+    [
+      "reports malformed chunked encoding",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      TransportError,
+      /malformed chunked/,
+    ],
+  ];
+  for (const [name, raw, type, msg] of refusals) {
+    test(name, async () => {
+      const { port, server } = await rawServer(raw);
+      try {
+        await assert.rejects(
+          get(port),
+          (err: unknown) => err instanceof type && msg.test((err as Error).message),
+        );
+      } finally {
+        await close(server);
+      }
+    });
+  }
+
+  test("reports a refused connection as a transport error", async () => {
+    const { port, server } = await rawServer("");
+    await close(server);
+    await assert.rejects(get(port), TransportError);
+  });
+
+  test("refuses a header value with a line break (no request smuggling)", async () => {
+    const { port, server } = await rawServer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    try {
+      await assert.rejects(
+        exchange(
+          {
+            method: "GET",
+            url: new URL(`http://127.0.0.1:${port}/`),
+            headers: { a: "b\r\nx: y" },
+            maxBodyBytes: 10,
+          },
+          () => {},
+        ),
+        /line break/,
+      );
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("dechunk waits for the terminating chunk and ignores extensions", () => {
+    assert.equal(dechunk(Buffer.from("3;x=1\r\nabc\r\n")), undefined);
+    assert.equal(dechunk(Buffer.from("3;x=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"))?.toString(), "abcde");
+  });
+});
