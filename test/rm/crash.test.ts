@@ -1,0 +1,80 @@
+// kill -9 of the RM process under allocation load, then a restart: every acknowledged allocation
+// is there with its address, and no address is held twice.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { startRmProcess } from "./helpers.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "dockin-rm-crash-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface PodReply {
+  namespace: string;
+  name: string;
+  networks: { ip: string }[];
+}
+
+describe("kill -9 under load", () => {
+  it("loses no acknowledged allocation and never doubles an address", async () => {
+    const store = `sqlite:${join(dir, "rm.db")}`;
+    const first = await startRmProcess(["--store", store]);
+    const acked = new Map<string, string>();
+    let stop = false;
+    try {
+      const put = (path: string, body: unknown) =>
+        fetch(`${first.url}${path}`, {
+          method: "PUT",
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(5000),
+        });
+      assert.equal((await put("/api/v1/networks/load", { subnet: "10.20.0.0/16" })).status, 201);
+      // 16 clients allocate as fast as they can; bounded by count and by time.
+      const worker = async (w: number) => {
+        for (let i = 0; i < 2000 && !stop; i++) {
+          const name = `p-${w}-${i}`;
+          try {
+            const r = await put(`/api/v1/pods/load/${name}`, { networks: [{ network: "load" }] });
+            if (r.status === 201) acked.set(name, ((await r.json()) as PodReply).networks[0]?.ip ?? "");
+          } catch {
+            return; // the server is gone: this request was never acknowledged
+          }
+        }
+      };
+      const workers = Array.from({ length: 16 }, (_, w) => worker(w));
+      const deadline = Date.now() + 10_000;
+      while (acked.size < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      first.child.kill("SIGKILL");
+      stop = true;
+      await Promise.all(workers);
+      assert.equal(await first.stop(), null);
+      assert.ok(acked.size >= 300, `only ${acked.size} allocations were acknowledged before the kill`);
+    } finally {
+      stop = true;
+      await first.stop("SIGKILL");
+    }
+
+    const second = await startRmProcess(["--store", store]);
+    try {
+      const r = await fetch(`${second.url}/api/v1/pods?namespace=load`);
+      const pods = ((await r.json()) as { items: PodReply[] }).items;
+      const held = new Map(pods.map((p) => [p.name, p.networks[0]?.ip]));
+      for (const [name, ip] of acked)
+        assert.equal(held.get(name), ip, `acknowledged pod ${name} (${ip}) after restart`);
+      const ips = pods.map((p) => p.networks[0]?.ip);
+      assert.equal(new Set(ips).size, ips.length, "an address is held twice");
+      const net = (await (await fetch(`${second.url}/api/v1/networks/load`)).json()) as { allocated: number };
+      assert.equal(net.allocated, pods.length);
+      // And allocation goes on from there without reusing any held address.
+      const next = await fetch(`${second.url}/api/v1/pods/load/after`, {
+        method: "PUT",
+        body: JSON.stringify({ networks: [{ network: "load" }] }),
+      });
+      assert.equal(next.status, 201);
+      assert.ok(!ips.includes(((await next.json()) as PodReply).networks[0]?.ip));
+    } finally {
+      await second.stop();
+    }
+  });
+});
