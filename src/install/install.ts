@@ -5,7 +5,7 @@ import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
-import { compareVersions, isSpecVersion, LATEST } from "../cni/version.ts";
+import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import {
   bridgeConfig,
   findNetwork,
@@ -25,8 +25,12 @@ import {
 import { resolveSource, sourceFiles } from "./source.ts";
 import { sameContent, Transaction } from "./txn.ts";
 
-/** The cniVersion written when the bin dir has no bridge to ask (Debian's plugins stop at 1.0.0). */
-export const FALLBACK_CNI_VERSION = "1.0.0";
+/**
+ * The newest cniVersion install picks by itself, and the one it writes when the bin dir has no
+ * bridge to ask. The runtime reads the main config too, and runtimes whose libcni predates
+ * 1.1.0 (containerd 1.6, for one) refuse a config that names it: 1.1.0 only on --cni-version.
+ */
+export const DEFAULT_CNI_VERSION = "1.0.0";
 
 export type Verb = "create" | "update" | "unchanged" | "keep" | "remove" | "absent";
 
@@ -44,7 +48,7 @@ export interface Report {
   changed: boolean;
 }
 
-/** The newest spec version the bin dir's bridge speaks (capped at ours), or undefined without one. */
+/** The newest spec version the bin dir's bridge speaks up to 1.0.0, or undefined without one. */
 export async function bridgeVersion(binDir: string): Promise<string | undefined> {
   const file = join(binDir, "bridge");
   if (!existsSync(file)) return undefined;
@@ -55,7 +59,7 @@ export async function bridgeVersion(binDir: string): Promise<string | undefined>
     timeoutMs: 10_000,
   })) as { supportedVersions?: unknown } | undefined;
   const list = Array.isArray(reply?.supportedVersions) ? reply.supportedVersions.filter(isSpecVersion) : [];
-  const usable = list.filter((v) => compareVersions(v, LATEST) <= 0).sort(compareVersions);
+  const usable = list.filter((v) => compareVersions(v, DEFAULT_CNI_VERSION) <= 0).sort(compareVersions);
   return usable.at(-1);
 }
 
@@ -158,11 +162,11 @@ export async function install(opts: InstallOptions): Promise<Report> {
   let cniVersion = opts.cniVersion;
   if (cniVersion === undefined) {
     const found = await bridgeVersion(opts.binDir).catch(() => undefined);
-    cniVersion = found ?? FALLBACK_CNI_VERSION;
+    cniVersion = found ?? DEFAULT_CNI_VERSION;
     notes.push(
       found === undefined
         ? `no working bridge plugin in ${opts.binDir}: configs use cniVersion ${cniVersion}; install the CNI plugins there (dockin doctor checks)`
-        : `configs use cniVersion ${cniVersion}, the newest ${join(opts.binDir, "bridge")} speaks`,
+        : `configs use cniVersion ${cniVersion}: what ${join(opts.binDir, "bridge")} speaks, up to 1.0.0 (--cni-version to choose)`,
     );
   }
   if (source.kind === "dev") {

@@ -77,7 +77,7 @@ options:
   --cni-conf-dir DIR     CNI config dir the runtime reads (default ${DEFAULTS.cniConfDir}; setup.sh: CNI_CONF_PATH)
   --bin-dir DIR          CNI plugin dir (default ${DEFAULTS.binDir}; setup.sh: BIN_DIR)
   --dockin-conf-dir DIR  network configs (default ${DEFAULTS.dockinConfDir}; setup.sh: DOCKIN_CONF_DIR)
-  --cni-version V        cniVersion of the configs (default: the newest the bin dir's bridge speaks, up to 1.1.0)
+  --cni-version V        cniVersion of the configs (default: the newest the bin dir's bridge speaks, up to 1.0.0)
   --cache-dir DIR        attachment records (default ${DEFAULTS.cacheDir})
   --log-file FILE        dockin-cni's log (default ${DEFAULTS.logFile})
   --log-level LEVEL      ${LEVELS.join(", ")} (default ${DEFAULTS.logLevel})
