@@ -73,6 +73,23 @@ describe("setup.sh install", () => {
     assert.equal(readJson(join(t.dockinConfDir, "dockin.json")).bridge, "dk-dockin");
   });
 
+  test("the cniVersion comes from the bin dir's bridge (up to 1.0.0), or from --cni-version", (ctx) => {
+    const t = tree(ctx);
+    mkdirSync(t.binDir, { recursive: true });
+    copyFileSync("/usr/lib/cni/bridge", join(t.binDir, "bridge"));
+    const r = setup(t, ["install", WEBHOOK, "test"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /configs use cniVersion 1\.0\.0: what \S+bridge speaks/);
+    const other = tree(ctx);
+    const pinned = setup(other, ["install", WEBHOOK, "test", "--cni-version", "0.4.0"]);
+    assert.equal(pinned.status, 0, pinned.stderr);
+    assert.equal(readJson(join(other.cniConfDir, "00-dockin-cni.conflist")).cniVersion, "0.4.0");
+    assert.equal(readJson(join(other.dockinConfDir, "test.json")).cniVersion, "0.4.0");
+    const bad = setup(other, ["install", WEBHOOK, "test", "--cni-version", "0.5.0"]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--cni-version "0\.5\.0" is not a CNI spec version/);
+  });
+
   test("a second run changes nothing and says so", (ctx) => {
     const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test,dockin"]).status, 0);
