@@ -59,12 +59,17 @@ export function assetRoles(roles: readonly string[]): Record<string, RoleLoader>
   for (const role of roles) {
     out[role] = async () => {
       const filename = roleFilename(role);
-      const script = new Script(wrapRole(getAsset(`${role}.js`, "utf8")), {
-        filename,
-        ...cacheOf(role),
-      });
-      if (process.env.DOCKIN_SEA_DEBUG === "1" && script.cachedDataRejected === true) {
-        process.stderr.write(`${role}: V8 rejected the code cache\n`);
+      const source = getAsset(`${role}.js`, "utf8");
+      const cache = cacheOf(role);
+      const script = new Script(wrapRole(source), { filename, ...cache });
+      if (process.env.DOCKIN_SEA_DEBUG === "1") {
+        const state =
+          cache.cachedData === undefined
+            ? "absent"
+            : script.cachedDataRejected === true
+              ? "rejected"
+              : "accepted";
+        process.stderr.write(`sea: role ${role} (${source.length} bytes), code cache ${state}\n`);
       }
       const run = script.runInThisContext() as (...args: unknown[]) => void;
       const module = { exports: {} };

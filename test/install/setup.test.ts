@@ -317,6 +317,14 @@ describe("the installed plugins", () => {
     );
     assert.equal(bare.status, 0, bare.stderr);
     assert.match(bare.stdout, /supportedVersions/);
+    // Each role loads its own bundle only, and V8 takes its code cache (else start-up is slower).
+    for (const name of ["dockin-ipam", "dockin-cni"]) {
+      const r = runEnv(join(t.binDir, name), [], { CNI_COMMAND: "VERSION", DOCKIN_SEA_DEBUG: "1" }, "{}");
+      assert.equal(r.status, 0, r.stderr);
+      const loaded = r.stderr.split("\n").filter((l) => l.startsWith("sea: "));
+      assert.equal(loaded.length, 1, r.stderr);
+      assert.match(loaded[0] ?? "", new RegExp(`^sea: role ${name} \\(\\d+ bytes\\), code cache accepted$`));
+    }
     // A symbolic link keeps the name it is run as, too.
     symlinkSync(join(t.binDir, "dockin-ipam"), join(t.root, "dockin-ipam"));
     const linked = runEnv(join(t.root, "dockin-ipam"), [], { CNI_COMMAND: "VERSION" }, "{}");
