@@ -41,7 +41,7 @@ export async function add(ctx: Context): Promise<Result> {
   const leftover = readRecord(conf.cacheDir, env.containerId, env.ifName);
   if (leftover.kind === "found") {
     log.warn("a record of an earlier ADD exists: detaching it first");
-    await detach(ctx, leftover.record, leftover.record.netns);
+    await detach(ctx, leftover.record, env.netns);
   }
 
   const started = performance.now();

@@ -91,7 +91,9 @@ export async function gc(ctx: Context): Promise<void> {
     const r = read.record;
     if (valid.has(`${r.containerId}:${r.ifName}`)) continue;
     try {
-      await detach(ctx, r, r.netns);
+      // A /proc/<pid>/ns/net path may name another process's namespace by now: only a bind
+      // mount (/var/run/netns/…, as containerd, CRI-O and podman use) is trusted.
+      await detach(ctx, r, r.netns.startsWith("/proc/") ? "" : r.netns);
       log.info("GC: detached", { containerId: r.containerId, ifName: r.ifName, outcome: "ok" });
     } catch (err) {
       failures.push(`${r.containerId}/${r.ifName}: ${describe(err)}`);

@@ -210,6 +210,31 @@ describe("dockin-cni attaches networks", () => {
   }
 });
 
+describe("dockin-cni ADD again", () => {
+  test("a second ADD of the same container detaches the first attachment, then attaches afresh", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      w.webhook.replies.set("web-0", reply(seedPair));
+      const ns = w.netns();
+      const call = { containerId: "twice", netns: ns, args: podArgs("web-0") };
+      for (const round of [1, 2]) {
+        const add = await cni({ ...call, command: "ADD", config: w.config("1.0.0") });
+        assert.equal(add.code, 0, `ADD ${round}: ${add.stdout}`);
+        assert.deepEqual(nsAddresses(ns), { eth0: ["192.168.1.2/24"], net0: ["192.168.2.2/24"] });
+        assert.equal(w.portsLeft().length, 2);
+      }
+      assert.match(readFileSync(w.logFile, "utf8"), /a record of an earlier ADD exists: detaching it first/);
+      const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0") });
+      assert.equal(del.code, 0, del.stdout);
+      assertNothingLeft(w, ns);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
 describe("dockin-cni CHECK finds what is missing", () => {
   const breakages: { name: string; breakIt: (ns: string) => void; expect: RegExp }[] = [
     {

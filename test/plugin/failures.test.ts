@@ -405,6 +405,9 @@ describe("dockin-cni reads the seed's files as written", () => {
       assert.match(String(run.json?.msg), /logLevle: unknown key; did you mean "logLevel"\?/);
       assert.match(String(run.json?.msg), /timeoutMs: must be an integer of at least 1/);
       assert.equal(w.webhook.requests.length, 0);
+      // The failure is logged, to the file and to stderr, with the container.
+      assert.match(run.stderr, /"level":"error","msg":"ADD failed".*"containerId":"cfg"/);
+      assert.match(readFileSync(w.logFile, "utf8"), /"msg":"ADD failed".*logLevle: unknown key/);
     } finally {
       await w.cleanup();
     }
