@@ -42,7 +42,8 @@ type Handler = (ctx: Context) => Promise<void>;
 interface Context {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
+  path: string;
+  query: URLSearchParams;
   params: string[];
 }
 
@@ -62,6 +63,8 @@ export class RmServer {
   private readonly options: ServerOptions;
   private readonly service: RmService;
   private readonly routes: Route[];
+  /** Routes without parameters, by path (most requests: the webhook). */
+  private readonly exact = new Map<string, Route>();
   private readonly bootId = randomBytes(4).toString("hex");
   private requestCount = 0;
   private draining = false;
@@ -70,6 +73,7 @@ export class RmServer {
     this.options = options;
     this.service = options.service;
     this.routes = this.buildRoutes();
+    for (const r of this.routes) if (!r.pattern.includes("{")) this.exact.set(r.pattern, r);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     if (options.tls !== undefined) {
       const tls = options.tls;
@@ -196,7 +200,7 @@ export class RmServer {
       route("/api/v1/pods/{namespace}/{name}/release", "webhook", {
         POST: async (ctx) => {
           const b = await body(ctx);
-          let containerId = ctx.url.searchParams.get("containerId") ?? undefined;
+          let containerId = ctx.query.get("containerId") ?? undefined;
           if (b !== undefined) {
             const o = b as Record<string, unknown> | null;
             const extra =
@@ -235,7 +239,7 @@ export class RmServer {
   }
 
   private async listPods(ctx: Context, namespace: string | undefined): Promise<void> {
-    const q = ctx.url.searchParams;
+    const q = ctx.query;
     const limitText = q.get("limit");
     const limit = limitText === null ? undefined : Number(limitText);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100_000)) {
@@ -268,7 +272,7 @@ export class RmServer {
   }
 
   private async webhook(ctx: Context): Promise<void> {
-    const q = ctx.url.searchParams;
+    const q = ctx.query;
     const reqId = this.reqId(ctx.req);
     const podName = q.get("podName") ?? "";
     try {
@@ -295,22 +299,24 @@ export class RmServer {
     let pattern = "(unmatched)";
     try {
       if (this.draining) res.setHeader("connection", "close");
-      const url = new URL(req.url ?? "/", "http://rm");
-      let route: Route | undefined;
+      const raw = req.url ?? "/";
+      const mark = raw.indexOf("?");
+      const path = mark < 0 ? raw : raw.slice(0, mark);
+      const query = new URLSearchParams(mark < 0 ? "" : raw.slice(mark + 1));
+      let route = this.exact.get(path);
       let params: string[] = [];
-      for (const r of this.routes) {
-        const m = r.match.exec(url.pathname);
+      for (const r of route === undefined ? this.routes : []) {
+        const m = r.match.exec(path);
         if (m === null) continue;
         route = r;
         try {
           params = m.slice(1).map((x) => decodeURIComponent(x));
         } catch {
-          throw new RmError("BadRequest", `the path ${url.pathname} is not valid percent-encoding`);
+          throw new RmError("BadRequest", `the path ${path} is not valid percent-encoding`);
         }
         break;
       }
-      if (route === undefined)
-        throw new RmError("NotFound", `no such endpoint: ${req.method} ${url.pathname}`);
+      if (route === undefined) throw new RmError("NotFound", `no such endpoint: ${req.method} ${path}`);
       pattern = route.pattern;
       const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
       const handler = route.methods[method];
@@ -331,7 +337,7 @@ export class RmServer {
           throw err;
         }
       }
-      await handler({ req, res, url, params });
+      await handler({ req, res, path, query, params });
     } catch (err) {
       if (res.headersSent) {
         res.destroy();

@@ -76,13 +76,44 @@ export interface ReleaseResult {
 const v4Mask = (length: number): string =>
   formatIP({ family: 4, value: ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - length)) - 1n) });
 
+interface CachedNetwork {
+  at: number;
+  network: Network | undefined;
+  pools: Pool[];
+}
+
+export interface ServiceOptions {
+  now?: () => string;
+  /**
+   * How long the webhook may answer from a network read earlier (ms; default 1000). Writes through
+   * this RM drop the cache at once; the bound matters only for writes through another RM sharing
+   * the store. 0 reads the network on every query.
+   */
+  networkCacheMs?: number;
+}
+
 export class RmService {
   readonly store: Store;
   private readonly now: () => string;
+  private readonly cacheMs: number;
+  private readonly networks = new Map<string, CachedNetwork>();
 
-  constructor(store: Store, now: () => string = () => new Date().toISOString()) {
+  constructor(store: Store, options: ServiceOptions = {}) {
     this.store = store;
-    this.now = now;
+    this.now = options.now ?? (() => new Date().toISOString());
+    this.cacheMs = options.networkCacheMs ?? 1000;
+  }
+
+  /** A network and its parsed pools, for the webhook's hot path. */
+  private async cachedNetwork(name: string): Promise<CachedNetwork> {
+    const now = Date.now();
+    const hit = this.networks.get(name);
+    if (hit !== undefined && now - hit.at < this.cacheMs) return hit;
+    const network = await this.store.getNetwork(name);
+    const entry = { at: now, network, pools: network === undefined ? [] : poolsOf(network.spec) };
+    if (this.networks.size > 10_000) this.networks.clear();
+    this.networks.set(name, entry);
+    return entry;
   }
 
   // ---- networks
@@ -92,6 +123,7 @@ export class RmService {
     const spec = validateNetworkSpec(body);
     const pools = poolsOf(spec);
     const now = this.now();
+    this.networks.delete(name);
     const { network, created } = await this.store.putNetwork(name, (existing, allocated) => {
       const misfits: string[] = [];
       for (const a of allocated) {
@@ -112,6 +144,7 @@ export class RmService {
       }
       return { name, spec, created: existing?.created ?? now, updated: now };
     });
+    this.networks.delete(name);
     return { network: this.networkView(network, await this.store.usage()), created };
   }
 
@@ -157,7 +190,9 @@ export class RmService {
         `network "${name}" is used by policy ${users.map((p) => `"${p.name}"`).join(", ")}; change the policy first`,
       );
     }
+    this.networks.delete(name);
     await this.store.deleteNetwork(name);
+    this.networks.delete(name);
   }
 
   // ---- pods
@@ -413,14 +448,13 @@ export class RmService {
   private async webhookEntries(record: PodRecord): Promise<WebhookEntry[]> {
     const entries: WebhookEntry[] = [];
     for (const att of record.attachments) {
-      const network = await this.store.getNetwork(att.network);
+      const { network, pools } = await this.cachedNetwork(att.network);
       if (network === undefined) {
         throw new RmError(
           "Internal",
           `pod ${record.namespace}/${record.name}: network "${att.network}" is missing`,
         );
       }
-      const pools = poolsOf(network.spec);
       const entry: WebhookEntry = { type: att.network, ifName: att.ifName, master: att.master };
       const ips: { address: string; gateway?: string }[] = [];
       for (const a of att.addresses) {

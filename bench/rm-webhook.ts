@@ -1,0 +1,68 @@
+// Webhook lookups per second and p99 latency at 64 connections (autocannon), the RM against a bare
+// node:http server answering the same bytes, interleaved in one run. Target: the RM keeps at least
+// half the bare server's throughput.
+//
+// Usage: npm run build && node_modules/.bin/node bench/rm-webhook.ts [rounds] [seconds]
+//   (3 rounds of 5 s each side by default)
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CannonResult, call, cannon, median, startBare, startRm } from "./rm-common.ts";
+
+const rounds = Number(process.argv[2] ?? 3);
+const seconds = Number(process.argv[3] ?? 5);
+const pods = 1000;
+const dir = mkdtempSync(join(tmpdir(), "dockin-bench-rm-"));
+const rm = await startRm(`sqlite:${join(dir, "rm.db")}`);
+try {
+  await call(`${rm.url}/api/v1/networks/test`, "PUT", { subnet: "10.10.0.0/16", gateway: "10.10.0.1" });
+  await call(`${rm.url}/api/v1/networks/dockin`, "PUT", { subnet: "10.11.0.0/16", gateway: "10.11.0.1" });
+  for (let i = 0; i < pods; i++) {
+    await call(`${rm.url}/api/v1/pods/bench/pod-${i}`, "PUT", {
+      networks: [{ network: "test" }, { network: "dockin" }],
+    });
+  }
+  const path = "/rmController/getPodMultiNetwork?podName=pod-7&podNamespace=bench";
+  const reply = await fetch(`${rm.url}${path}`, { headers: { "x-request-id": "bench" } });
+  const body = await reply.text();
+  const bare = await startBare(body);
+  try {
+    const runs: Record<string, CannonResult[]> = { bare: [], rm: [], "rm (1000 pods, random)": [] };
+    const random = {
+      path,
+      setupRequest: (req: { path: string }) => ({
+        ...req,
+        path: `/rmController/getPodMultiNetwork?podName=pod-${Math.floor(Math.random() * pods)}&podNamespace=bench`,
+      }),
+    };
+    // Warm-up of each side, then interleaved rounds.
+    await cannon({ url: `${bare.url}${path}`, connections: 64, duration: 1 });
+    await cannon({ url: `${rm.url}${path}`, connections: 64, duration: 1 });
+    for (let r = 0; r < rounds; r++) {
+      runs.bare?.push(await cannon({ url: `${bare.url}${path}`, connections: 64, duration: seconds }));
+      runs.rm?.push(await cannon({ url: `${rm.url}${path}`, connections: 64, duration: seconds }));
+      runs["rm (1000 pods, random)"]?.push(
+        await cannon({ url: rm.url, connections: 64, duration: seconds, requests: [random] }),
+      );
+    }
+    const bareRps = median((runs.bare ?? []).map((x) => x.requests.average));
+    console.log(
+      `webhook lookups, 64 connections, ${rounds} x ${seconds} s interleaved, medians (reply ${body.length} bytes)`,
+    );
+    console.log("| server | requests/s | p99 latency | vs bare |");
+    console.log("| --- | --- | --- | --- |");
+    for (const [name, results] of Object.entries(runs)) {
+      const rps = median(results.map((x) => x.requests.average));
+      const p99 = median(results.map((x) => x.latency.p99));
+      const bad = results.reduce((n, x) => n + x.non2xx + x.errors, 0);
+      console.log(
+        `| ${name} | ${Math.round(rps)} | ${p99} ms | ${(rps / bareRps).toFixed(2)}x |${bad > 0 ? ` (${bad} errors!)` : ""}`,
+      );
+    }
+  } finally {
+    await bare.stop();
+  }
+} finally {
+  await rm.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
