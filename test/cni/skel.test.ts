@@ -540,3 +540,33 @@ describe("validAttachmentsOf() reads a GC config's still-valid attachments", () 
     });
   }
 });
+
+describe("as a real process, with a result larger than a pipe holds", () => {
+  const fixture = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "skel-plugin.ts");
+  it("writes the whole result to a slow reader (stdout is non-blocking once guarded)", {
+    timeout: 60_000,
+  }, async (t) => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(process.execPath, [fixture], {
+      env: { PATH: process.env.PATH, CNI_COMMAND: "ADD", ...ENV },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    t.after(() => child.kill("SIGKILL"));
+    child.stdin.end(conf("1.0.0", { big: 20_000 }));
+    // Read nothing for a while, so that the pipe fills up and the plugin's writes would block.
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 1500));
+    const chunks: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => chunks.push(c));
+    child.stdout.resume();
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const status = await new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    assert.equal(status, 0, stderr);
+    const out = Buffer.concat(chunks).toString("utf8");
+    assert.ok(out.length > 1_000_000, `${out.length} bytes`);
+    assert.equal(JSON.parse(out).ips.length, 20_000);
+  });
+});
