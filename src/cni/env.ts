@@ -1,4 +1,5 @@
 // The CNI_* environment, parsed and validated once, at the edge.
+import { statSync } from "node:fs";
 import { CniError, ErrorCode } from "./errors.ts";
 import { VERBS, type Verb } from "./version.ts";
 
@@ -156,6 +157,31 @@ export function checkKnownArgs(args: Map<string, string>, known: readonly string
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `CNI_ARGS: unknown ${unknown.length === 1 ? "key" : "keys"} ${list}; known keys are ${known.join(", ")} (add IgnoreUnknown=1 to ignore others)`,
+    );
+  }
+}
+
+/**
+ * Throws error 8 when CNI_NETNS names the plugin's own network namespace (a runtime bug that would
+ * have the plugin rewire the host), as the reference skel checks; CNI_NETNS_OVERRIDE=1 or true
+ * turns the check off. A path that cannot be read is left to the plugin (DEL must not fail on it).
+ */
+export function checkNetnsNotOwn(env: NodeJS.ProcessEnv, ownPath = "/proc/self/ns/net"): void {
+  const netns = env.CNI_NETNS ?? "";
+  const override = (env.CNI_NETNS_OVERRIDE ?? "").toLowerCase();
+  if (netns === "" || override === "1" || override === "true") return;
+  let same = false;
+  try {
+    const theirs = statSync(netns);
+    const ours = statSync(ownPath);
+    same = theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return;
+  }
+  if (same) {
+    throw new CniError(
+      ErrorCode.InvalidNetNS,
+      `CNI_NETNS "${netns}" is the plugin's own network namespace; the container needs one of its own`,
     );
   }
 }

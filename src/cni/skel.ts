@@ -2,7 +2,14 @@
 // checks the version and verb, calls the plugin, and prints the result or the error object.
 // stdout carries nothing else.
 import { fstatSync, readFileSync, writeSync } from "node:fs";
-import { type CniEnv, checkRequired, networkNameProblem, parseCommand, parseEnv } from "./env.ts";
+import {
+  type CniEnv,
+  checkNetnsNotOwn,
+  checkRequired,
+  networkNameProblem,
+  parseCommand,
+  parseEnv,
+} from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
@@ -210,7 +217,8 @@ function printJson(io: PluginIO, value: unknown): void {
 /**
  * Runs one plugin invocation to the end; never throws. The checks come in the reference skel's
  * order: required variables (4), the config on stdin (6, or 7 for the network name), the container
- * id and interface name (4), then the version (1).
+ * id and interface name (4), the version (1), then, before the plugin is called rather than after
+ * as in the reference, that CNI_NETNS is not the plugin's own namespace (8).
  */
 export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promise<void> {
   io.guardStdout?.();
@@ -244,6 +252,7 @@ export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promi
         `config version "${config.cniVersion}" does not allow ${command}; it needs cniVersion ${sinceVersion(command)} or newer`,
       );
     }
+    if (command === "ADD" || command === "CHECK" || command === "DEL") checkNetnsNotOwn(io.env);
     const args: CmdArgs = { env, config, stdin };
     switch (command) {
       case "ADD": {

@@ -570,3 +570,42 @@ describe("as a real process, with a result larger than a pipe holds", () => {
     assert.equal(JSON.parse(out).ips.length, 20_000);
   });
 });
+
+describe("CNI_NETNS may not be the plugin's own namespace (error 8)", () => {
+  for (const verb of ["ADD", "CHECK", "DEL"]) {
+    it(`${verb} with CNI_NETNS=/proc/self/ns/net is refused before the plugin runs`, async () => {
+      const r = await run({ CNI_COMMAND: verb, ...ENV, CNI_NETNS: "/proc/self/ns/net" }, conf("1.0.0"));
+      assertError(r, 8, /own network namespace/, "1.0.0");
+    });
+  }
+  it("the same namespace through another path is recognised", async () => {
+    const r = await run(
+      { CNI_COMMAND: "ADD", ...ENV, CNI_NETNS: `/proc/${process.pid}/ns/net` },
+      conf("1.0.0"),
+    );
+    assertError(r, 8);
+  });
+  for (const value of ["1", "true", "TRUE"]) {
+    it(`CNI_NETNS_OVERRIDE=${value} turns the check off`, async () => {
+      const env = { CNI_COMMAND: "ADD", ...ENV, CNI_NETNS: "/proc/self/ns/net", CNI_NETNS_OVERRIDE: value };
+      const r = await run(env, conf("1.0.0"));
+      assert.equal(r.exitCode, undefined);
+      assert.equal(r.calls.length, 1);
+    });
+  }
+  const others: [string, string][] = [
+    ["a path that does not exist (DEL after the namespace is gone)", "/var/run/netns/dockin-test-gone"],
+    ["a file that is not our namespace", "/proc/self/ns/uts"],
+  ];
+  for (const [why, netns] of others) {
+    it(`${why} is left to the plugin`, async () => {
+      const r = await run({ CNI_COMMAND: "DEL", ...ENV, CNI_NETNS: netns }, conf("1.0.0"));
+      assert.equal(r.exitCode, undefined);
+      assert.equal(r.calls.length, 1);
+    });
+  }
+  it("STATUS and GC do not look at CNI_NETNS", async () => {
+    const r = await run({ CNI_COMMAND: "STATUS", CNI_NETNS: "/proc/self/ns/net" }, conf("1.1.0"));
+    assert.equal(r.exitCode, undefined);
+  });
+});
