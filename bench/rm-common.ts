@@ -108,3 +108,27 @@ export async function call(url: string, method: string, body?: unknown): Promise
   if (!r.ok) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(json)}`);
   return json;
 }
+
+/** PUTs `count` new pods on `network` from `concurrency` clients; resolves with allocations per second. */
+export async function allocate(
+  url: string,
+  network: string,
+  prefix: string,
+  count: number,
+  concurrency = 16,
+): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const r = await fetch(`${url}/api/v1/pods/alloc/${prefix}-${i}`, {
+        method: "PUT",
+        body: JSON.stringify({ networks: [{ network }] }),
+      });
+      if (r.status !== 201) throw new Error(`allocation ${i}: HTTP ${r.status} ${await r.text()}`);
+      await r.arrayBuffer().catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}

@@ -294,60 +294,76 @@ export class EtcdStore implements Store {
         const key = this.keys.pod(namespace, name);
         const res = await this.kv.range({ key }, a.call());
         const revision = res.header.revision;
-        this.inflight.prune(Number(revision));
-        const kv = res.kvs[0];
-        const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
-        const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
-        snapshot.revision = revision;
-
-        let change: PodChange | undefined;
-        for (;;) {
-          let failure: { err: unknown } | undefined;
-          try {
-            change = decide(existing, snapshot.view);
-          } catch (err) {
-            failure = { err };
-          }
-          // A decision that read past the snapshot runs again once it is loaded, whatever it did.
-          if (snapshot.missed) {
-            await snapshot.load(a);
-            continue;
-          }
-          if (failure !== undefined) throw failure.err;
-          if (change === undefined) return existing;
-          // Whoever holds an address the change takes, as of the snapshot: a held one is refused
-          // here (as SQLite's primary key does); one taken after the snapshot fails the compare.
-          snapshot.needOwners(change.allocate);
-          if (!snapshot.missed) break;
-          await snapshot.load(a);
-        }
-        for (const x of change.allocate) {
-          const holder = snapshot.known(x.network, x.family, x.value)?.owner;
-          if (holder !== undefined) {
-            throw new RmError(
-              "Conflict",
-              `${formatIP({ family: x.family, value: x.value })} in network "${x.network}" is already held by pod ${holder}`,
-            );
-          }
-        }
-        const txn = this.podTxn(namespace, name, kv?.mod_revision ?? "0", snapshot, change);
-        this.inflight.add(change.allocate);
-        let committed = false;
+        this.inflight.enter(Number(revision));
         try {
-          const out = await this.kv.txn(txn, a.call());
-          committed = out.succeeded;
-          if (committed) this.inflight.committed(change.allocate, Number(out.header.revision));
+          return await this.decideAndCommit(namespace, name, res, a, decide);
         } finally {
-          if (!committed) this.inflight.drop(change.allocate);
+          this.inflight.leave(Number(revision));
         }
-        if (!committed) {
-          this.stats.conflicts++;
-          throw new Retry();
-        }
-        this.stats.commits++;
-        return change.record ?? undefined;
       }),
     );
+  }
+
+  private async decideAndCommit(
+    namespace: string,
+    name: string,
+    res: Awaited<ReturnType<KVClient["range"]>>,
+    a: Attempt,
+    decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
+  ): Promise<PodRecord | undefined> {
+    const revision = res.header.revision;
+    const kv = res.kvs[0];
+    const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
+    const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
+    snapshot.revision = revision;
+    if (a.attempt > 0) snapshot.skew = BigInt(1 + Math.floor(Math.random() * 256));
+
+    let change: PodChange | undefined;
+    for (;;) {
+      let failure: { err: unknown } | undefined;
+      try {
+        change = decide(existing, snapshot.view);
+      } catch (err) {
+        failure = { err };
+      }
+      // A decision that read past the snapshot runs again once it is loaded, whatever it did.
+      if (snapshot.missed) {
+        await snapshot.load(a);
+        continue;
+      }
+      if (failure !== undefined) throw failure.err;
+      if (change === undefined) return existing;
+      // Whoever holds an address the change takes, as of the snapshot: a held one is refused
+      // here (as SQLite's primary key does); one taken after the snapshot fails the compare.
+      snapshot.needOwners(change.allocate);
+      if (!snapshot.missed) break;
+      await snapshot.load(a);
+    }
+    for (const x of change.allocate) {
+      const holder = snapshot.known(x.network, x.family, x.value)?.owner;
+      if (holder !== undefined) {
+        throw new RmError(
+          "Conflict",
+          `${formatIP({ family: x.family, value: x.value })} in network "${x.network}" is already held by pod ${holder}`,
+        );
+      }
+    }
+    const txn = this.podTxn(namespace, name, kv?.mod_revision ?? "0", snapshot, change);
+    this.inflight.add(change.allocate);
+    let committed = false;
+    try {
+      const out = await this.kv.txn(txn, a.call());
+      committed = out.succeeded;
+      if (committed) this.inflight.committed(change.allocate, Number(out.header.revision));
+    } finally {
+      if (!committed) this.inflight.drop(change.allocate);
+    }
+    if (!committed) {
+      this.stats.conflicts++;
+      throw new Retry();
+    }
+    this.stats.commits++;
+    return change.record ?? undefined;
   }
 
   private podTxn(namespace: string, name: string, podMod: string, snapshot: Snapshot, change: PodChange) {

@@ -79,8 +79,23 @@ export class Inflight {
     for (const k of keys) this.pools.get(pk(k.network, k.family))?.delete(k.value);
   }
 
-  /** Forgets what every snapshot from `revision` on shows anyway. */
-  prune(revision: number): void {
+  /** Revisions of the snapshots decisions are using now (how many at each). */
+  private readonly active = new Map<number, number>();
+
+  /** A decision starts on a snapshot at `revision`; `leave` when it is done. */
+  enter(revision: number): void {
+    this.active.set(revision, (this.active.get(revision) ?? 0) + 1);
+    // What the oldest snapshot in use shows already needs no overlay for anyone.
+    this.prune(Math.min(...this.active.keys()));
+  }
+
+  leave(revision: number): void {
+    const n = (this.active.get(revision) ?? 1) - 1;
+    if (n > 0) this.active.set(revision, n);
+    else this.active.delete(revision);
+  }
+
+  private prune(revision: number): void {
     for (const [key, pool] of this.pools) {
       for (const [value, rev] of pool) if (rev <= revision) pool.delete(value);
       if (pool.size === 0) this.pools.delete(key);
@@ -99,6 +114,11 @@ export class Inflight {
 export class Snapshot {
   /** The revision every read after the first is made at. */
   revision = "0";
+  /**
+   * How far past the shared cursor this decision starts looking. 0 keeps strict round robin; after
+   * losing an address to another replica a random skew stops both racing for the same next ones.
+   */
+  skew = 0n;
   readonly networks = new Map<string, NetworkRead>();
   private readonly cursors = new Map<string, bigint | undefined>();
   private readonly intervals = new Map<string, Interval[]>();
@@ -150,7 +170,8 @@ export class Snapshot {
     },
     cursor: (network, family) => {
       if (!this.networks.has(network)) return this.need({ kind: "network", name: network });
-      return this.cursors.get(pk(network, family));
+      const cursor = this.cursors.get(pk(network, family));
+      return cursor === undefined ? undefined : cursor + this.skew;
     },
     allocatedFrom: (network, family, from) => this.walk(network, family, from),
   };

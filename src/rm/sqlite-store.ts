@@ -223,10 +223,11 @@ class SqliteStore implements Store {
       return row === undefined ? undefined : str(row, "owner");
     },
     allocatedFrom: (network, family, from) => {
-      // A fresh statement per scan: two scans may be open at once.
-      const rows = this.db
-        .prepare("SELECT addr FROM allocations WHERE network = ? AND family = ? AND addr >= ? ORDER BY addr")
-        .iterate(network, family, addressKey(from));
+      // One cached statement: the planner finishes (or abandons, which resets it) each scan
+      // before it starts the next.
+      const rows = this.stmt(
+        "SELECT addr FROM allocations WHERE network = ? AND family = ? AND addr >= ? ORDER BY addr",
+      ).iterate(network, family, addressKey(from));
       return (function* () {
         for (const row of rows) yield keyValue(str(row as Row, "addr"));
       })();

@@ -1,0 +1,64 @@
+// Allocations per second through the RM's API (PUT /api/v1/pods/…, 16 concurrent clients), with
+// synchronous=FULL (the default) and NORMAL, against the floor of the same durability: bare SQLite
+// transactions inserting one row each in WAL mode (what one allocation must at least cost).
+// Interleaved rounds, medians.
+//
+// Usage: npm run build && node_modules/.bin/node bench/rm-alloc.ts [rounds] [allocations-per-round]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { allocate, call, median, startRm } from "./rm-common.ts";
+
+const rounds = Number(process.argv[2] ?? 5);
+const count = Number(process.argv[3] ?? 400);
+const dir = mkdtempSync(join(tmpdir(), "dockin-bench-alloc-"));
+
+function bareSqlite(path: string, sync: "FULL" | "NORMAL", n: number, offset: number): number {
+  const db = new DatabaseSync(path);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${sync};
+    CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v TEXT) STRICT, WITHOUT ROWID;`);
+  const ins = db.prepare("INSERT INTO t (k, v) VALUES (?, ?)");
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    db.exec("BEGIN IMMEDIATE");
+    ins.run(`k${offset + i}`, "x".repeat(200));
+    db.exec("COMMIT");
+  }
+  const rate = n / (Number(process.hrtime.bigint() - started) / 1e9);
+  db.close();
+  return rate;
+}
+
+const full = await startRm(`sqlite:${join(dir, "full.db")}`);
+const normal = await startRm(`sqlite:${join(dir, "normal.db")}`, ["--sqlite-sync", "normal"]);
+try {
+  for (const rm of [full, normal])
+    await call(`${rm.url}/api/v1/networks/n`, "PUT", { subnet: "10.0.0.0/12" });
+  const rates: Record<string, number[]> = {
+    "bare SQLite insert, FULL": [],
+    "RM allocation, FULL (default)": [],
+    "bare SQLite insert, NORMAL": [],
+    "RM allocation, NORMAL": [],
+  };
+  for (let r = 0; r < rounds; r++) {
+    rates["bare SQLite insert, FULL"]?.push(bareSqlite(join(dir, "bare-full.db"), "FULL", count, r * count));
+    rates["RM allocation, FULL (default)"]?.push(await allocate(full.url, "n", `r${r}`, count));
+    rates["bare SQLite insert, NORMAL"]?.push(
+      bareSqlite(join(dir, "bare-normal.db"), "NORMAL", count, r * count),
+    );
+    rates["RM allocation, NORMAL"]?.push(await allocate(normal.url, "n", `r${r}`, count));
+  }
+  console.log(`allocations per second, ${rounds} rounds of ${count}, 16 concurrent clients, medians`);
+  console.log("| case | per second | vs bare SQLite of the same mode |");
+  console.log("| --- | --- | --- |");
+  const m = (k: string) => median(rates[k] ?? []);
+  for (const k of Object.keys(rates)) {
+    const ref = k.includes("FULL") ? m("bare SQLite insert, FULL") : m("bare SQLite insert, NORMAL");
+    console.log(`| ${k} | ${Math.round(m(k))} | ${(m(k) / ref).toFixed(2)}x |`);
+  }
+} finally {
+  await full.stop();
+  await normal.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
