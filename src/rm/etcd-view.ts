@@ -214,11 +214,20 @@ export class Snapshot {
       needs.map(async (n) => {
         if (n.kind === "network") {
           if (this.networks.has(n.name)) return;
-          const [net, c4, c6] = await Promise.all([
-            this.kv.range({ key: this.keys.network(n.name), revision: rev }, a.call()),
-            this.kv.range({ key: this.keys.cursor(n.name, 4), revision: rev }, a.call()),
-            this.kv.range({ key: this.keys.cursor(n.name, 6), revision: rev }, a.call()),
-          ]);
+          // One read-only transaction: the network and both cursors, at the snapshot's revision.
+          const res = await this.kv.txn(
+            {
+              success: [
+                this.keys.network(n.name),
+                this.keys.cursor(n.name, 4),
+                this.keys.cursor(n.name, 6),
+              ].map((key) => ({ request_range: { key, revision: rev } })),
+            },
+            a.call(),
+          );
+          const [net, c4, c6] = res.responses.map((r) => r.response_range);
+          if (net === undefined || c4 === undefined || c6 === undefined)
+            throw new Error("etcd answered a 3-read transaction with fewer reads");
           const kv = net.kvs[0];
           this.networks.set(n.name, {
             network: kv === undefined ? undefined : decodeNetwork(n.name, kv.value),
