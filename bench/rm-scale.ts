@@ -43,8 +43,8 @@ try {
     [`${big} pods`]: await startRm(`sqlite:${bigPath}`),
   };
   try {
-    const lookups: Record<string, CannonResult[]> = {};
-    const allocs: Record<string, number[]> = {};
+    const lookups: Record<string, CannonResult[]> = Object.fromEntries(Object.keys(rms).map((k) => [k, []]));
+    const allocs: Record<string, number[]> = Object.fromEntries(Object.keys(rms).map((k) => [k, []]));
     for (let r = 0; r < rounds; r++) {
       for (const [name, rm] of Object.entries(rms)) {
         const size = name.startsWith(String(small)) ? small : big;
@@ -57,10 +57,8 @@ try {
             };
           },
         };
-        (lookups[name] ??= []).push(
-          await cannon({ url: rm.url, connections: 64, duration: 3, requests: [random] }),
-        );
-        (allocs[name] ??= []).push(await allocate(rm.url, "a", `r${r}`, 200));
+        lookups[name]?.push(await cannon({ url: rm.url, connections: 64, duration: 3, requests: [random] }));
+        allocs[name]?.push(await allocate(rm.url, "a", `r${r}`, 200));
       }
     }
     console.log(`${rounds} interleaved rounds, medians`);
