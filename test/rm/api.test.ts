@@ -425,6 +425,26 @@ describe("webhook", () => {
     ]);
   });
 
+  it("answers a network's new gateway right after the network changes", async () => {
+    await rm.call("PUT", "/api/v1/pods/default/g", { networks: [{ network: "test" }] });
+    const before = await rm.call("GET", "/rmController/getPodMultiNetwork?podName=g");
+    assert.equal((obj(before).data as Record<string, unknown>[])[0]?.gateway, "192.168.1.1");
+    await rm.call("PUT", "/api/v1/networks/test", { subnet: "192.168.1.0/24", gateway: "192.168.1.254" });
+    const after = await rm.call("GET", "/rmController/getPodMultiNetwork?podName=g");
+    assert.equal((obj(after).data as Record<string, unknown>[])[0]?.gateway, "192.168.1.254");
+  });
+
+  it("answers 409 with the network's name when a policy's pool is exhausted", async () => {
+    await rm.call("PUT", "/api/v1/networks/one", { subnet: "10.6.0.0/32" });
+    await rm.call("PUT", "/api/v1/policies/one", { podPrefix: "one-", networks: [{ network: "one" }] });
+    assert.equal(obj(await rm.call("GET", "/rmController/getPodMultiNetwork?podName=one-a")).code, 0);
+    const full = await rm.call("GET", "/rmController/getPodMultiNetwork?podName=one-b");
+    assert.equal(full.status, 409);
+    assert.equal(obj(full).code, 409);
+    assert.match(String(obj(full).message), /network "one" has no free IPv4 address/);
+    assert.equal((await rm.call("GET", "/api/v1/pods/default/one-b")).status, 404);
+  });
+
   it("answers an unknown pod with a non-zero code and a clear message; a missing podName with 400", async () => {
     const r = await rm.call("GET", "/rmController/getPodMultiNetwork?podName=ghost&podNamespace=prod");
     assert.equal(r.status, 404);
