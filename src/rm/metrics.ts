@@ -32,8 +32,9 @@ export class Metrics {
       h = { counts: BUCKETS.map(() => 0), sum: 0, count: 0 };
       this.latency.set(route, h);
     }
-    for (let i = 0; i < BUCKETS.length; i++)
-      if (seconds <= (BUCKETS[i] ?? 0)) h.counts[i] = (h.counts[i] ?? 0) + 1;
+    // Counted in the first bucket that holds it; made cumulative when rendered.
+    const i = BUCKETS.findIndex((le) => seconds <= le);
+    if (i >= 0) h.counts[i] = (h.counts[i] ?? 0) + 1;
     h.sum += seconds;
     h.count++;
   }
@@ -52,10 +53,10 @@ export class Metrics {
     out.push("# TYPE dockin_rm_http_request_duration_seconds histogram");
     for (const [route, h] of this.latency) {
       const r = label(route);
+      let cumulative = 0;
       BUCKETS.forEach((le, i) => {
-        out.push(
-          `dockin_rm_http_request_duration_seconds_bucket{route="${r}",le="${le}"} ${h.counts[i] ?? 0}`,
-        );
+        cumulative += h.counts[i] ?? 0;
+        out.push(`dockin_rm_http_request_duration_seconds_bucket{route="${r}",le="${le}"} ${cumulative}`);
       });
       out.push(`dockin_rm_http_request_duration_seconds_bucket{route="${r}",le="+Inf"} ${h.count}`);
       out.push(`dockin_rm_http_request_duration_seconds_sum{route="${r}"} ${h.sum}`);
