@@ -38,25 +38,28 @@ export async function add(ctx: Context): Promise<Result> {
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
 
-  const leftover = readRecord(conf.cacheDir, env.containerId, env.ifName);
-  if (leftover.kind === "found") {
-    log.warn("a record of an earlier ADD exists: detaching it first");
-    await detach(ctx, leftover.record, env.netns);
-  }
-
+  // The webhook exchange starts first; the local reading happens while it is in flight.
   const started = performance.now();
-  const reply = await callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
+  const asked = callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
     onAttempt: (attempt, outcome, ms) =>
       log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome }),
   }).catch((err: unknown) => {
     const code = err instanceof CniError ? err.code : ErrorCode.BackendRefused;
     throw new CniError(code, `asking the backend about pod ${podLabel(pod)}: ${(err as Error).message}`);
   });
+  asked.catch(() => {}); // awaited below; this only keeps an early throw from leaving it unhandled
+  const networksDir = loadNetworkDir(conf.confDir);
+  const leftover = readRecord(conf.cacheDir, env.containerId, env.ifName);
+  if (leftover.kind === "found") {
+    log.warn("a record of an earlier ADD exists: detaching it first");
+    await detach(ctx, leftover.record, env.netns);
+  }
+  const reply = await asked;
   mark("webhook");
   const plan = validateReply(reply, {
     ifName: env.ifName,
     pod: podLabel(pod),
-    networks: loadNetworkDir(conf.confDir),
+    networks: networksDir,
   });
   for (const w of plan.warnings) log.warn(w, { reqId: plan.reqId });
   log.debug("plan", {
