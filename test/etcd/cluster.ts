@@ -2,7 +2,7 @@
 // loopback ports, data in a temp dir, timeouts tuned for loopback so it elects a leader in well
 // under a second. `stop()` kills every member and removes the data; so does the process exiting.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -75,6 +75,7 @@ export class EtcdCluster {
     for (let attempt = 0; attempt < 3; attempt++) {
       const ownDir = options.dir === undefined;
       const dir = options.dir ?? mkdtempSync(join(tmpdir(), "dockin-etcd-"));
+      mkdirSync(dir, { recursive: true });
       const ports = await freePorts(size * 2);
       const scheme = options.scheme ?? "http";
       const members: Member[] = Array.from({ length: size }, (_, i) => ({
@@ -94,6 +95,7 @@ export class EtcdCluster {
       } catch (err) {
         lastError = err;
         await cluster.stop();
+        for (const m of members) rmSync(m.dataDir, { recursive: true, force: true });
       }
     }
     throw lastError;
