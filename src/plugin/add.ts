@@ -7,7 +7,7 @@ import { addChain, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type AttachmentRecord, RECORD_FORMAT, readRecord, writeRecord } from "./record.ts";
+import { newRecord, readRecord, writeRecord } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { addPolicy } from "./routing.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
@@ -72,18 +72,15 @@ export async function add(ctx: Context): Promise<Result> {
 
   const dctx = delegateContext(ctx, env.netns, env.args);
   const networks = await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx)));
-  const record: AttachmentRecord = {
-    format: RECORD_FORMAT,
+  const record = newRecord({
     containerId: env.containerId,
     ifName: env.ifName,
     netns: env.netns,
     args: dctx.args,
     pod,
     cniVersion: ctx.args.config.cniVersion,
-    state: "adding",
-    created: new Date().toISOString(),
     networks,
-  };
+  });
   mark("plan");
   writeRecord(conf.cacheDir, record);
   mark("record");
@@ -106,13 +103,11 @@ export async function add(ctx: Context): Promise<Result> {
     } catch (err) {
       log.error("rollback incomplete: the record stays for DEL", { error: describe(err) });
     }
-    const code = reason instanceof CniError ? reason.code : 100;
+    const code = reason instanceof CniError ? reason.code : ErrorCode.DelegateFailed;
+    // The delegate's message is inlined, not chained as `cause`: logs would print it twice.
     throw new CniError(
       code,
       `attaching network "${net.name}" (${net.ifName}) to pod ${podLabel(pod)}: ${reason instanceof Error ? reason.message : String(reason)}`,
-      {
-        cause: reason,
-      },
     );
   }
   record.state = "attached";

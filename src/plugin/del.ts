@@ -8,7 +8,7 @@ import { recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type AttachmentRecord, RECORD_FORMAT, readRecord, recordPath } from "./record.ts";
+import { newRecord, readRecord, recordPath } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
 
@@ -56,18 +56,15 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
     networks: loadNetworkDir(conf.confDir),
   });
   const dctx = delegateContext(ctx, env.netns, env.args);
-  const record: AttachmentRecord = {
-    format: RECORD_FORMAT,
+  const record = newRecord({
     containerId: env.containerId,
     ifName: env.ifName,
     netns: env.netns,
     args: dctx.args,
     pod,
     cniVersion: ctx.args.config.cniVersion,
-    state: "adding",
-    created: new Date().toISOString(),
     networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
-  };
+  });
   await detach(ctx, record, env.netns);
 }
 

@@ -57,6 +57,11 @@ export interface AttachmentRecord {
   networks: RecordNetwork[];
 }
 
+/** A record in state `adding`, as written before the first delegate runs. */
+export function newRecord(fields: Omit<AttachmentRecord, "format" | "state" | "created">): AttachmentRecord {
+  return { format: RECORD_FORMAT, ...fields, state: "adding", created: new Date().toISOString() };
+}
+
 /** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */
 export function recordPath(cacheDir: string, containerId: string, ifName: string): string {
   return join(cacheDir, `${containerId}:${ifName}.json`);
