@@ -108,14 +108,14 @@ const show = async (args: string[]) => {
   )) as Policy;
   if (values.json) return printJson(p);
   process.stdout.write(
-    [
+    `${[
       `name:      ${p.name}`,
       `namespace: ${p.namespace ?? "(any)"}`,
       `pods:      ${p.podPrefix === undefined ? "(any)" : `${p.podPrefix}*`}`,
       `networks:  ${nets(p)}`,
       `sticky:    ${p.sticky ? "yes: addresses kept when the pod goes" : "no: addresses released when the pod goes"}`,
       `priority:  ${p.priority}`,
-    ].join("\n") + "\n",
+    ].join("\n")}\n`,
   );
 };
 
