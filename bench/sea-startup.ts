@@ -5,7 +5,7 @@
 // Usage: node bench/sea-startup.ts [rounds]   (builds dist/sea/dockin and, beside it, the variants:
 // no code caches, one bundle of every role with and without its code cache)
 import { spawnSync } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,26 +60,43 @@ variants.forEach(([label, exe], k) => {
 });
 cases.push({ name: "SEA: dockin --help (the CLI role)", file: sea, args: ["--help"], env: {} });
 for (const name of ["dockin-ipam", "dockin-cni"]) {
-  const file = join(root, "dist", "bin", name);
-  if (existsSync(file)) {
+  const built = join(root, "dist", "bin", name);
+  if (existsSync(built)) {
+    // A copy: a concurrent `npm run build` must not swap the file mid-run.
+    const file = join(dir, `dist-bin-${name}`);
+    copyFileSync(built, file);
     cases.push({ name: `dist/bin/${name} VERSION (bundle on the pinned Node)`, file, args: [], ...version });
   }
 }
 
-function once(c: Case): number {
+/** CPU time (user + sys, ms) of the children this process has waited for, from /proc/self/stat. */
+function childrenCpuMs(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the command name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+function once(c: Case): { wall: number; cpu: number } {
+  const cpu0 = childrenCpuMs();
   const start = process.hrtime.bigint();
   const r = spawnSync(c.file, c.args, { env: c.env, input: c.input ?? "", encoding: "utf8" });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status}: ${r.stderr}${r.stdout}`);
-  return ms;
+  const wall = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) {
+    throw new Error(`${c.name}: exit ${r.status}: ${r.error?.message ?? ""}${r.stderr}${r.stdout}`);
+  }
+  return { wall, cpu: childrenCpuMs() - cpu0 };
 }
 
 try {
   for (const c of cases) once(c); // warm the page cache
   const times = cases.map(() => [] as number[]);
+  const cpu = cases.map(() => 0);
   for (let i = 0; i < rounds; i++) {
     cases.forEach((c, k) => {
-      times[k]?.push(once(c));
+      const t = once(c);
+      times[k]?.push(t.wall);
+      cpu[k] = (cpu[k] ?? 0) + t.cpu;
     });
   }
   const median = (xs: number[]): number => {
@@ -88,12 +105,18 @@ try {
     return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
   };
   const ref = median(times[0]!);
-  console.log(`start-up, median of ${rounds} interleaved runs (wall clock of spawn to exit)`);
+  const refCpu = (cpu[0] ?? 0) / rounds;
+  console.log(
+    `start-up over ${rounds} interleaved rounds: median wall clock from spawn to exit, and mean CPU time ` +
+      "(user+sys, from tick-sampled accounting: steadier than wall clock on a busy machine)",
+  );
   const width = Math.max(...cases.map((c) => c.name.length));
   cases.forEach((c, k) => {
     const m = median(times[k]!);
+    const mc = (cpu[k] ?? 0) / rounds;
     console.log(
-      `  ${c.name.padEnd(width)}  ${m.toFixed(1).padStart(6)} ms  ${(m / ref).toFixed(2)}x  +${(m - ref).toFixed(1)} ms`,
+      `  ${c.name.padEnd(width)}  wall ${m.toFixed(1).padStart(6)} ms ${(m / ref).toFixed(2)}x` +
+        `   cpu ${mc.toFixed(1).padStart(5)} ms ${(mc / refCpu).toFixed(2)}x`,
     );
   });
 } finally {
