@@ -111,7 +111,7 @@ export async function add(ctx: Context): Promise<Result> {
     );
   }
   record.state = "attached";
-  writeRecord(conf.cacheDir, record);
+  writeRecord(conf.cacheDir, record, false);
   mark("done");
   log.debug("timings", { phases });
   const master = networks.find((n) => n.master)!;

@@ -67,8 +67,13 @@ export function recordPath(cacheDir: string, containerId: string, ifName: string
   return join(cacheDir, `${containerId}:${ifName}.json`);
 }
 
-/** Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. */
-export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
+/**
+ * Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. With
+ * `durable` false the fsyncs are skipped (still atomic against a killed process): used for the
+ * rewrite that adds the results, whose loss in a machine crash only costs CHECK its cache, as
+ * DEL works from the `adding` record (and the crash took the pod's namespace anyway).
+ */
+export function writeRecord(cacheDir: string, record: AttachmentRecord, durable = true): void {
   const path = recordPath(cacheDir, record.containerId, record.ifName);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -76,11 +81,12 @@ export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeSync(fd, `${JSON.stringify(record, null, 1)}\n`);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    if (!durable) return;
     const dirFd = openSync(cacheDir, "r");
     try {
       fsyncSync(dirFd);
