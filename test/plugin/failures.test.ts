@@ -332,6 +332,11 @@ describe("dockin-cni killed half-way through ADD", () => {
         assert.equal(killed.signal, "SIGKILL");
         assert.equal(w.records().length, 1, "the record was written before the delegates ran");
         assert.ok(Object.keys(nsAddresses(ns)).length > 0, "the kill left interfaces, as a crash would");
+        if (version >= "0.4.0") {
+          const check = await cni({ ...call, command: "CHECK", config: w.config(version) });
+          assert.equal(check.json?.code, 3, `CHECK of a half-made attachment fails: ${check.stdout}`);
+          assert.match(String(check.json?.msg), /never fully attached/);
+        }
 
         const del = await cni({ ...call, command: "DEL", config: w.config(version) });
         assert.equal(del.code, 0, del.stdout + del.stderr);

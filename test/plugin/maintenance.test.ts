@@ -101,7 +101,15 @@ describe("dockin-cni GC", () => {
   });
 });
 
-function makeCerts(dir: string): { ca: string; key: string; cert: string } {
+interface Certs {
+  ca: string;
+  key: string;
+  cert: string;
+  clientKey: string;
+  clientCert: string;
+}
+
+function makeCerts(dir: string): Certs {
   const o = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   o([
     "req",
@@ -152,7 +160,42 @@ function makeCerts(dir: string): { ca: string; key: string; cert: string } {
     "-extfile",
     "san.ext",
   ]);
-  return { ca: join(dir, "ca.pem"), key: join(dir, "server.key"), cert: join(dir, "server.pem") };
+  o([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    "client.key",
+    "-out",
+    "client.csr",
+    "-subj",
+    "/CN=dockin-cni",
+  ]);
+  o([
+    "x509",
+    "-req",
+    "-in",
+    "client.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "client.pem",
+    "-days",
+    "2",
+  ]);
+  return {
+    ca: join(dir, "ca.pem"),
+    key: join(dir, "server.key"),
+    cert: join(dir, "server.pem"),
+    clientKey: join(dir, "client.key"),
+    clientCert: join(dir, "client.pem"),
+  };
 }
 
 describe("dockin-cni over https", () => {
@@ -205,6 +248,46 @@ describe("dockin-cni over https", () => {
       });
       assert.equal(del.code, 0);
       assert.doesNotMatch(readFileSync(w.logFile, "utf8"), new RegExp(token));
+    } finally {
+      await w.cleanup();
+    }
+  });
+});
+
+describe("dockin-cni over https with a client certificate", () => {
+  test("a backend that requires a client certificate accepts certFile/keyFile and refuses without", async () => {
+    const w = new World();
+    const certs = makeCerts(w.dir);
+    w.webhook = new Webhook(
+      createServer({
+        key: readFileSync(certs.key),
+        cert: readFileSync(certs.cert),
+        ca: readFileSync(certs.ca),
+        requestCert: true,
+        rejectUnauthorized: true,
+      }),
+      "https",
+    );
+    await w.start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      w.webhook.replies.set("pod-8", reply(pair(8)));
+      const ns = w.netns();
+      const call = { containerId: "mtls", netns: ns, args: podArgs("pod-8") };
+      const without = await cni({
+        ...call,
+        command: "ADD",
+        config: w.config("1.0.0", { caFile: certs.ca, retries: 0 }),
+      });
+      assert.equal(without.json?.code, 11, without.stdout);
+      assert.equal(w.webhook.requests.length, 0);
+      const tls = { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey };
+      const add = await cni({ ...call, command: "ADD", config: w.config("1.0.0", tls) });
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0", tls) });
+      assert.equal(del.code, 0, del.stdout);
+      assert.deepEqual(nsAddresses(ns), {});
     } finally {
       await w.cleanup();
     }
