@@ -1,7 +1,8 @@
 // dockin-cni against the real bridge plugin and dockin-ipam, in throwaway network namespaces,
 // with a real webhook on port 0. Every case runs over every spec version the plugin claims.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CHECK_VERSIONS, cni, nsAddresses, nsJson, podArgs, reply, sh, VERSIONS, World } from "./harness.ts";
 
@@ -111,6 +112,8 @@ describe("dockin-cni attaches networks", () => {
           [["192.168.2.1", "net0"]],
         );
         assert.deepEqual(w.records(), [`${call.containerId}:eth0.json`]);
+        assert.equal(statSync(w.cacheDir).mode & 0o777, 0o700, "cacheDir is 0700");
+        assert.equal(statSync(join(w.cacheDir, w.records()[0]!)).mode & 0o777, 0o600, "records are 0600");
 
         if (version >= "0.4.0") {
           const check = await cni({ ...call, command: "CHECK", config: w.config(version) });
