@@ -284,8 +284,13 @@ export class RmServer {
       if (containerId) query.containerId = containerId;
       const node = q.get("node");
       if (node) query.node = node;
-      const data = await this.service.webhook(query);
-      sendJson(ctx.res, 200, { code: 0, reqId, message: "success", data });
+      const data = await this.service.webhookJson(query);
+      const text = `{"code":0,"reqId":${JSON.stringify(reqId)},"message":"success","data":${data}}`;
+      ctx.res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
+      ctx.res.end(text);
     } catch (err) {
       const status = err instanceof RmError ? err.status : 500;
       if (status >= 500)

@@ -97,6 +97,8 @@ export class RmService {
   private readonly now: () => string;
   private readonly cacheMs: number;
   private readonly networks = new Map<string, CachedNetwork>();
+  /** The webhook's `data` as JSON per (frozen, shared) pod record; dropped with the network cache. */
+  private answers = new WeakMap<PodRecord, { at: number; json: string }>();
 
   constructor(store: Store, options: ServiceOptions = {}) {
     this.store = store;
@@ -124,6 +126,7 @@ export class RmService {
     const pools = poolsOf(spec);
     const now = this.now();
     this.networks.delete(name);
+    this.answers = new WeakMap();
     const { network, created } = await this.store.putNetwork(name, (existing, allocated) => {
       const misfits: string[] = [];
       for (const a of allocated) {
@@ -145,6 +148,7 @@ export class RmService {
       return { name, spec, created: existing?.created ?? now, updated: now };
     });
     this.networks.delete(name);
+    this.answers = new WeakMap();
     return { network: this.networkView(network, await this.store.usage()), created };
   }
 
@@ -191,8 +195,10 @@ export class RmService {
       );
     }
     this.networks.delete(name);
+    this.answers = new WeakMap();
     await this.store.deleteNetwork(name);
     this.networks.delete(name);
+    this.answers = new WeakMap();
   }
 
   // ---- pods
@@ -404,6 +410,11 @@ export class RmService {
    * store operation; any other pod is a 404.
    */
   async webhook(q: WebhookQuery): Promise<WebhookEntry[]> {
+    return JSON.parse(await this.webhookJson(q)) as WebhookEntry[];
+  }
+
+  /** The webhook's `data` array as JSON text (what the server sends; cached per pod record). */
+  async webhookJson(q: WebhookQuery): Promise<string> {
     checkName("namespace", q.podNamespace);
     checkName("pod", q.podName);
     let record = await this.store.getPod(q.podNamespace, q.podName);
@@ -442,7 +453,12 @@ export class RmService {
       });
       if (record === undefined) throw new RmError("NotFound", `pod ${q.podNamespace}/${q.podName} not found`);
     }
-    return this.webhookEntries(record);
+    const now = Date.now();
+    const hit = this.answers.get(record);
+    if (hit !== undefined && now - hit.at < this.cacheMs) return hit.json;
+    const json = JSON.stringify(await this.webhookEntries(record));
+    if (Object.isFrozen(record)) this.answers.set(record, { at: now, json });
+    return json;
   }
 
   private async webhookEntries(record: PodRecord): Promise<WebhookEntry[]> {

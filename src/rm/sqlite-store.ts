@@ -48,6 +48,14 @@ type Row = Record<string, unknown>;
 
 const str = (row: Row | undefined, key: string): string => String(row?.[key] ?? "");
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** Opens (creating and migrating as needed) the SQLite store at `path`. */
 export async function openSqliteStore(path: string, options: SqliteOptions = {}): Promise<Store> {
   return new SqliteStore(path, options);
@@ -209,9 +217,23 @@ class SqliteStore implements Store {
 
   // ---- pods
 
+  /**
+   * Parsed records by pod, reused while the stored text is the same (compared on every read, so
+   * never stale). Records are frozen because they are shared: callers build new ones to change.
+   */
+  private readonly parsed = new Map<string, { text: string; record: PodRecord }>();
+
   private podSync(namespace: string, name: string): PodRecord | undefined {
     const row = this.stmt("SELECT record FROM pods WHERE namespace = ? AND name = ?").get(namespace, name);
-    return row === undefined ? undefined : (JSON.parse(str(row, "record")) as PodRecord);
+    if (row === undefined) return undefined;
+    const text = str(row, "record");
+    const key = `${namespace}/${name}`;
+    const hit = this.parsed.get(key);
+    if (hit !== undefined && hit.text === text) return hit.record;
+    const record = deepFreeze(JSON.parse(text) as PodRecord);
+    if (this.parsed.size >= 20_000) this.parsed.clear();
+    this.parsed.set(key, { text, record });
+    return record;
   }
 
   private readonly view: AllocationView = {
