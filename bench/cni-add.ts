@@ -7,7 +7,15 @@
 //
 // Usage (root): npm run build && node bench/cni-add.ts [rounds]   (40 rounds by default)
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -38,24 +46,22 @@ writeFileSync(
   JSON.stringify({ cniVersion: "1.0.0", name: "b", type: "bridge", bridge: bridges[1] }),
 );
 
-const server = createServer((_req, res) => {
+const networks = [
+  {
+    type: "a",
+    podIp: "10.71.0.2",
+    subnetMask: "255.255.255.0",
+    gateway: "10.71.0.1",
+    ifName: "eth0",
+    master: true,
+  },
+  { type: "b", podIp: "10.72.0.2", subnetMask: "24", gateway: "10.72.0.1", ifName: "net1" },
+];
+// Pods named one-* get the master network only: the plugin's own cost without a second attach.
+const server = createServer((req, res) => {
+  const one = new URL(req.url ?? "/", "http://x").searchParams.get("podName")?.startsWith("one-") === true;
   res.writeHead(200, { "content-type": "application/json" });
-  res.end(
-    JSON.stringify({
-      code: 0,
-      data: [
-        {
-          type: "a",
-          podIp: "10.71.0.2",
-          subnetMask: "255.255.255.0",
-          gateway: "10.71.0.1",
-          ifName: "eth0",
-          master: true,
-        },
-        { type: "b", podIp: "10.72.0.2", subnetMask: "24", gateway: "10.72.0.1", ifName: "net1" },
-      ],
-    }),
-  );
+  res.end(JSON.stringify({ code: 0, data: one ? networks.slice(0, 1) : networks }));
 });
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 const port = (server.address() as { port: number }).port;
@@ -82,6 +88,20 @@ const bridgeConfig = JSON.stringify({
     routes: [{ dst: "0.0.0.0/0", gw: "10.73.0.1" }],
   },
 });
+
+/**
+ * CPU time (user + sys, ms) of the children this process has waited for, from /proc/self/stat:
+ * a plugin's own and its delegates' (bridge, dockin-ipam, nsenter, ip), as they are reaped.
+ * Steadier than the wall clock on a machine shared with other test runs; 10 ms ticks, so only
+ * means over many rounds mean anything.
+ */
+function childrenCpuMs(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100; // cutime + cstime, USER_HZ 100
+}
+
+const cpu: Record<string, number> = {};
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv, stdin: string): Promise<number> {
   return new Promise((resolveRun, reject) => {
@@ -131,29 +151,28 @@ try {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
     }
-    const sample = {
-      "node -e 0": await run(node, ["-e", "0"], {}, ""),
-      "bridge+dockin-ipam ADD (1 network)": await run(
-        "/usr/lib/cni/bridge",
-        [],
-        cniEnv("ADD", nsA, `d${i}`),
-        bridgeConfig,
-      ),
-      "dockin-cni ADD (1 network)": await run(
-        plugin,
-        [],
-        cniEnv("ADD", nsC, `o${i}`, `one-${i}`),
-        mainConfig,
-      ),
-      "dockin-cni ADD (2 networks)": await run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig),
-      "bridge+dockin-ipam DEL (1 network)": await run(
-        "/usr/lib/cni/bridge",
-        [],
-        cniEnv("DEL", nsA, `d${i}`),
-        bridgeConfig,
-      ),
-      "dockin-cni DEL (2 networks)": await run(plugin, [], cniEnv("DEL", nsB, `p${i}`), mainConfig),
+    const sample: Record<string, number> = {};
+    const timed = async (name: string, go: () => Promise<number>) => {
+      const c0 = childrenCpuMs();
+      sample[name] = await go();
+      if (i >= 3) cpu[name] = (cpu[name] ?? 0) + childrenCpuMs() - c0;
     };
+    await timed("node -e 0", () => run(node, ["-e", "0"], {}, ""));
+    await timed("bridge+dockin-ipam ADD (1 network)", () =>
+      run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsA, `d${i}`), bridgeConfig),
+    );
+    await timed("dockin-cni ADD (1 network)", () =>
+      run(plugin, [], cniEnv("ADD", nsC, `o${i}`, `one-${i}`), mainConfig),
+    );
+    await timed("dockin-cni ADD (2 networks)", () =>
+      run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig),
+    );
+    await timed("bridge+dockin-ipam DEL (1 network)", () =>
+      run("/usr/lib/cni/bridge", [], cniEnv("DEL", nsA, `d${i}`), bridgeConfig),
+    );
+    await timed("dockin-cni DEL (2 networks)", () =>
+      run(plugin, [], cniEnv("DEL", nsB, `p${i}`), mainConfig),
+    );
     await run(plugin, [], cniEnv("DEL", nsC, `o${i}`, `one-${i}`), mainConfig);
     if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
     for (const ns of [nsA, nsB, nsC]) execFileSync("ip", ["netns", "del", ns]);
@@ -177,8 +196,12 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds, medians:`);
-for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(38)} ${v!.toFixed(1).padStart(7)} ms`);
+console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds: median wall clock, mean CPU (process tree):`);
+const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / rounds]));
+console.log(`  ${"".padEnd(38)} ${"wall".padStart(7)}    ${"cpu".padStart(7)}`);
+for (const [k, v] of Object.entries(m)) {
+  console.log(`  ${k.padEnd(38)} ${v!.toFixed(1).padStart(7)} ms ${c[k]!.toFixed(1).padStart(7)} ms`);
+}
 const addOverhead =
   m["dockin-cni ADD (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
 const ownOverhead =
@@ -189,4 +212,11 @@ console.log(
   `  ADD overhead beyond one Node start + one network's attach: ${addOverhead.toFixed(1)} ms (budget 15 ms)`,
 );
 console.log(`  of which the plugin's own work (1-network ADD minus the same): ${ownOverhead.toFixed(1)} ms`);
+const cpuOverhead =
+  c["dockin-cni ADD (2 networks)"]! - c["node -e 0"]! - 2 * c["bridge+dockin-ipam ADD (1 network)"]!;
+const cpuOwn = c["dockin-cni ADD (1 network)"]! - c["node -e 0"]! - c["bridge+dockin-ipam ADD (1 network)"]!;
+console.log(
+  `  CPU the plugin adds to its delegates' (2 networks: ADD minus node -e 0 minus two attaches): ${cpuOverhead.toFixed(1)} ms`,
+);
+console.log(`  CPU the plugin adds to its delegate's (1 network): ${cpuOwn.toFixed(1)} ms`);
 console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);

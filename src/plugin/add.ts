@@ -2,7 +2,7 @@
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
 import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
-import { type Context, delegateContext, webhookOptions } from "./context.ts";
+import { type Context, clock, delegateContext, webhookOptions } from "./context.ts";
 import { addChain, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { podLabel, requirePod } from "./identity.ts";
@@ -31,15 +31,15 @@ export async function add(ctx: Context): Promise<Result> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
   // Milliseconds since the process started, at each phase (logged at debug level at the end).
-  const phases: Record<string, number> = { start: Math.round(performance.now()) };
+  const phases: Record<string, number> = { start: Math.round(clock()) };
   const mark = (name: string) => {
-    phases[name] = Math.round(performance.now());
+    phases[name] = Math.round(clock());
   };
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
 
   // The webhook exchange starts first; the local reading happens while it is in flight.
-  const started = performance.now();
+  const started = clock();
   const asked = callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
     onAttempt: (attempt, outcome, ms) =>
       log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome }),
@@ -67,7 +67,7 @@ export async function add(ctx: Context): Promise<Result> {
     networks: plan.networks.map(
       (n) => `${n.name}:${n.ifName}:${n.addresses.map((a) => a.address).join(",")}`,
     ),
-    ms: Math.round(performance.now() - started),
+    ms: Math.round(clock() - started),
   });
 
   const dctx = delegateContext(ctx, env.netns, env.args);

@@ -6,6 +6,7 @@ import { execPlugin, findPlugin } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
 import { formatResult, parseResult, type Result } from "../cni/result.ts";
 import { LATEST, negotiate } from "../cni/version.ts";
+import { clock } from "./context.ts";
 import type { RecordNetwork, RecordPlugin } from "./record.ts";
 import type { PlannedNetwork } from "./reply.ts";
 import { TABLE_BASE } from "./routing.ts";
@@ -157,7 +158,7 @@ async function runOne(
   prev: Result | undefined,
   ctx: DelegateContext,
 ): Promise<unknown> {
-  const started = performance.now();
+  const started = clock();
   const fields = { network: net.name, ifName: net.ifName, delegate: call.type, verb };
   try {
     const out = await execPlugin({
@@ -173,12 +174,12 @@ async function runOne(
       stdin: withPrev(call, prev),
       timeoutMs: ctx.timeoutMs,
     });
-    ctx.log.info("delegate", { ...fields, ms: Math.round(performance.now() - started), outcome: "ok" });
+    ctx.log.info("delegate", { ...fields, ms: Math.round(clock() - started), outcome: "ok" });
     return out;
   } catch (err) {
     ctx.log.warn("delegate", {
       ...fields,
-      ms: Math.round(performance.now() - started),
+      ms: Math.round(clock() - started),
       outcome: "failed",
       error: describe(err),
     });
