@@ -54,6 +54,11 @@ function waitForUrl(proc: ChildProcess, pattern: RegExp, what: string): Promise<
       const m = pattern.exec(text);
       if (m?.[1] !== undefined) {
         clearTimeout(timer);
+        // From here on the output is drained unread (the RM logs every write).
+        proc.stdout?.off("data", onData);
+        proc.stderr?.off("data", onData);
+        proc.stdout?.resume();
+        proc.stderr?.resume();
         resolve(m[1]);
       }
     };

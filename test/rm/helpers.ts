@@ -110,10 +110,13 @@ export function startRmProcess(args: string[]): Promise<RmProcess> {
       reject(new Error(`the RM exited (${code}) before listening: ${stderr}`));
     };
     child.once("exit", early);
+    let listening = false;
     child.stderr?.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
+      if (listening) return;
       const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(stderr);
       if (m?.[1] !== undefined) {
+        listening = true;
         clearTimeout(timer);
         child.off("exit", early);
         resolve({
