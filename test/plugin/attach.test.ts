@@ -321,6 +321,28 @@ describe("dockin-cni DEL without the RM", () => {
     });
   }
 
+  test("DEL after the pod's namespace is gone (no CNI_NETNS) succeeds and forgets the record", async () => {
+    const w = await new World().start();
+    try {
+      w.network("test");
+      w.network("dockin");
+      w.webhook.replies.set("web-0", reply(seedPair));
+      const ns = w.netns();
+      const call = { containerId: "gone", args: podArgs("web-0") };
+      const add = await cni({ ...call, netns: ns, command: "ADD", config: w.config("1.1.0") });
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      sh("ip", ["netns", "del", ns]);
+      for (const round of [1, 2]) {
+        const del = await cni({ ...call, netns: "", command: "DEL", config: w.config("1.1.0") });
+        assert.equal(del.code, 0, `DEL ${round}: ${del.stdout}${del.stderr}`);
+      }
+      assert.deepEqual(w.portsLeft(), [], "the veths went with the namespace");
+      assert.deepEqual(w.records(), []);
+    } finally {
+      await w.cleanup();
+    }
+  });
+
   test("DEL without a record asks the webhook and detaches what it names", async () => {
     const w = await new World().start();
     try {
