@@ -5,7 +5,7 @@ import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import { execPlugin, findPlugin } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
 import { formatResult, parseResult, type Result } from "../cni/result.ts";
-import { LATEST, negotiate } from "../cni/version.ts";
+import { compareVersions, LATEST, negotiate } from "../cni/version.ts";
 import { clock } from "./context.ts";
 import type { RecordNetwork, RecordPlugin } from "./record.ts";
 import type { PlannedNetwork } from "./reply.ts";
@@ -230,8 +230,7 @@ export async function checkChain(net: RecordNetwork, ctx: DelegateContext): Prom
     throw new CniError(ErrorCode.UnknownContainer, `network "${net.name}" was never fully attached`);
   }
   for (const call of net.plugins) {
-    if (call.cniVersion === "0.1.0" || call.cniVersion.startsWith("0.2") || call.cniVersion.startsWith("0.3"))
-      continue;
+    if (compareVersions(call.cniVersion, "0.4.0") < 0) continue; // CHECK came with 0.4.0
     await runOne("CHECK", net, call, net.result, ctx);
   }
 }
