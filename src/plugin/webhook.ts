@@ -158,16 +158,17 @@ export async function callWebhook(
           `${method} ${safeUrl(url)}: HTTP ${reply.status}: ${replyMessage(reply.body)}`,
         );
       }
-      call.onAttempt?.(attempt, `HTTP ${reply.status}`, Date.now() - attemptStarted);
-      if (reply.body.trim() === "") return undefined;
+      let parsed: unknown;
       try {
-        return JSON.parse(reply.body);
+        parsed = reply.body.trim() === "" ? undefined : JSON.parse(reply.body);
       } catch (err) {
         throw new CniError(
           ErrorCode.BackendRefused,
           `${method} ${safeUrl(url)}: the reply is not JSON (${(err as Error).message}): ${reply.body.slice(0, 80)}`,
         );
       }
+      call.onAttempt?.(attempt, `HTTP ${reply.status}`, Date.now() - attemptStarted);
+      return parsed;
     } catch (err) {
       call.onAttempt?.(attempt, describe(err), Date.now() - attemptStarted);
       if (!(err instanceof Retryable)) {
