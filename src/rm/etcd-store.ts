@@ -11,6 +11,7 @@ import type { Etcd3, IRequestOp, KVClient } from "etcd3";
 import { type Family, formatIP } from "../cni/ip.ts";
 import type { AllocationView, PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
+import { type Read, ReadBatcher } from "./etcd-batch.ts";
 import {
   type Attempt,
   connect,
@@ -83,6 +84,7 @@ export class EtcdStore implements Store {
   private readonly kv: KVClient;
   private readonly timing: { deadlineMs: number; requestTimeoutMs: number };
   private readonly inflight = new Inflight();
+  private readonly reads: ReadBatcher;
   private readonly pods = new KeyedQueue();
   private closed = false;
   /** Counters for benchmarks and logs: commits and compare-and-swap losses. */
@@ -98,6 +100,7 @@ export class EtcdStore implements Store {
     };
     this.client = connect(options);
     this.kv = this.client.kv;
+    this.reads = new ReadBatcher(this.kv, this.timing.requestTimeoutMs);
   }
 
   private run<T>(what: string, fn: (a: Attempt) => Promise<T>): Promise<T> {
@@ -200,9 +203,8 @@ export class EtcdStore implements Store {
   }
 
   async getNetwork(name: string): Promise<Network | undefined> {
-    return this.run(`reading network "${name}"`, async (a) => {
-      const res = await this.kv.range({ key: this.keys.network(name) }, a.call());
-      const kv = res.kvs[0];
+    return this.run(`reading network "${name}"`, async () => {
+      const { kv } = await this.reads.get(this.keys.network(name));
       return kv === undefined ? undefined : decodeNetwork(name, kv.value);
     });
   }
@@ -291,12 +293,11 @@ export class EtcdStore implements Store {
     // One update of a pod at a time in this process: they would only fail each other's compare.
     return this.pods.run(owner, () =>
       this.run(`updating pod ${owner}`, async (a) => {
-        const key = this.keys.pod(namespace, name);
-        const res = await this.kv.range({ key }, a.call());
-        const revision = res.header.revision;
+        const read = await this.reads.get(this.keys.pod(namespace, name));
+        const revision = read.revision;
         this.inflight.enter(Number(revision));
         try {
-          return await this.decideAndCommit(namespace, name, res, a, decide);
+          return await this.decideAndCommit(namespace, name, read, a, decide);
         } finally {
           this.inflight.leave(Number(revision));
         }
@@ -307,12 +308,12 @@ export class EtcdStore implements Store {
   private async decideAndCommit(
     namespace: string,
     name: string,
-    res: Awaited<ReturnType<KVClient["range"]>>,
+    read: Read,
     a: Attempt,
     decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
   ): Promise<PodRecord | undefined> {
-    const revision = res.header.revision;
-    const kv = res.kvs[0];
+    const revision = read.revision;
+    const kv = read.kv;
     const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
     const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
     snapshot.revision = revision;
@@ -405,9 +406,8 @@ export class EtcdStore implements Store {
   }
 
   async getPod(namespace: string, name: string): Promise<PodRecord | undefined> {
-    return this.run(`reading pod ${namespace}/${name}`, async (a) => {
-      const res = await this.kv.range({ key: this.keys.pod(namespace, name) }, a.call());
-      const kv = res.kvs[0];
+    return this.run(`reading pod ${namespace}/${name}`, async () => {
+      const { kv } = await this.reads.get(this.keys.pod(namespace, name));
       return kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
     });
   }
@@ -455,9 +455,8 @@ export class EtcdStore implements Store {
   }
 
   async getPolicy(name: string): Promise<Policy | undefined> {
-    return this.run(`reading policy "${name}"`, async (a) => {
-      const res = await this.kv.range({ key: this.keys.policy(name) }, a.call());
-      const kv = res.kvs[0];
+    return this.run(`reading policy "${name}"`, async () => {
+      const { kv } = await this.reads.get(this.keys.policy(name));
       return kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as Policy);
     });
   }
