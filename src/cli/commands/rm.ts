@@ -118,7 +118,9 @@ async function serve(argv: string[]): Promise<number> {
     },
   });
   const server = new RmServer({
-    service: new RmService(store),
+    // On etcd, other replicas write too: the webhook reads every network afresh (no cache), so a
+    // reply reflects every write acknowledged by any replica.
+    service: new RmService(store, store.description.startsWith("etcd:") ? { networkCacheMs: 0 } : {}),
     logger,
     debug: level === "debug",
     ...(tokens === undefined ? {} : { tokens }),
