@@ -1,5 +1,7 @@
 // One invocation's context: the main config, the logger, the delegate settings. Every verb runs
 // inside `withContext`, which logs its outcome and duration in one line.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { describe } from "../cni/errors.ts";
 import { Logger } from "../cni/log.ts";
 import type { CmdArgs } from "../cni/skel.ts";
@@ -13,6 +15,15 @@ import type { WebhookOptions } from "./webhook.ts";
  * perf_hooks (about 1 ms of a plugin's run); process.uptime() reads the same clock.
  */
 export const clock = (): number => process.uptime() * 1000;
+
+/** The seed's sample logs to /data/kubernetes/dockin-cni.log: its directory may not exist yet. */
+function makeLogDir(file: string): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+  } catch {
+    // the logger reports on stderr that it cannot write the file
+  }
+}
 
 export interface Context {
   args: CmdArgs;
@@ -35,6 +46,7 @@ export async function withContext<T>(
   const started = clock();
   try {
     const logging = loggingOf(args.config);
+    if (logging.file !== undefined) makeLogDir(logging.file);
     log.configure(logging.file, logging.level);
     const { config, problems } = parseMainConfig(args.config, lenient);
     for (const p of problems) log.warn(`config problem ignored for ${env.command}: ${p}`);

@@ -373,6 +373,8 @@ describe("dockin-cni reads the seed's files as written", () => {
       );
       const ns = w.netns();
       const call = { containerId: "seed", netns: ns, args: "K8S_POD_NAME=seed" };
+      // logFile in a directory that does not exist yet, as the seed's /data/kubernetes/dockin-cni.log.
+      w.logFile = join(w.dir, "data", "kubernetes", "dockin-cni.log");
       const add = await cni({ ...call, command: "ADD", config: w.config("0.2.0", { logLevel: "info" }) });
       assert.equal(add.code, 0, add.stdout + add.stderr);
       assert.deepEqual(add.json?.ip4, {
