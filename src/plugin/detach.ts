@@ -1,8 +1,7 @@
 // Detaching from a record: every network in reverse order (its rules, then its chain's DEL in
 // reverse), continuing past failures; the record is removed last, only when everything succeeded.
 import { describe } from "../cni/errors.ts";
-import type { Context } from "./context.ts";
-import { delegateContext } from "./context.ts";
+import { type Context, delegateContext } from "./context.ts";
 import { delChain } from "./delegate.ts";
 import { type AttachmentRecord, removeRecord } from "./record.ts";
 import { removePolicy } from "./routing.ts";
