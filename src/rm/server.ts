@@ -218,6 +218,31 @@ export class RmServer {
           sendJson(ctx.res, 200, await s.releasePod(p(ctx, 0), p(ctx, 1), containerId));
         },
       }),
+      // The plugin's detach notification (its `notifyUrl`): the same as the release endpoint, in
+      // the plugin's body: {"event":"detached","podName","podNamespace"?,"containerId"?,"podUid"?,"ifName"?}.
+      route("/rmController/podDetached", "webhook", {
+        POST: async (ctx) => {
+          const b = (await body(ctx)) as Record<string, unknown> | undefined;
+          const problems: string[] = [];
+          if (b === undefined || b === null || typeof b !== "object" || Array.isArray(b)) {
+            problems.push("(body): must be a JSON object");
+          } else {
+            const known = ["event", "podName", "podNamespace", "containerId", "podUid", "ifName"];
+            for (const k of Object.keys(b)) if (!known.includes(k)) problems.push(`${k}: unknown field`);
+            if (b.event !== undefined && b.event !== "detached")
+              problems.push(`event: "${String(b.event)}" is not "detached"`);
+            if (typeof b.podName !== "string" || b.podName === "") problems.push("podName: is required");
+            for (const k of ["podNamespace", "containerId", "podUid", "ifName"])
+              if (b[k] !== undefined && typeof b[k] !== "string") problems.push(`${k}: must be a string`);
+          }
+          if (problems.length > 0)
+            throw new RmError("BadRequest", `invalid detach notification: ${problems.join("; ")}`);
+          const n = b as { podName: string; podNamespace?: string; containerId?: string };
+          const ns = n.podNamespace === undefined || n.podNamespace === "" ? "default" : n.podNamespace;
+          const containerId = n.containerId === "" ? undefined : n.containerId;
+          sendJson(ctx.res, 200, await s.releasePod(ns, n.podName, containerId));
+        },
+      }),
       route("/api/v1/gc", "admin", {
         POST: async (ctx) => sendJson(ctx.res, 200, await s.gc(await body(ctx))),
       }),

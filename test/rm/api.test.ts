@@ -530,6 +530,32 @@ describe("webhook", () => {
     assert.equal(bad.status, 400);
   });
 
+  it("takes the plugin's detach notification (notifyUrl) as a release", async () => {
+    await rm.call("PUT", "/api/v1/policies/temp", { namespace: "shop", networks: [{ network: "test" }] });
+    await rm.call("GET", "/rmController/getPodMultiNetwork?podName=web-0&podNamespace=shop&containerId=c1");
+    const note = {
+      event: "detached",
+      podName: "web-0",
+      podNamespace: "shop",
+      containerId: "c1",
+      podUid: "u",
+      ifName: "eth0",
+    };
+    const stale = await rm.call("POST", "/rmController/podDetached", { ...note, containerId: "c0" });
+    assert.deepEqual([stale.status, obj(stale).released], [200, false]);
+    const r = await rm.call("POST", "/rmController/podDetached", note);
+    assert.deepEqual([r.status, obj(r).released], [200, true]);
+    assert.equal((await rm.call("GET", "/api/v1/pods/shop/web-0")).status, 404);
+    const again = await rm.call("POST", "/rmController/podDetached", note);
+    assert.deepEqual([again.status, obj(again).released, obj(again).reason], [200, false, "unknown pod"]);
+    const bad = await rm.call("POST", "/rmController/podDetached", { event: "attached", pod: "x" });
+    assert.equal(bad.status, 400);
+    assert.match(
+      String(obj(bad).message),
+      /event: "attached" is not "detached"; .*pod: unknown field|pod: unknown field.*event/,
+    );
+  });
+
   it("gc releases the releasing-policy pods of a node that are not listed", async () => {
     await rm.call("PUT", "/api/v1/policies/temp", { podPrefix: "", networks: [{ network: "test" }] });
     for (const [p, node] of [
