@@ -4,7 +4,18 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CHECK_VERSIONS, cni, nsAddresses, nsJson, podArgs, reply, sh, VERSIONS, World } from "./harness.ts";
+import {
+  CHECK_VERSIONS,
+  cni,
+  inWorld,
+  nsAddresses,
+  nsJson,
+  podArgs,
+  reply,
+  sh,
+  VERSIONS,
+  type World,
+} from "./harness.ts";
 
 interface Rule {
   src?: string;
@@ -73,8 +84,7 @@ const seedPair = [
 describe("dockin-cni attaches networks", () => {
   for (const version of VERSIONS) {
     test(`two networks at ${version}: master default route, policy table for the other, CHECK, DEL twice`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("test");
         w.network("dockin");
         w.webhook.replies.set("web-0", reply(seedPair));
@@ -124,14 +134,11 @@ describe("dockin-cni attaches networks", () => {
           assert.equal(del.code, 0, `DEL ${round}: ${del.stdout}${del.stderr}`);
           assertNothingLeft(w, ns);
         }
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
 
     test(`three networks, dual stack, at ${version}`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("front");
         w.network("back");
         w.network("store");
@@ -206,17 +213,14 @@ describe("dockin-cni attaches networks", () => {
           rules(ns, 6).filter((r) => r.src !== undefined && r.src !== "all"),
           [],
         );
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
   }
 });
 
 describe("dockin-cni ADD again", () => {
   test("a second ADD of the same container detaches the first attachment, then attaches afresh", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       w.webhook.replies.set("web-0", reply(seedPair));
@@ -232,9 +236,7 @@ describe("dockin-cni ADD again", () => {
       const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0") });
       assert.equal(del.code, 0, del.stdout);
       assertNothingLeft(w, ns);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
 
@@ -269,8 +271,7 @@ describe("dockin-cni CHECK finds what is missing", () => {
   for (const version of CHECK_VERSIONS) {
     for (const b of breakages) {
       test(`CHECK at ${version} fails after ${b.name}`, async () => {
-        const w = await new World().start();
-        try {
+        await inWorld(async (w) => {
           w.network("test");
           w.network("dockin");
           w.webhook.replies.set("web-0", reply(seedPair));
@@ -285,9 +286,7 @@ describe("dockin-cni CHECK finds what is missing", () => {
           const del = await cni({ ...call, command: "DEL", config: w.config(version) });
           assert.equal(del.code, 0, del.stdout + del.stderr);
           assertNothingLeft(w, ns);
-        } finally {
-          await w.cleanup();
-        }
+        });
       });
     }
   }
@@ -296,8 +295,7 @@ describe("dockin-cni CHECK finds what is missing", () => {
 describe("dockin-cni DEL without the RM", () => {
   for (const version of VERSIONS) {
     test(`DEL at ${version} works from the record alone while the webhook is down`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("test");
         w.network("dockin");
         w.webhook.replies.set("web-0", reply(seedPair));
@@ -315,15 +313,12 @@ describe("dockin-cni DEL without the RM", () => {
         const again = await cni({ ...call, command: "DEL", config: w.config(version) });
         assert.equal(again.code, 0, again.stdout + again.stderr);
         assert.match(readFileSync(w.logFile, "utf8"), /DEL without a record could not reach the delegates/);
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
   }
 
   test("DEL after the pod's namespace is gone (no CNI_NETNS) succeeds and forgets the record", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       w.webhook.replies.set("web-0", reply(seedPair));
@@ -338,14 +333,11 @@ describe("dockin-cni DEL without the RM", () => {
       }
       assert.deepEqual(w.portsLeft(), [], "the veths went with the namespace");
       assert.deepEqual(w.records(), []);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("DEL without a record asks the webhook and detaches what it names", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       w.webhook.replies.set("web-0", reply(seedPair));
@@ -357,8 +349,6 @@ describe("dockin-cni DEL without the RM", () => {
       const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0") });
       assert.equal(del.code, 0, del.stdout + del.stderr);
       assertNothingLeft(w, ns);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });

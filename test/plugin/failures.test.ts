@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cni, nsAddresses, podArgs, reply, trySh, VERSIONS, World } from "./harness.ts";
+import { cni, inWorld, nsAddresses, podArgs, reply, trySh, VERSIONS, type World } from "./harness.ts";
 
 const master = {
   type: "test",
@@ -153,8 +153,7 @@ function assertNothingCreated(w: World, ns: string): void {
 describe("dockin-cni rejects bad webhook replies and creates nothing", () => {
   for (const version of VERSIONS) {
     test(`every kind of bad reply at ${version}`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("test");
         w.network("dockin");
         const ns = w.netns();
@@ -183,15 +182,12 @@ describe("dockin-cni rejects bad webhook replies and creates nothing", () => {
           assert.match(String(run.json?.msg), /default\/web-0/, `${bad.name}: the message names the pod`);
           assertNothingCreated(w, ns);
         }
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
   }
 
   test("a 5xx is retried with backoff inside the deadline, with the remaining budget in a header", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       let calls = 0;
@@ -213,14 +209,11 @@ describe("dockin-cni rejects bad webhook replies and creates nothing", () => {
       assert.ok(budgets[2]! < budgets[0]!, "the budget shrinks");
       const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0") });
       assert.equal(del.code, 0, del.stdout);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("a webhook that never answers is error 11 within the deadline", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.webhook.handler = () => {
         // never answers
@@ -238,9 +231,7 @@ describe("dockin-cni rejects bad webhook replies and creates nothing", () => {
       assert.equal(run.json?.code, 11, run.stdout);
       assert.ok(took < 3000, `took ${took} ms`);
       assertNothingCreated(w, ns);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
 
@@ -253,8 +244,7 @@ esac`;
 describe("dockin-cni rolls back when a delegate fails", () => {
   for (const version of VERSIONS) {
     test(`the second network's chain fails at ${version}: the first is detached, nothing left`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("test");
         const bad = w.network("dockin");
         w.fake("dkfail", failingDelegate);
@@ -284,9 +274,7 @@ describe("dockin-cni rolls back when a delegate fails", () => {
         assert.deepEqual(nsAddresses(ns), {});
         assert.deepEqual(w.portsLeft(), []);
         assert.deepEqual(w.records(), []);
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
   }
 });
@@ -300,8 +288,7 @@ esac`;
 describe("dockin-cni killed half-way through ADD", () => {
   for (const version of VERSIONS) {
     test(`SIGKILL during ADD at ${version}, then DEL leaves nothing`, async () => {
-      const w = await new World().start();
-      try {
+      await inWorld(async (w) => {
         w.network("test");
         const slow = w.network("dockin");
         const marker = join(w.dir, "slow-started");
@@ -343,17 +330,14 @@ describe("dockin-cni killed half-way through ADD", () => {
         assert.deepEqual(nsAddresses(ns), {});
         assert.deepEqual(w.portsLeft(), []);
         assert.deepEqual(w.records(), []);
-      } finally {
-        await w.cleanup();
-      }
+      });
     });
   }
 });
 
 describe("dockin-cni reads the seed's files as written", () => {
   test("network samples with // comments load, and the sample's foreign gateway is dropped with a warning", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       const a = w.network("test");
       const b = w.network("dockin");
       // The seed's samples, verbatim but for the bridge names (each test has its own bridges).
@@ -392,14 +376,11 @@ describe("dockin-cni reads the seed's files as written", () => {
       const del = await cni({ ...call, command: "DEL", config: w.config("0.2.0") });
       assert.equal(del.code, 0, del.stdout);
       assert.deepEqual(nsAddresses(ns), {});
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("a misspelled key in the main config is reported with the key it meant", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       const ns = w.netns();
       const run = await cni({
         command: "ADD",
@@ -415,14 +396,11 @@ describe("dockin-cni reads the seed's files as written", () => {
       // The failure is logged, to the file and to stderr, with the container.
       assert.match(run.stderr, /"level":"error","msg":"ADD failed".*"containerId":"cfg"/);
       assert.match(readFileSync(w.logFile, "utf8"), /"msg":"ADD failed".*logLevle: unknown key/);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("a .conflist network runs its whole chain with prevResult threaded", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       const b = w.network("dockin");
       const seen = join(w.dir, "dkpass-stdin");
@@ -461,8 +439,6 @@ esac`,
       assert.ok(existsSync(`${seen}.DEL`), "the chain's DEL reached dkpass");
       assert.deepEqual(nsAddresses(ns), {});
       assert.deepEqual(w.portsLeft(), []);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });

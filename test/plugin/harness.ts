@@ -284,3 +284,13 @@ export const reply = (data: unknown, extra: Record<string, unknown> = {}): Recor
   data,
   ...extra,
 });
+
+/** Runs `body` in a started World and cleans everything up afterwards, failed or not. */
+export async function inWorld(body: (w: World) => Promise<void>): Promise<void> {
+  const w = await new World().start();
+  try {
+    await body(w);
+  } finally {
+    await w.cleanup();
+  }
+}

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cni, nsAddresses, podArgs, reply, Webhook, World } from "./harness.ts";
+import { cni, inWorld, nsAddresses, podArgs, reply, Webhook, World } from "./harness.ts";
 
 const pair = (n: number) => [
   { type: "test", podIp: `10.1.0.${n}`, subnetMask: "255.255.0.0", gateway: "10.1.255.254", master: true },
@@ -15,32 +15,25 @@ const pair = (n: number) => [
 
 describe("dockin-cni STATUS", () => {
   test("STATUS succeeds when the backend answers and every delegate exists", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       const ok = await cni({ command: "STATUS", containerId: "", config: w.config("1.1.0") });
       assert.equal(ok.code, 0, ok.stdout);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("STATUS is error 50 when the backend is down", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       await w.webhook.stop();
       const run = await cni({ command: "STATUS", containerId: "", config: w.config("1.1.0") });
       assert.equal(run.json?.code, 50, run.stdout);
       assert.match(String(run.json?.msg), /does not answer/);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 
   test("STATUS is error 50 when a network's delegate is missing", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test", { type: "nosuchplugin" });
       const run = await cni({
         command: "STATUS",
@@ -50,16 +43,13 @@ describe("dockin-cni STATUS", () => {
       });
       assert.equal(run.json?.code, 50, run.stdout);
       assert.match(String(run.json?.msg), /nosuchplugin/);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
 
 describe("dockin-cni GC", () => {
   test("GC detaches and forgets attachments not in cni.dev/valid-attachments", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       const pods = [1, 2, 3].map((n) => ({ n, ns: w.netns(), cid: `gc${n}` }));
@@ -95,9 +85,7 @@ describe("dockin-cni GC", () => {
       });
       assert.equal(del.code, 0);
       assert.deepEqual(w.portsLeft(), []);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
 
@@ -296,8 +284,7 @@ describe("dockin-cni over https with a client certificate", () => {
 
 describe("dockin-cni tells the RM about detached pods", () => {
   test("DEL posts podName, podNamespace and containerId to notifyUrl; a failing notify does not fail DEL", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       w.webhook.replies.set("pod-5", reply(pair(5)));
@@ -322,16 +309,13 @@ describe("dockin-cni tells the RM about detached pods", () => {
       await w.webhook.stop();
       const again = await cni({ ...call, command: "DEL", config: w.config("1.0.0", { notifyUrl }) });
       assert.equal(again.code, 0, again.stdout);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
 
 describe("dockin-cni under load", () => {
   test("20 pods attached at once, then detached at once", async () => {
-    const w = await new World().start();
-    try {
+    await inWorld(async (w) => {
       w.network("test");
       w.network("dockin");
       const pods = Array.from({ length: 20 }, (_, i) => ({ n: i + 1, ns: w.netns() }));
@@ -368,8 +352,6 @@ describe("dockin-cni under load", () => {
       for (const [i, d] of dels.entries()) assert.equal(d.code, 0, `pod ${i + 1}: ${d.stdout}`);
       assert.deepEqual(w.portsLeft(), []);
       assert.deepEqual(w.records(), []);
-    } finally {
-      await w.cleanup();
-    }
+    });
   });
 });
