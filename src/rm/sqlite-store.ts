@@ -1,7 +1,8 @@
 // The embedded store: one SQLite file through Node's built-in node:sqlite (no native addon to
 // build, nothing to download: it ships inside the pinned Node). WAL mode, so readers never wait
 // for the writer; synchronous=FULL by default, so every commit is fsynced before the RM answers
-// (see docs/rm.md for why not NORMAL). Every write runs in one BEGIN IMMEDIATE transaction.
+// (see docs/rm.md for why not NORMAL). Writes are group-committed: those of one event-loop turn
+// share one BEGIN IMMEDIATE transaction and one fsync, each in its own savepoint.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -128,6 +129,62 @@ class SqliteStore implements Store {
     }
   }
 
+  private queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+
+  /**
+   * Runs a write in the next group commit: every write asked for in one event-loop turn runs in one
+   * transaction, each inside its own savepoint (a write that throws is rolled back alone), and all
+   * of them are acknowledged after the one COMMIT (one fsync) succeeds. Each write is still atomic
+   * and sees the ones before it; concurrent allocations share the cost of the fsync.
+   */
+  private write<T>(fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new RmError("Unavailable", "the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      if (this.closed) throw new RmError("Unavailable", "the store is closed");
+      this.db.exec("BEGIN IMMEDIATE");
+      for (const op of batch) {
+        this.db.exec("SAVEPOINT op");
+        try {
+          const value = op.fn();
+          this.db.exec("RELEASE op");
+          outcomes.push({ ok: true, value });
+        } catch (err) {
+          this.db.exec("ROLLBACK TO op");
+          this.db.exec("RELEASE op");
+          outcomes.push({ ok: false, value: err });
+        }
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      if (!this.closed && this.db.isTransaction) this.db.exec("ROLLBACK");
+      // Nothing of the batch was written: parsed records read inside it may be of rolled-back text,
+      // which the text comparison of the next read catches.
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    batch.forEach((op, i) => {
+      const o = outcomes[i];
+      if (o?.ok) op.resolve(o.value);
+      else op.reject(o?.value);
+    });
+  }
+
   private check(): void {
     if (this.closed) throw new RmError("Unavailable", "the store is closed");
   }
@@ -152,7 +209,7 @@ class SqliteStore implements Store {
       allocated: { family: Family; value: bigint; owner: string }[],
     ) => Network,
   ): Promise<{ network: Network; created: boolean }> {
-    return this.tx(() => {
+    return this.write(() => {
       const existing = this.networkSync(name);
       const allocated = this.stmt("SELECT family, addr, owner FROM allocations WHERE network = ?")
         .all(name)
@@ -188,7 +245,7 @@ class SqliteStore implements Store {
   }
 
   async deleteNetwork(name: string): Promise<void> {
-    this.tx(() => {
+    await this.write(() => {
       if (this.networkSync(name) === undefined) throw new RmError("NotFound", `network "${name}" not found`);
       const n = Number(
         this.stmt("SELECT count(*) AS n FROM allocations WHERE network = ?").get(name)?.n ?? 0,
@@ -303,7 +360,7 @@ class SqliteStore implements Store {
     name: string,
     decide: (existing: PodRecord | undefined, view: AllocationView) => PodChange | undefined,
   ): Promise<PodRecord | undefined> {
-    return this.tx(() => {
+    return this.write(() => {
       const existing = this.podSync(namespace, name);
       const change = decide(existing, this.view);
       if (change === undefined) return existing;
@@ -346,7 +403,7 @@ class SqliteStore implements Store {
   // ---- policies
 
   async putPolicy(policy: Policy): Promise<boolean> {
-    return this.tx(() => {
+    return this.write(() => {
       const existed = this.stmt("SELECT 1 AS x FROM policies WHERE name = ?").get(policy.name) !== undefined;
       this.stmt(
         "INSERT INTO policies (name, spec) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
@@ -369,7 +426,7 @@ class SqliteStore implements Store {
   }
 
   async deletePolicy(name: string): Promise<boolean> {
-    return this.tx(() => Number(this.stmt("DELETE FROM policies WHERE name = ?").run(name).changes) > 0);
+    return this.write(() => Number(this.stmt("DELETE FROM policies WHERE name = ?").run(name).changes) > 0);
   }
 
   async ping(): Promise<void> {

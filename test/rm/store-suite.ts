@@ -276,6 +276,29 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
     );
 
     it(
+      "keeps concurrent writes when one of them fails",
+      withStore(async (store) => {
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        const results = await Promise.allSettled([
+          putPod(store, "ns", "a", request("n")),
+          store.updatePod("ns", "bad", (existing, view) => {
+            planPod("ns", "bad", existing, request("n"), view, NOW);
+            throw new Error("refused after planning");
+          }),
+          putPod(store, "ns", "b", request("n")),
+          putPod(store, "ns", "c", request({ network: "n", ips: ["10.0.0.1"] })),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ["fulfilled", "rejected", "fulfilled", "rejected"],
+        );
+        assert.deepEqual(ipsOf(await store.getPod("ns", "b")), ["10.0.0.2"]);
+        assert.equal(await store.getPod("ns", "bad"), undefined);
+        assert.deepEqual(await store.usage(), [{ network: "n", family: 4, allocated: 2 }]);
+      }),
+    );
+
+    it(
       "gives 600 concurrent allocations 600 different addresses",
       withStore(async (store) => {
         await store.putNetwork("n", network("n", { subnet: "10.0.0.0/22" }));
