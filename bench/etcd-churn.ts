@@ -5,7 +5,8 @@
 // latency of creations and deletions (p50, p99), and checks that the pool is whole again once every
 // pod is deleted (no address leaked).
 //
-// Usage: npm run build && node_modules/.bin/node bench/etcd-churn.ts [nodes] [pods-per-node] [seconds] [clients]
+// Usage: npm run build && node_modules/.bin/node bench/etcd-churn.ts [nodes] [pods-per-node] [seconds] [clients] [replicas]
+//   (replicas: 2 by default; 1 shows what the collisions between replicas cost)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ const nodes = Number(process.argv[2] ?? 1000);
 const perNode = Number(process.argv[3] ?? 5);
 const seconds = Number(process.argv[4] ?? 30);
 const clients = Number(process.argv[5] ?? 32);
+const replicaCount = Number(process.argv[6] ?? 2);
 const dir = mkdtempSync(join(tmpdir(), "dockin-bench-churn-"));
 
 const quantile = (xs: number[], q: number): number => {
@@ -33,8 +35,8 @@ let cluster: EtcdCluster | undefined;
 const replicas: Child[] = [];
 try {
   cluster = await EtcdCluster.start({ size: 3, dir: join(dir, "etcd") });
-  replicas.push(await startRm(cluster.storeSpec), await startRm(cluster.storeSpec));
-  const [a] = replicas as [Child, Child];
+  for (let i = 0; i < replicaCount; i++) replicas.push(await startRm(cluster.storeSpec));
+  const [a] = replicas as [Child];
   await call(`${a.url}/api/v1/networks/pods`, "PUT", { subnet: "10.64.0.0/16", gateway: "10.64.0.1" });
   await call(`${a.url}/api/v1/policies/all`, "PUT", { podPrefix: "", networks: [{ network: "pods" }] });
 
@@ -118,12 +120,14 @@ try {
     if (pod !== undefined) await remove(pod);
   });
   const net = (await call(`${a.url}/api/v1/networks/pods`, "GET")) as { allocated?: unknown; free?: unknown };
-  const left = (await call(`${replicas[1]?.url}/api/v1/pods`, "GET")) as { items?: unknown[] } | unknown[];
+  const left = (await call(`${replicas[replicas.length - 1]?.url}/api/v1/pods`, "GET")) as
+    | { items?: unknown[] }
+    | unknown[];
   const podsLeft = Array.isArray(left) ? left.length : (left.items?.length ?? -1);
 
   const ms = (x: number) => `${x.toFixed(1)} ms`;
   console.log(
-    `churn: ${nodes} nodes x ${perNode} pods through 2 RM replicas on a 3-member etcd, ${clients} clients, ${seconds} s`,
+    `churn: ${nodes} nodes x ${perNode} pods through ${replicaCount} RM replica(s) on a 3-member etcd, ${clients} clients, ${seconds} s`,
   );
   console.log(`| figure | value |`);
   console.log(`| ------ | ----- |`);
