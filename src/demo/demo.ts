@@ -128,6 +128,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     logFile,
     logLevel: "info",
     backend,
+    // Tells the RM when a pod is detached, so that a non-sticky policy's addresses come back.
+    notifyUrl: backend.replace(/getPodMultiNetwork$/, "podDetached"),
   });
   const callPlugin = (command: "ADD" | "DEL", pod: Pod, backend: string) =>
     execPlugin({

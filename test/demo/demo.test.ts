@@ -22,6 +22,7 @@ test("dockin demo attaches two pods to two networks, pings over both, and leaves
   const run = spawnSync(dockin, ["demo"], { encoding: "utf8", timeout: 180_000 });
   assert.equal(run.status, 0, `dockin demo failed:\n${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /reply received[\s\S]*reply received/);
+  assert.match(run.stdout, /the RM holds no pod now/);
   assert.match(run.stdout, /nothing left behind/);
   assert.deepEqual(leftovers(), []);
 });
