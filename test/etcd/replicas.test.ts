@@ -147,7 +147,7 @@ describe("two RM replicas on one etcd cluster", () => {
     assert.equal(reuse.status, 201, JSON.stringify(reuse.body));
   });
 
-  it("keeps serving with the etcd leader killed (SIGKILL) during an allocation load, losing nothing", async () => {
+  it("keeps serving with the etcd leader killed (SIGKILL) during an allocation load, losing nothing", async (t) => {
     assert.ok(cluster && store);
     const c = cluster;
     const victim = await leaderIndex(c);
@@ -157,6 +157,9 @@ describe("two RM replicas on one etcd cluster", () => {
     });
     await killed;
     const ok = outcomes.filter((o) => o.ip !== undefined);
+    t.diagnostic(
+      `${ok.length} of ${outcomes.length} allocations succeeded with member ${victim} (the leader) killed`,
+    );
     assert.ok(
       ok.length >= 0.95 * outcomes.length,
       `${ok.length} of ${outcomes.length} succeeded; first failures: ${outcomes
