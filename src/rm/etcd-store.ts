@@ -266,18 +266,24 @@ export class EtcdStore implements Store {
       const res = await this.kv.range({ key: start, range_end: prefixEnd(start), keys_only: true }, a.call());
       const rev = res.header.revision;
       const names = res.kvs.map((kv) => this.keys.nameIn(start, kv.key));
-      const counts = await Promise.all(
-        names.flatMap((network) =>
-          ([4, 6] as const).map(async (family) => {
-            const k = this.keys.addrs(network, family);
-            const c = await this.kv.range(
-              { key: k, range_end: prefixEnd(k), count_only: true, revision: rev },
-              a.call(),
-            );
-            return { network, family, allocated: Number(c.count) };
-          }),
-        ),
-      );
+      // Every pool's count in read-only transactions of up to 128 count-only ranges, at one revision.
+      const pools = names.flatMap((network) => ([4, 6] as const).map((family) => ({ network, family })));
+      const counts: PoolUsage[] = [];
+      for (let i = 0; i < pools.length; i += 128) {
+        const chunk = pools.slice(i, i + 128);
+        const txn = await this.kv.txn(
+          {
+            success: chunk.map(({ network, family }) => {
+              const k = this.keys.addrs(network, family);
+              return { request_range: { key: k, range_end: prefixEnd(k), count_only: true, revision: rev } };
+            }),
+          },
+          a.call(),
+        );
+        chunk.forEach((pool, j) => {
+          counts.push({ ...pool, allocated: Number(txn.responses[j]?.response_range.count ?? 0) });
+        });
+      }
       return counts.filter((c) => c.allocated > 0);
     });
   }
