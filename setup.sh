@@ -11,6 +11,8 @@
 #   CNI_CONF_PATH    CNI config dir (default /etc/cni/net.d/)
 #   BIN_DIR          CNI plugin dir (default /opt/cni/bin)
 #   DOCKIN_CONF_DIR  network configs (default /etc/cni/dockin/net.d)
+#   NOTIFY_URL       optional: where dockin-cni reports each detach (dockin rm serve:
+#                    http://<rm>:10002/rmController/podDetached), so the RM releases addresses
 #
 # The dockin that runs (and whose standalone executable is installed as the plugins): $DOCKIN if
 # set; else `dockin` beside this script (a release); else this repository's dist/sea/dockin
@@ -37,7 +39,8 @@ Example:
   sh setup.sh uninstall
 
 Environment: CNI_CONF_PATH (default /etc/cni/net.d/), BIN_DIR (default /opt/cni/bin),
-DOCKIN_CONF_DIR (default /etc/cni/dockin/net.d).
+DOCKIN_CONF_DIR (default /etc/cni/dockin/net.d), NOTIFY_URL (optional: where dockin-cni
+reports each detach, e.g. http://127.0.0.1:10002/rmController/podDetached).
 EOF
   exit 2
 }
@@ -66,6 +69,7 @@ case $option in
   install)
     [ $# -ge 1 ] || usage
     # The environment's directories first: flags given after them on the command line win.
+    if [ -n "${NOTIFY_URL:-}" ]; then set -- --notify-url "$NOTIFY_URL" "$@"; fi
     # shellcheck disable=SC2086 # $dev is empty or one word
     exec "$dockin" install --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
       --dockin-conf-dir "$DOCKIN_CONF_DIR" $dev "$@"

@@ -78,6 +78,7 @@ export function mainConfig(opts: InstallOptions, cniVersion: string): Record<str
   if (opts.certFile !== undefined) plugin.certFile = opts.certFile;
   if (opts.keyFile !== undefined) plugin.keyFile = opts.keyFile;
   if (opts.tokenFile !== undefined) plugin.tokenFile = opts.tokenFile;
+  if (opts.notifyUrl !== undefined) plugin.notifyUrl = opts.notifyUrl;
   return { cniVersion, name: "dockin-cni", plugins: [plugin] };
 }
 

@@ -49,6 +49,8 @@ export interface InstallOptions extends Dirs {
   certFile: string | undefined;
   keyFile: string | undefined;
   tokenFile: string | undefined;
+  /** Where dockin-cni reports each detach, so the RM can release addresses (our RM: …/podDetached). */
+  notifyUrl: string | undefined;
   /** undefined: the running standalone executable, else the repository's dist/sea/dockin. */
   from: string | undefined;
   dev: boolean;
@@ -83,6 +85,8 @@ options:
   --log-level LEVEL      ${LEVELS.join(", ")} (default ${DEFAULTS.logLevel})
   --ca-file, --cert-file, --key-file, --token-file FILE
                          TLS and bearer-token settings for the webhook, written into the config
+  --notify-url URL       told of every detach so the RM can release addresses (setup.sh: NOTIFY_URL);
+                         for dockin rm serve: http://<rm>:10002/rmController/podDetached
   --from FILE            the standalone executable to install (default: this one, or dist/sea/dockin)
   --dev                  install dist/bin's plugins instead (they need this repository's Node)
   --dry-run              print the plan, change nothing
@@ -192,6 +196,7 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           "cert-file": { type: "string" },
           "key-file": { type: "string" },
           "token-file": { type: "string" },
+          "notify-url": { type: "string" },
           from: { type: "string" },
           dev: { type: "boolean", default: false },
         },
@@ -211,6 +216,9 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
   const urlProblem = webhookProblem(webhook);
   if (urlProblem !== undefined) throw new UsageError(`bad webhook URL: ${urlProblem}`);
   const types = parseTypes(typeList);
+  const notifyUrl = values["notify-url"];
+  const notifyProblem = notifyUrl === undefined ? undefined : webhookProblem(notifyUrl);
+  if (notifyProblem !== undefined) throw new UsageError(`bad --notify-url: ${notifyProblem}`);
   const cniVersion = values["cni-version"];
   if (cniVersion !== undefined && !isSpecVersion(cniVersion)) {
     throw new UsageError(`--cni-version "${cniVersion}" is not a CNI spec version (e.g. 1.0.0)`);
@@ -236,6 +244,7 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
     certFile,
     keyFile,
     tokenFile: absolute("token-file", values["token-file"]),
+    notifyUrl,
     from: absolute("from", values.from),
     dev: values.dev,
     dryRun: values["dry-run"],

@@ -137,6 +137,23 @@ describe("setup.sh install", () => {
     assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
   });
 
+  test("NOTIFY_URL (--notify-url) goes into the main config as notifyUrl; without it there is none", (ctx) => {
+    const t = tree(ctx);
+    const notify = "http://127.0.0.1:10002/rmController/podDetached";
+    const r = setup(t, ["install", WEBHOOK, "test"], { NOTIFY_URL: notify });
+    assert.equal(r.status, 0, r.stderr);
+    type Main = { plugins: { notifyUrl?: string }[] };
+    assert.equal(
+      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
+      notify,
+    );
+    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
+    assert.equal(
+      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
+      undefined,
+    );
+  });
+
   test("--dry-run prints the plan and changes nothing", (ctx) => {
     const t = tree(ctx);
     const r = setup(t, ["install", WEBHOOK, "test,dockin", "--dry-run"]);
@@ -232,6 +249,11 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
       name: "a URL of another scheme",
       args: ["install", "ftp://h/x", "test"],
       message: /must be an http:\/\/ or https:\/\/ URL/,
+    },
+    {
+      name: "a notify URL that is not one",
+      args: ["install", WEBHOOK, "test", "--notify-url", "nowhere"],
+      message: /bad --notify-url: "nowhere" is not a URL/,
     },
     {
       name: "a URL with a query",
