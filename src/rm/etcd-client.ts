@@ -119,6 +119,8 @@ export interface Attempt {
   /** Call options for one request: a deadline within the operation's. */
   call(): { deadline: Date };
   attempt: number;
+  /** How many earlier attempts lost a compare-and-swap to another writer. */
+  conflicts: number;
 }
 
 /**
@@ -136,6 +138,7 @@ export async function retrying<T>(
   for (let attempt = 0; ; attempt++) {
     const a: Attempt = {
       attempt,
+      conflicts,
       call: () => ({ deadline: new Date(Math.min(end, Date.now() + options.requestTimeoutMs)) }),
     };
     try {

@@ -323,7 +323,7 @@ export class EtcdStore implements Store {
     const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
     const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
     snapshot.revision = revision;
-    if (a.attempt > 0) snapshot.skew = BigInt(1 + Math.floor(Math.random() * 256));
+    if (a.conflicts > 0) snapshot.skew = BigInt(1 + Math.floor(Math.random() * 256));
 
     let change: PodChange | undefined;
     for (;;) {
