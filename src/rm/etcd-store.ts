@@ -23,7 +23,7 @@ import {
   retrying,
 } from "./etcd-client.ts";
 import { Keys, prefixEnd, SCHEMA_VERSION } from "./etcd-keys.ts";
-import { decodeNetwork, encodeNetwork, Inflight, Snapshot } from "./etcd-view.ts";
+import { decodeNetwork, encodeNetwork, Inflight, Lanes, Snapshot } from "./etcd-view.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
@@ -84,6 +84,7 @@ export class EtcdStore implements Store {
   private readonly kv: KVClient;
   private readonly timing: { deadlineMs: number; requestTimeoutMs: number };
   private readonly inflight = new Inflight();
+  private readonly lanes = new Lanes();
   private readonly reads: ReadBatcher;
   private readonly pods = new KeyedQueue();
   private closed = false;
@@ -321,7 +322,7 @@ export class EtcdStore implements Store {
     const revision = read.revision;
     const kv = read.kv;
     const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as PodRecord);
-    const snapshot = new Snapshot(this.kv, this.keys, this.inflight);
+    const snapshot = new Snapshot(this.kv, this.keys, this.inflight, this.lanes);
     snapshot.revision = revision;
     if (a.conflicts > 0) snapshot.skew = BigInt(1 + Math.floor(Math.random() * 256));
 
@@ -370,6 +371,10 @@ export class EtcdStore implements Store {
       throw new Retry();
     }
     this.stats.commits++;
+    for (const c of change.cursors) {
+      const mod = snapshot.networks.get(c.network)?.mod;
+      if (mod !== undefined) this.lanes.set(c.network, c.family, mod, c.value);
+    }
     return change.record ?? undefined;
   }
 

@@ -111,6 +111,34 @@ export class Inflight {
   }
 }
 
+/**
+ * Where this replica last allocated in each pool (its lane), and when. While it allocates
+ * steadily it resumes from its own last address rather than from the shared cursor, which every
+ * replica writes: two busy replicas that once collided then work apart instead of racing for the
+ * same next address every time. An idle lane (or one from before the network changed) gives way
+ * to the shared cursor again, which keeps round robin for the pool as a whole.
+ */
+export class Lanes {
+  private readonly lanes = new Map<string, { value: bigint; networkMod: string; at: number }>();
+  private readonly idleMs: number;
+
+  constructor(idleMs = 2000) {
+    this.idleMs = idleMs;
+  }
+
+  get(network: string, family: Family, networkMod: string): bigint | undefined {
+    const lane = this.lanes.get(pk(network, family));
+    if (lane === undefined || lane.networkMod !== networkMod || Date.now() - lane.at > this.idleMs)
+      return undefined;
+    return lane.value;
+  }
+
+  set(network: string, family: Family, networkMod: string, value: bigint): void {
+    if (this.lanes.size > 10_000) this.lanes.clear();
+    this.lanes.set(pk(network, family), { value, networkMod, at: Date.now() });
+  }
+}
+
 export class Snapshot {
   /** The revision every read after the first is made at. */
   revision = "0";
@@ -128,7 +156,10 @@ export class Snapshot {
   private readonly keys: Keys;
   private readonly inflight: Inflight;
 
-  constructor(kv: KVClient, keys: Keys, inflight: Inflight) {
+  private readonly lanes: Lanes | undefined;
+
+  constructor(kv: KVClient, keys: Keys, inflight: Inflight, lanes?: Lanes) {
+    this.lanes = lanes;
     this.kv = kv;
     this.keys = keys;
     this.inflight = inflight;
@@ -170,7 +201,8 @@ export class Snapshot {
     },
     cursor: (network, family) => {
       if (!this.networks.has(network)) return this.need({ kind: "network", name: network });
-      const cursor = this.cursors.get(pk(network, family));
+      const mod = this.networks.get(network)?.mod ?? "0";
+      const cursor = this.lanes?.get(network, family, mod) ?? this.cursors.get(pk(network, family));
       return cursor === undefined ? undefined : cursor + this.skew;
     },
     allocatedFrom: (network, family, from) => this.walk(network, family, from),
