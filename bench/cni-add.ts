@@ -120,6 +120,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv, stdin: string
         reject(new Error(`${file} ${env.CNI_COMMAND ?? ""} exited ${code}: ${Buffer.concat(out)}`));
       else resolveRun(ms);
     });
+    child.stdin.on("error", () => {}); // a child that exits without reading its stdin (node -e 0)
     child.stdin.end(stdin);
   });
 }
