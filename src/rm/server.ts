@@ -68,6 +68,8 @@ export class RmServer {
   private readonly bootId = randomBytes(4).toString("hex");
   private requestCount = 0;
   private draining = false;
+  /** Responses not yet finished, told to close their connection when a close starts. */
+  private readonly active = new Set<ServerResponse>();
 
   constructor(options: ServerOptions) {
     this.options = options;
@@ -112,6 +114,8 @@ export class RmServer {
    */
   close(graceMs = 10_000): Promise<void> {
     this.draining = true;
+    // Requests in flight finish, then their connections close (not kept alive for more).
+    for (const res of this.active) if (!res.headersSent) res.shouldKeepAlive = false;
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
       timer.unref();
@@ -328,7 +332,8 @@ export class RmServer {
     const started = process.hrtime.bigint();
     let pattern = "(unmatched)";
     try {
-      if (this.draining) res.setHeader("connection", "close");
+      this.active.add(res);
+      if (this.draining) res.shouldKeepAlive = false;
       const raw = req.url ?? "/";
       const mark = raw.indexOf("?");
       const path = mark < 0 ? raw : raw.slice(0, mark);
@@ -384,6 +389,7 @@ export class RmServer {
         sendJson(res, status, { code: status, reason, message: describe(err) }, status === 413);
       }
     } finally {
+      this.active.delete(res);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.observe(pattern, req.method ?? "", res.statusCode, seconds);
       if (this.options.debug || (req.method !== "GET" && req.method !== "HEAD")) {
