@@ -288,8 +288,10 @@ class SqliteStore implements Store {
     const hit = this.parsed.get(key);
     if (hit !== undefined && hit.text === text) return hit.record;
     const record = deepFreeze(JSON.parse(text) as PodRecord);
-    if (this.parsed.size >= 20_000) this.parsed.clear();
+    this.parsed.delete(key);
     this.parsed.set(key, { text, record });
+    // Oldest first out: the map keeps insertion order.
+    if (this.parsed.size > 20_000) this.parsed.delete(this.parsed.keys().next().value ?? "");
     return record;
   }
 
