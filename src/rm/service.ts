@@ -471,33 +471,24 @@ export class RmService {
           `pod ${record.namespace}/${record.name}: network "${att.network}" is missing`,
         );
       }
-      const entry: WebhookEntry = { type: att.network, ifName: att.ifName, master: att.master };
+      let v4: { podIp: string; subnetMask: string; gateway: string } | undefined;
       const ips: { address: string; gateway?: string }[] = [];
       for (const a of att.addresses) {
         const pool = pools.find((p) => p.family === a.family);
         if (pool === undefined) continue;
         const gateway = pool.gateway === undefined ? undefined : formatIP(pool.gateway);
-        if (a.family === 4 && entry.podIp === undefined) {
-          entry.podIp = a.ip;
-          entry.subnetMask = v4Mask(pool.subnet.length);
-          entry.gateway = gateway ?? "";
+        if (a.family === 4 && v4 === undefined) {
+          v4 = { podIp: a.ip, subnetMask: v4Mask(pool.subnet.length), gateway: gateway ?? "" };
         } else {
           const item: { address: string; gateway?: string } = { address: `${a.ip}/${pool.subnet.length}` };
           if (gateway !== undefined) item.gateway = gateway;
           ips.push(item);
         }
       }
-      // Keep the seed's key order: type, podIp, subnetMask, gateway, ifName, master, ips.
-      const ordered: WebhookEntry = { type: entry.type } as WebhookEntry;
-      if (entry.podIp !== undefined) {
-        ordered.podIp = entry.podIp;
-        ordered.subnetMask = entry.subnetMask ?? "";
-        ordered.gateway = entry.gateway ?? "";
-      }
-      ordered.ifName = entry.ifName;
-      ordered.master = entry.master;
-      if (ips.length > 0) ordered.ips = ips;
-      entries.push(ordered);
+      // The seed's key order: type, podIp, subnetMask, gateway, ifName, master (then ips).
+      const entry: WebhookEntry = { type: att.network, ...v4, ifName: att.ifName, master: att.master };
+      if (ips.length > 0) entry.ips = ips;
+      entries.push(entry);
     }
     return entries;
   }
