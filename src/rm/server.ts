@@ -72,7 +72,7 @@ export class RmServer {
   private readonly active = new Set<ServerResponse>();
 
   constructor(options: ServerOptions) {
-    this.options = options;
+    this.options = { ...options };
     this.service = options.service;
     this.routes = this.buildRoutes();
     for (const r of this.routes) if (!r.pattern.includes("{")) this.exact.set(r.pattern, r);
@@ -89,6 +89,11 @@ export class RmServer {
       this.server = createHttpServer(handler);
     }
     this.server.keepAliveTimeout = 65_000;
+  }
+
+  /** Replaces the accepted bearer tokens (SIGHUP re-reads the token file); later requests use them. */
+  setTokens(tokens: Tokens): void {
+    this.options.tokens = tokens;
   }
 
   /** Listens on host:port (port 0 picks one); resolves with the bound address. */

@@ -141,6 +141,33 @@ describe("dockin rm serve", () => {
     assert.match(tls.stderr, /--tls-cert and --tls-key go together/);
   });
 
+  it("re-reads the token file on SIGHUP, keeping the old tokens when the new file is bad", async () => {
+    const file = join(dir, "rotating-token");
+    writeFileSync(file, "old-token\n");
+    const server = await startRmProcess(["--store", `sqlite:${join(dir, "hup.db")}`, "--token-file", file]);
+    const status = async (token: string) =>
+      (await fetch(`${server.url}/api/v1/networks`, { headers: { authorization: `Bearer ${token}` } }))
+        .status;
+    const reloaded = async (pattern: RegExp) => {
+      for (let i = 0; i < 100 && !pattern.test(server.log()); i++)
+        await new Promise((r) => setTimeout(r, 20));
+    };
+    try {
+      assert.equal(await status("old-token"), 200);
+      writeFileSync(file, "new-token\n");
+      server.child.kill("SIGHUP");
+      await reloaded(/token file reloaded/);
+      assert.equal(await status("new-token"), 200);
+      assert.equal(await status("old-token"), 403);
+      writeFileSync(file, "# nothing\n");
+      server.child.kill("SIGHUP");
+      await reloaded(/reload failed/);
+      assert.equal(await status("new-token"), 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it("shuts down cleanly on SIGTERM and keeps its data for the next start", async () => {
     const store = `sqlite:${join(dir, "restart.db")}`;
     const first = await startRmProcess(["--store", store]);

@@ -21,7 +21,8 @@ options:
   --etcd-key PATH          … and its key
   --etcd-prefix PREFIX     etcd: key prefix (default /dockin); RMs sharing one prefix share one state
   --sqlite-sync MODE       full (default: fsync every commit) or normal (survives kill -9, not power loss)
-  --token-file PATH        require "Authorization: Bearer <token>" (one token a line) on the admin API and /metrics
+  --token-file PATH        require "Authorization: Bearer <token>" (one token a line) on the admin API and
+                           /metrics; SIGHUP re-reads the file
   --webhook-auth MODE      token (default: the webhook and release endpoints need the token too) or none
   --tls-cert PATH          serve HTTPS with this certificate (PEM) …
   --tls-key PATH           … and this key
@@ -141,10 +142,26 @@ async function serve(argv: string[]): Promise<number> {
     tls: tls === undefined ? "off" : tls.clientCa === undefined ? "on" : "client certificates",
   });
 
+  // SIGHUP re-reads the token file (rotation without a restart); a bad file keeps the old tokens.
+  const tokenFile = values["token-file"];
+  const reload = () => {
+    if (tokenFile === undefined) return logger.info("SIGHUP: no --token-file to reload");
+    try {
+      server.setTokens(new Tokens(readFileSync(tokenFile, "utf8")));
+      logger.info("token file reloaded", { file: tokenFile });
+    } catch (err) {
+      logger.error("token file reload failed; the previous tokens stay", {
+        file: tokenFile,
+        error: describe(err),
+      });
+    }
+  };
+  process.on("SIGHUP", reload);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
+      process.off("SIGHUP", reload);
       logger.info("shutting down", { signal });
       resolve();
     };
