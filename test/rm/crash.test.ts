@@ -17,10 +17,11 @@ interface PodReply {
 }
 
 describe("kill -9 under load", () => {
-  it("loses no acknowledged allocation and never doubles an address", async () => {
+  it("loses no acknowledged allocation or release and never doubles an address", async () => {
     const store = `sqlite:${join(dir, "rm.db")}`;
     const first = await startRmProcess(["--store", store]);
     const acked = new Map<string, string>();
+    const deleted = new Set<string>();
     let stop = false;
     try {
       const put = (path: string, body: unknown) =>
@@ -37,6 +38,15 @@ describe("kill -9 under load", () => {
           try {
             const r = await put(`/api/v1/pods/load/${name}`, { networks: [{ network: "load" }] });
             if (r.status === 201) acked.set(name, ((await r.json()) as PodReply).networks[0]?.ip ?? "");
+            // Every third pod is deleted again: releases must survive the kill as well.
+            if (i % 3 === 2) {
+              acked.delete(name); // from here its state is unknown until the deletion is acknowledged
+              const d = await fetch(`${first.url}/api/v1/pods/load/${name}`, {
+                method: "DELETE",
+                signal: AbortSignal.timeout(5000),
+              });
+              if (d.status === 200) deleted.add(name);
+            }
           } catch {
             return; // the server is gone: this request was never acknowledged
           }
@@ -62,6 +72,9 @@ describe("kill -9 under load", () => {
       const held = new Map(pods.map((p) => [p.name, p.networks[0]?.ip]));
       for (const [name, ip] of acked)
         assert.equal(held.get(name), ip, `acknowledged pod ${name} (${ip}) after restart`);
+      for (const name of deleted)
+        assert.equal(held.has(name), false, `acknowledged deletion of ${name} after restart`);
+      assert.ok(deleted.size > 50, `only ${deleted.size} deletions were acknowledged`);
       const ips = pods.map((p) => p.networks[0]?.ip);
       assert.equal(new Set(ips).size, ips.length, "an address is held twice");
       const net = (await (await fetch(`${second.url}/api/v1/networks/load`)).json()) as { allocated: number };
