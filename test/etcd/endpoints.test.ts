@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseEndpoints } from "../../src/rm/etcd-client.ts";
 import { Keys, prefixEnd } from "../../src/rm/etcd-keys.ts";
+import { runDockin } from "../rm/helpers.ts";
 
 describe("parseEndpoints()", () => {
   const ok: [string, string[]][] = [
@@ -24,6 +25,36 @@ describe("parseEndpoints()", () => {
   for (const [text, error] of bad) {
     it(`rejects ${JSON.stringify(text)}`, () => assert.throws(() => parseEndpoints(text), error));
   }
+});
+
+describe("dockin rm serve --store etcd:", () => {
+  it("exits at once, naming the bad endpoint", async () => {
+    const r = await runDockin([
+      "rm",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--store",
+      "etcd:http://a:2379,b:2379",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /etcd endpoint "b:2379": expected http:\/\/HOST:PORT/);
+  });
+
+  it("refuses a client certificate without its key", async () => {
+    const r = await runDockin([
+      "rm",
+      "serve",
+      "--listen",
+      "127.0.0.1:0",
+      "--store",
+      "etcd:http://127.0.0.1:2379",
+      "--etcd-cert",
+      "/nonexistent.pem",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /--etcd-cert and --etcd-key go together/);
+  });
 });
 
 describe("etcd key layout", () => {
