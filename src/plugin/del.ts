@@ -20,7 +20,7 @@ export async function del(ctx: Context): Promise<void> {
     const record = found.record;
     log.with({ pod: podLabel(record.pod) });
     await detach(ctx, record, env.netns);
-    await notify(ctx, record.pod);
+    await notify(ctx, record.pod, record.containerId, record.ifName);
     return;
   }
   const pod = podIdentity(env.args);
@@ -39,7 +39,7 @@ export async function del(ctx: Context): Promise<void> {
   }
   if (found.kind === "corrupt")
     rmSync(recordPath(conf.cacheDir, env.containerId, env.ifName), { force: true });
-  if (pod !== undefined) await notify(ctx, pod);
+  if (pod !== undefined) await notify(ctx, pod, env.containerId, env.ifName);
 }
 
 /** DEL of each network the webhook names for the pod, in reverse order, without prevResult. */
@@ -69,14 +69,19 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
 }
 
 /** Tells the RM the pod is detached (POST notifyUrl); a failure is only a warning. */
-async function notify(ctx: Context, pod: PodIdentity): Promise<void> {
+export async function notify(
+  ctx: Context,
+  pod: PodIdentity,
+  containerId: string,
+  ifName: string,
+): Promise<void> {
   const { conf, log } = ctx;
   if (conf.notifyUrl === undefined) return;
   const body: Record<string, string> = {
     event: "detached",
     podName: pod.name,
-    containerId: pod.infraContainerId ?? ctx.args.env.containerId,
-    ifName: ctx.args.env.ifName,
+    containerId: pod.infraContainerId ?? containerId,
+    ifName,
   };
   if (pod.namespace !== undefined) body.podNamespace = pod.namespace;
   if (pod.uid !== undefined) body.podUid = pod.uid;

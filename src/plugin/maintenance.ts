@@ -2,7 +2,9 @@
 import { rmSync } from "node:fs";
 import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import { findPlugin } from "../cni/exec.ts";
+import { validAttachmentsOf } from "../cni/skel.ts";
 import { type Context, delegateContext, webhookOptions } from "./context.ts";
+import { notify } from "./del.ts";
 import { IPAM_TYPE } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { loadNetworkDir } from "./netconf.ts";
@@ -54,27 +56,13 @@ export async function status(ctx: Context): Promise<void> {
   }
 }
 
-interface Attachment {
-  containerID: string;
-  ifname: string;
-}
-
-function validAttachments(config: Record<string, unknown>): Attachment[] {
-  const list = config["cni.dev/valid-attachments"];
-  if (!Array.isArray(list)) return [];
-  return list.filter(
-    (a): a is Attachment =>
-      typeof a === "object" &&
-      a !== null &&
-      typeof a.containerID === "string" &&
-      typeof a.ifname === "string",
-  );
-}
-
-/** Detaches and forgets every record not in `cni.dev/valid-attachments`; keeps going on errors. */
+/**
+ * Detaches and forgets every record not in the valid attachments, telling the RM of each (as DEL
+ * does); keeps going on errors. A config without the list is refused, never read as "none valid".
+ */
 export async function gc(ctx: Context): Promise<void> {
   const { conf, log } = ctx;
-  const valid = new Set(validAttachments(ctx.args.config).map((a) => `${a.containerID}:${a.ifname}`));
+  const valid = new Set(validAttachmentsOf(ctx.args.config).map((a) => `${a.containerID}:${a.ifname}`));
   const { records, staleTemps } = listRecordFiles(conf.cacheDir);
   for (const tmp of staleTemps) rmSync(tmp, { force: true });
   const failures: string[] = [];
@@ -95,6 +83,7 @@ export async function gc(ctx: Context): Promise<void> {
       // mount (/var/run/netns/…, as containerd, CRI-O and podman use) is trusted.
       await detach(ctx, r, r.netns.startsWith("/proc/") ? "" : r.netns);
       log.info("GC: detached", { containerId: r.containerId, ifName: r.ifName, outcome: "ok" });
+      await notify(ctx, r.pod, r.containerId, r.ifName);
     } catch (err) {
       failures.push(`${r.containerId}/${r.ifName}: ${describe(err)}`);
     }

@@ -87,6 +87,66 @@ describe("dockin-cni GC", () => {
       assert.deepEqual(w.portsLeft(), []);
     });
   });
+
+  test("GC tells notifyUrl of every attachment it removes", async () => {
+    await inWorld(async (w) => {
+      w.network("test");
+      w.network("dockin");
+      const notifyUrl = w.webhook.url("/notify");
+      const ns = w.netns();
+      w.webhook.replies.set("pod-7", reply(pair(7)));
+      const add = await cni({
+        command: "ADD",
+        containerId: "gc7",
+        netns: ns,
+        args: podArgs("pod-7"),
+        config: w.config("1.1.0", { notifyUrl }),
+      });
+      assert.equal(add.code, 0, add.stdout);
+      const gc = await cni({
+        command: "GC",
+        containerId: "",
+        config: w.config("1.1.0", { notifyUrl, "cni.dev/valid-attachments": [] }),
+      });
+      assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+      assert.deepEqual(w.records(), []);
+      const notes = w.webhook.requests
+        .filter((r) => r.url.pathname === "/notify")
+        .map((r) => JSON.parse(r.body));
+      assert.equal(notes.length, 1);
+      assert.equal(notes[0].podName, "pod-7");
+      assert.equal(notes[0].event, "detached");
+    });
+  });
+
+  test("GC without a valid-attachments list is refused (error 7) and removes nothing", async () => {
+    await inWorld(async (w) => {
+      w.network("test");
+      w.network("dockin");
+      const ns = w.netns();
+      w.webhook.replies.set("pod-8", reply(pair(8)));
+      const add = await cni({
+        command: "ADD",
+        containerId: "gc8",
+        netns: ns,
+        args: podArgs("pod-8"),
+        config: w.config("1.1.0"),
+      });
+      assert.equal(add.code, 0, add.stdout);
+      const gc = await cni({ command: "GC", containerId: "", config: w.config("1.1.0") });
+      assert.notEqual(gc.code, 0);
+      assert.equal(JSON.parse(gc.stdout).code, 7);
+      assert.deepEqual(w.records(), ["gc8:eth0.json"]);
+      const del = await cni({
+        command: "DEL",
+        containerId: "gc8",
+        netns: ns,
+        args: podArgs("pod-8"),
+        config: w.config("1.1.0"),
+      });
+      assert.equal(del.code, 0);
+    });
+  });
 });
 
 interface Certs {
