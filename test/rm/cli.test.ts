@@ -106,6 +106,25 @@ describe("dockin admin commands", () => {
     assert.equal((await admin("policies", "delete", "web")).code, 0);
   });
 
+  it("takes a JSON body with -f, and releases gone pods with gc", async () => {
+    const body = join(dir, "net.json");
+    writeFileSync(body, JSON.stringify({ subnet: "10.44.0.0/24", ipv6: { subnet: "fd00:44::/120" } }));
+    const create = await admin("networks", "create", "fromfile", "-f", body, "--json");
+    assert.equal(create.code, 0, create.stderr);
+    assert.equal(JSON.parse(create.stdout).ipv6.subnet, "fd00:44::/120");
+    await admin("policies", "create", "gcme", "--namespace", "gc", "--network", "fromfile");
+    for (const p of ["a", "b"])
+      await fetch(`${rm.url}/rmController/getPodMultiNetwork?podName=${p}&podNamespace=gc&node=n1`, {
+        headers: { authorization: "Bearer s3cret-token" },
+      });
+    const gc = await admin("pods", "gc", "--node", "n1", "gc/a");
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.match(gc.stdout, /^released gc\/b$/m);
+    assert.equal((await admin("pods", "show", "gc/b")).code, 1);
+    assert.equal((await admin("pods", "delete", "gc/a")).code, 0);
+    assert.equal((await admin("policies", "delete", "gcme")).code, 0);
+  });
+
   it("prints the server's message and exits 1 on a refused request", async () => {
     const r = await admin("networks", "create", "bad", "--subnet", "192.168.1.0/24", "--gateway", "10.0.0.1");
     assert.equal(r.code, 1);
