@@ -3,43 +3,11 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { stripComments } from "../plugin/netconf.ts";
 
 export const NETCONF_EXTENSIONS = [".conf", ".json", ".conflist"];
 
-/** A CNI network name (the webhook's `type`): the spec's rule for `name`. */
-export function networkNameProblem(name: string): string | undefined {
-  if (name === "") return "is empty";
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
-    return "must start with a letter or digit and hold only letters, digits, '_', '.' and '-'";
-  }
-  if (name.length > 253) return "is longer than 253 characters";
-  return undefined;
-}
-
-/** JSON with `//` and `/* *\/` comments outside strings removed (the seed's samples have them). */
-export function stripComments(text: string): string {
-  let out = "";
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
-    } else if (c === "/" && text[i + 1] === "/") {
-      while (i < text.length && text[i] !== "\n") i++;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      i = end < 0 ? text.length : end + 2;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
-}
-
+/** JSON with comments and trailing commas, read exactly as dockin-cni reads confDir. */
 export function parseJsonc(text: string): unknown {
   return JSON.parse(stripComments(text));
 }

@@ -2,9 +2,9 @@
 // its environment (CNI_CONF_PATH, BIN_DIR, DOCKIN_CONF_DIR) onto the same flags.
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { networkNameProblem } from "../cni/env.ts";
 import { isLevel, LEVELS } from "../cni/log.ts";
 import { isSpecVersion } from "../cni/version.ts";
-import { networkNameProblem } from "./netconf.ts";
 
 /** The seed's directories: the defaults of setup.sh and of the flags. */
 export const DEFAULTS = {
