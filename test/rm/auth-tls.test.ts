@@ -57,7 +57,16 @@ describe("bearer tokens", () => {
 });
 
 function openssl(...args: string[]): void {
-  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  try {
+    execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") {
+      throw new Error("the TLS tests make their certificates with openssl: apt-get install openssl", {
+        cause: err,
+      });
+    }
+    throw err;
+  }
 }
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
