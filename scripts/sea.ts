@@ -26,7 +26,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Script } from "node:vm";
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { roleFilename, wrapRole } from "../src/bin/multicall.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -83,6 +83,50 @@ function resolvable(name: string): boolean {
 /** Optional packages the RM may load (the etcd client): bundled when installed, else left out. */
 const external = ["etcd3"].filter((name) => !resolvable(name));
 
+/**
+ * etcd3 reads its gRPC definitions from its own directory when it loads: lib/connection-pool.js
+ * calls loadSync on `${__dirname}/../proto/rpc.proto`, which imports kv.proto and auth.proto; an
+ * installed executable has no node_modules beside it (in the SEA, __dirname is "/dockin-sea"). So the
+ * bundle carries them instead: at build time the same protobufjs that @grpc/proto-loader uses parses
+ * the three files with the parse option etcd3 gives (keepCase), and the call becomes
+ * `fromJSON(<that root as JSON>, <etcd3's options>)`, @grpc/proto-loader's own entry for a
+ * pre-parsed root. No temp files, no file system at run time, about 25 KB in the `dockin` role only
+ * (the plugin roles never reach etcd3); test/etcd/sea.test.ts checks that both give the same
+ * package definition. dist/bin keeps etcd3 external and is not touched.
+ */
+const ETCD_POOL = /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/;
+const ETCD_LOAD = /\(0,\s*([\w$]+)\.loadSync\)\(`\$\{__dirname\}\/\.\.\/proto\/rpc\.proto`,\s*(\{[^}]*\})/;
+
+/** etcd3's rpc.proto (and its imports) parsed as etcd3's connection pool parses them, as JSON. */
+export function etcdProtoJson(pool: string, keepCase: boolean): string {
+  const fromPool = createRequire(pool);
+  const protobuf = createRequire(fromPool.resolve("@grpc/proto-loader"))("protobufjs") as {
+    Root: new () => { loadSync(file: string, o: object): { resolveAll(): { toJSON(): unknown } } };
+  };
+  const rpc = join(dirname(pool), "..", "proto", "rpc.proto");
+  return JSON.stringify(new protobuf.Root().loadSync(rpc, { keepCase }).resolveAll().toJSON());
+}
+
+/** Rewrites etcd3's proto loading to use the definitions embedded at build time (see above). */
+const etcdProtos: Plugin = {
+  name: "dockin-etcd-protos",
+  setup(b) {
+    b.onLoad({ filter: ETCD_POOL }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      const m = ETCD_LOAD.exec(source);
+      if (m === null) {
+        // A new etcd3 that loads its protos some other way: fail rather than make an RM that
+        // cannot reach etcd.
+        throw new Error(`${args.path}: etcd3's loadSync(rpc.proto) call not found; update scripts/sea.ts`);
+      }
+      const [call, loader = "", options = ""] = m;
+      const json = etcdProtoJson(args.path, /\bkeepCase:\s*true\b/.test(options));
+      const embedded = `(0, ${loader}.fromJSON)(JSON.parse(${JSON.stringify(json)}), ${options}`;
+      return { contents: source.replace(call, () => embedded), loader: "js" };
+    });
+  },
+};
+
 async function bundle(entry: { file: string } | { source: string }, outfile: string): Promise<Buffer> {
   await build({
     ...("file" in entry
@@ -105,6 +149,7 @@ async function bundle(entry: { file: string } | { source: string }, outfile: str
     minifySyntax: true,
     legalComments: "none",
     external,
+    plugins: [etcdProtos],
     logLevel: "warning",
   });
   return readFileSync(outfile);
