@@ -120,7 +120,7 @@ try {
     if (pod !== undefined) await remove(pod);
   });
   const net = (await call(`${a.url}/api/v1/networks/pods`, "GET")) as { allocated?: unknown; free?: unknown };
-  const left = (await call(`${replicas[replicas.length - 1]?.url}/api/v1/pods`, "GET")) as
+  const left = (await call(`${replicas[replicas.length - 1]?.url}/api/v1/pods?limit=100000`, "GET")) as
     | { items?: unknown[] }
     | unknown[];
   const podsLeft = Array.isArray(left) ? left.length : (left.items?.length ?? -1);

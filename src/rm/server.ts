@@ -17,6 +17,9 @@ import { Metrics } from "./metrics.ts";
 import { poolSize, poolsOf } from "./model.ts";
 import type { RmService } from "./service.ts";
 
+/** Pods per page of GET /api/v1/pods when the query gives no `limit`. */
+const DEFAULT_PAGE = 1000;
+
 export interface TlsOptions {
   cert: string | Buffer;
   key: string | Buffer;
@@ -275,8 +278,9 @@ export class RmServer {
   private async listPods(ctx: Context, namespace: string | undefined): Promise<void> {
     const q = ctx.query;
     const limitText = q.get("limit");
-    const limit = limitText === null ? undefined : Number(limitText);
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 100_000)) {
+    // A page at a time: a cluster may hold 150,000 pods. `next` names where the next page starts.
+    const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
       throw new RmError(
         "BadRequest",
         `invalid query: limit: "${limitText}" is not an integer from 1 to 100000`,
@@ -290,12 +294,11 @@ export class RmServer {
     const options: { namespace?: string; after?: string; limit?: number } = {};
     if (ns !== undefined) options.namespace = ns;
     if (after !== undefined) options.after = after;
-    if (limit !== undefined) options.limit = limit;
+    options.limit = limit;
     const items = await this.service.listPods(options);
     const last = items[items.length - 1];
     const reply: { items: unknown[]; next?: string } = { items };
-    if (limit !== undefined && items.length === limit && last !== undefined)
-      reply.next = `${last.namespace}/${last.name}`;
+    if (items.length === limit && last !== undefined) reply.next = `${last.namespace}/${last.name}`;
     sendJson(ctx.res, 200, reply);
   }
 

@@ -247,6 +247,26 @@ describe("pods", () => {
     assert.equal((await rm.call("GET", "/api/v1/pods?limit=0")).status, 400);
   });
 
+  it("gives at most 1000 pods a page without a limit, and `next` for the rest", async () => {
+    await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
+    await Promise.all(
+      Array.from({ length: 1001 }, (_, i) =>
+        rm.call("PUT", `/api/v1/pods/page/p${String(i).padStart(4, "0")}`, {
+          networks: [{ network: "wide" }],
+        }),
+      ),
+    );
+    const first = obj(await rm.call("GET", "/api/v1/pods?namespace=page"));
+    assert.equal((first.items as unknown[]).length, 1000);
+    assert.equal(first.next, "page/p0999");
+    const rest = obj(await rm.call("GET", `/api/v1/pods?namespace=page&after=${String(first.next)}`));
+    assert.deepEqual(
+      (rest.items as { name: string }[]).map((p) => p.name),
+      ["p1000"],
+    );
+    assert.equal(rest.next, undefined);
+  });
+
   const invalid: [string, unknown, number, RegExp][] = [
     [
       "two masters",

@@ -67,7 +67,7 @@ describe("kill -9 under load", () => {
 
     const second = await startRmProcess(["--store", store]);
     try {
-      const r = await fetch(`${second.url}/api/v1/pods?namespace=load`);
+      const r = await fetch(`${second.url}/api/v1/pods?namespace=load&limit=100000`);
       const pods = ((await r.json()) as { items: PodReply[] }).items;
       const held = new Map(pods.map((p) => [p.name, p.networks[0]?.ip]));
       for (const [name, ip] of acked)
