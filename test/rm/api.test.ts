@@ -13,7 +13,7 @@ after(async () => {
 
 /** Deletes every pod, policy and network so each test starts empty. */
 async function reset(): Promise<void> {
-  for (const p of (obj(await rm.call("GET", "/api/v1/pods")).items as {
+  for (const p of (obj(await rm.call("GET", "/api/v1/pods?limit=100000")).items as {
     namespace: string;
     name: string;
   }[]) ?? [])
