@@ -1,67 +1,24 @@
 // The etcd store over TLS with client certificates: a real one-member etcd requiring them, with a
 // CA and certificates made by openssl at test time; `dockin rm serve` with --etcd-ca/-cert/-key.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { readTls } from "../../src/rm/etcd-client.ts";
 import { openEtcdStore } from "../../src/rm/etcd-store.ts";
+import { makePki } from "../fixtures/certs.ts";
 import { startRmProcess } from "../rm/helpers.ts";
 import { EtcdCluster } from "./cluster.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dockin-etcd-tls-"));
 const path = (name: string) => join(dir, name);
 
-function openssl(...args: string[]): void {
-  execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-}
-
-function makeCertificates(): void {
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl(
-    "req",
-    "-x509",
-    ...key,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=dockin etcd CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-  );
-  writeFileSync(path("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
-  writeFileSync(path("client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const who of ["server", "client"]) {
-    openssl("req", ...key, "-subj", `/CN=${who}`, "-keyout", `${who}.key`, "-out", `${who}.csr`);
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${who}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      `${who}.ext`,
-      "-out",
-      `${who}.crt`,
-    );
-  }
-}
-
 describe("etcd store over TLS with client certificates", () => {
   let cluster: EtcdCluster | undefined;
 
   before(async () => {
-    makeCertificates();
+    makePki(dir);
     cluster = await EtcdCluster.start({
       size: 1,
       scheme: "https",

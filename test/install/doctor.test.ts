@@ -2,16 +2,8 @@
 // HTTP server on port 0 that speaks the RM's public API (/healthz, /api/v1/networks): passing
 // on a good install, failing with a fix on each broken piece.
 import assert from "node:assert/strict";
-import { execFile, spawnSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { execFile } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import {
   createServer as createHttp,
   type IncomingMessage,
@@ -23,6 +15,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
+import { makePki } from "../fixtures/certs.ts";
 import { ensureSea, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
 
 interface Rm {
@@ -297,26 +290,15 @@ describe("dockin doctor", () => {
   });
 
   test("honours TLS: fails without the CA, passes with caFile", async (ctx) => {
-    if (!existsSync("/usr/bin/openssl")) {
-      ctx.skip("openssl is not installed");
-      return;
-    }
     const dir = mkdtempSync(join(tmpdir(), "dockin-tls-"));
     try {
-      const gen = spawnSync(
-        "/usr/bin/openssl",
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
-          .concat(["-addext", "subjectAltName=IP:127.0.0.1"])
-          .concat(["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]),
-        { encoding: "utf8" },
-      );
-      assert.equal(gen.status, 0, gen.stderr);
-      const tls = { cert: readFileSync(join(dir, "cert.pem")), key: readFileSync(join(dir, "key.pem")) };
+      const pki = makePki(dir);
+      const tls = { cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key) };
       const without = await installed(ctx, { tls });
       const r1 = await doctor(without.t);
       assert.equal(r1.status, 1, r1.stdout);
       assert.match(entry(r1.stdout, /backend https:.* answers/), /fix: .*set caFile to the CA/);
-      const withCa = await installed(ctx, { tls }, [`--ca-file=${join(dir, "cert.pem")}`]);
+      const withCa = await installed(ctx, { tls }, [`--ca-file=${pki.ca}`]);
       const r2 = await doctor(withCa.t);
       assert.equal(r2.status, 0, r2.stdout);
     } finally {

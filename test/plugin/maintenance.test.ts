@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { makePki } from "../fixtures/certs.ts";
 import { cni, inWorld, nsAddresses, podArgs, reply, Webhook, World } from "./harness.ts";
 
 const pair = (n: number) => [
@@ -158,91 +159,13 @@ interface Certs {
 }
 
 function makeCerts(dir: string): Certs {
-  const o = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  o([
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=dockin test CA",
-  ]);
-  o([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  ]);
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  o([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "server.pem",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-  ]);
-  o([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    "client.key",
-    "-out",
-    "client.csr",
-    "-subj",
-    "/CN=dockin-cni",
-  ]);
-  o([
-    "x509",
-    "-req",
-    "-in",
-    "client.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "client.pem",
-    "-days",
-    "2",
-  ]);
+  const pki = makePki(dir);
   return {
-    ca: join(dir, "ca.pem"),
-    key: join(dir, "server.key"),
-    cert: join(dir, "server.pem"),
-    clientKey: join(dir, "client.key"),
-    clientCert: join(dir, "client.pem"),
+    ca: pki.ca,
+    key: pki.server.key,
+    cert: pki.server.cert,
+    clientKey: pki.client.key,
+    clientCert: pki.client.cert,
   };
 }
 

@@ -1,12 +1,12 @@
 // Bearer tokens, HTTPS and client certificates, with certificates made by openssl at test time.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Tokens } from "../../src/rm/http.ts";
+import { makePki, selfSigned } from "../fixtures/certs.ts";
 import { obj, type Rm, runDockin, startRm } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dockin-rm-tls-"));
@@ -56,75 +56,6 @@ describe("bearer tokens", () => {
   });
 });
 
-function openssl(...args: string[]): void {
-  try {
-    execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") {
-      throw new Error("the TLS tests make their certificates with openssl: apt-get install openssl", {
-        cause: err,
-      });
-    }
-    throw err;
-  }
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
-function makeCertificates(): void {
-  openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=dockin test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-  );
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
-  for (const who of ["server", "client"]) {
-    openssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-subj",
-      `/CN=${who}`,
-      "-keyout",
-      `${who}.key`,
-      "-out",
-      `${who}.csr`,
-    );
-    openssl(
-      "x509",
-      "-req",
-      "-in",
-      `${who}.csr`,
-      "-CA",
-      "ca.crt",
-      "-CAkey",
-      "ca.key",
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      `${who}.ext`,
-      "-out",
-      `${who}.crt`,
-    );
-  }
-}
-
 const file = (name: string) => readFileSync(join(dir, name));
 
 function get(url: string, options: { ca?: Buffer; cert?: Buffer; key?: Buffer }): Promise<number> {
@@ -142,7 +73,7 @@ describe("TLS", () => {
   let tls: Rm;
   let mtls: Rm;
   before(async () => {
-    makeCertificates();
+    makePki(dir);
     tls = await startRm({ tls: { cert: file("server.crt"), key: file("server.key") } });
     mtls = await startRm({
       tls: { cert: file("server.crt"), key: file("server.key"), clientCa: file("ca.crt") },
@@ -169,23 +100,7 @@ describe("TLS", () => {
       /certificate|handshake|socket hang up|ECONNRESET/i,
     );
     // A certificate from another CA is refused too.
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=rogue",
-      "-keyout",
-      "rogue.key",
-      "-out",
-      "rogue.crt",
-    );
+    selfSigned(dir, "rogue");
     await assert.rejects(
       get(mtls.url, { ca: file("ca.crt"), cert: file("rogue.crt"), key: file("rogue.key") }),
       /certificate|handshake|socket hang up|ECONNRESET|unknown ca/i,
