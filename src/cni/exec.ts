@@ -1,7 +1,17 @@
 // Running a delegate plugin: find it, give it an explicit environment, its config on stdin and a
 // deadline, then read its result or error. `dockin-cni` runs `bridge` this way.
-import { spawn } from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "./errors.ts";
 import type { Verb } from "./version.ts";
@@ -75,96 +85,268 @@ function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
+const MAX_STDERR = 64 * 1024;
+
+/** What a finished process left: its status and what it printed. */
+export interface RunOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Killed at the deadline. */
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  env: NodeJS.ProcessEnv;
+  /** Written to the process's stdin. */
+  input: string;
+  timeoutMs: number;
+  /**
+   * Its own process group, killed whole at the deadline (what it started goes too); otherwise
+   * only the process is killed.
+   */
+  group: boolean;
+}
 
 /**
- * Runs a plugin and returns its parsed stdout (undefined when empty, as for DEL). A failure is
- * thrown as a CniError carrying the plugin's own code and message; a plugin still running at the
- * deadline is killed and reported as error 11 (try again later).
+ * child_process is loaded at the first spawn, not at start-up: a plugin run that spawns nothing
+ * (an early error, VERSION) does not pay for it, and dockin-cni loads it while the webhook
+ * answers (`preloadSpawn`).
  */
-export function execPlugin(opts: ExecOptions): Promise<unknown> {
-  const name = opts.file.slice(opts.file.lastIndexOf("/") + 1);
-  const what = `${name} ${opts.env.command}`;
+function childProcess(): typeof import("node:child_process") {
+  return process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
+}
+
+/** Loads what running a process needs, ahead of the first run (idle time is the best moment). */
+export function preloadSpawn(): void {
+  childProcess();
+  tmpdir();
+}
+
+let scratchCount = 0;
+
+/**
+ * An unnamed read-write file: created in the temp directory (O_EXCL, 0600) and unlinked at once;
+ * only the descriptor stays. Used as a child's stdin, stdout and stderr instead of pipes: a
+ * Node process's first pipe builds the stream machinery (net.Socket, Pipe handles), about 4 ms
+ * of a plugin run's CPU, while a file descriptor is handed to the child as it is.
+ */
+function scratchFile(): number {
+  scratchCount += 1;
+  const path = join(
+    tmpdir(),
+    `.dockin-${process.pid}-${scratchCount}-${Math.random().toString(36).slice(2)}`,
+  );
+  const fd = openSync(path, "wx+", 0o600);
+  try {
+    unlinkSync(path);
+  } catch {
+    // left behind; harmless (empty or a config already delivered)
+  }
+  return fd;
+}
+
+/** The first `max` bytes of a scratch file, from its start. */
+function readScratch(fd: number, max: number): string {
+  const size = Math.min(fstatSync(fd).size, max);
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = readSync(fd, buf, got, size - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.toString("utf8", 0, got);
+}
+
+/** Writes `text` at offset 0 without moving the file offset (the child reads from there). */
+function writeScratch(fd: number, text: string): void {
+  const buf = Buffer.from(text);
+  let done = 0;
+  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, done);
+}
+
+function closeAll(fds: readonly number[]): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Runs `file` with `args`, its stdin, stdout and stderr in unnamed temp files (pipes when the
+ * temp directory cannot take them), and resolves when it has exited. Rejects only when it could
+ * not be started (the spawn error, with its `code`).
+ */
+export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunOutcome> {
+  let fds: number[];
+  try {
+    fds = [scratchFile(), scratchFile(), scratchFile()];
+  } catch {
+    return runWithPipes(file, args, opts);
+  }
+  const [fin, fout, ferr] = fds as [number, number, number];
   return new Promise((resolve, reject) => {
-    // Its own process group, so that the deadline kills whatever it started too (bridge runs its
-    // IPAM plugin; a shell script runs its commands), not only the process we started.
-    const child = spawn(opts.file, [], {
-      env: delegateEnvironment(opts),
+    let timedOut = false;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        fn();
+      } finally {
+        closeAll(fds);
+      }
+    };
+    let child: import("node:child_process").ChildProcess;
+    try {
+      writeScratch(fin, opts.input);
+      child = childProcess().spawn(file, args, {
+        env: opts.env,
+        stdio: [fin, fout, ferr],
+        detached: opts.group,
+      });
+    } catch (err) {
+      settle(() => reject(err));
+      return;
+    }
+    timer = setTimeout(() => {
+      timedOut = true;
+      killTree(child, opts.group);
+    }, opts.timeoutMs);
+    child.on("error", (e) => settle(() => reject(e)));
+    child.on("close", (code, signal) =>
+      settle(() =>
+        resolve({
+          code,
+          signal,
+          stdout: readScratch(fout, MAX_OUTPUT),
+          stderr: readScratch(ferr, MAX_STDERR),
+          timedOut,
+        }),
+      ),
+    );
+  });
+}
+
+function killTree(child: import("node:child_process").ChildProcess, group: boolean): void {
+  try {
+    if (group && child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+    else child.kill("SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
+  }
+}
+
+/** The same with pipes: for a temp directory that is missing or full. */
+function runWithPipes(file: string, args: readonly string[], opts: RunOptions): Promise<RunOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = childProcess().spawn(file, args, {
+      env: opts.env,
       stdio: ["pipe", "pipe", "pipe"],
-      detached: true,
+      detached: opts.group,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
+    let errBytes = 0;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
+      killTree(child, opts.group);
     }, opts.timeoutMs);
     child.stdout.on("data", (chunk: Buffer) => {
       outBytes += chunk.length;
       if (outBytes <= MAX_OUTPUT) out.push(chunk);
     });
     child.stderr.on("data", (chunk: Buffer) => {
-      if (err.length < 64) err.push(chunk);
+      errBytes += chunk.length;
+      if (errBytes <= MAX_STDERR) err.push(chunk);
     });
     child.stdin.on("error", () => {
-      // The plugin may exit without reading stdin; its exit status tells what happened.
+      // The process may exit without reading stdin; its exit status tells what happened.
     });
+    let failed = false;
     child.on("error", (e) => {
+      failed = true;
       clearTimeout(timer);
-      reject(
-        new CniError(ErrorCode.PluginNotAvailable, `running ${what} (${opts.file}): ${e.message}`, {
-          cause: e,
-        }),
-      );
+      reject(e);
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString("utf8").trim();
-      const stderr = Buffer.concat(err).toString("utf8").trim().slice(0, 2000);
-      if (timedOut) {
-        reject(
-          new CniError(
-            ErrorCode.TryAgainLater,
-            `${what} did not finish within ${opts.timeoutMs} ms and was killed`,
-          ),
-        );
-        return;
-      }
-      let parsed: unknown;
-      try {
-        parsed = stdout === "" ? undefined : JSON.parse(stdout);
-      } catch {
-        parsed = undefined;
-        if (code === 0) {
-          reject(
-            new CniError(
-              ErrorCode.DecodeFailure,
-              `${what} printed output that is not JSON: ${stdout.slice(0, 200)}`,
-            ),
-          );
-          return;
-        }
-      }
-      if (code === 0) {
-        resolve(parsed);
-        return;
-      }
-      const obj = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
-      // A failure must never carry code 0 (bridge 1.1.1 prints one when its IPAM's exec fails).
-      const delegateCode =
-        typeof obj.code === "number" && obj.code !== 0 ? obj.code : ErrorCode.DelegateFailed;
-      const msg =
-        typeof obj.msg === "string"
-          ? obj.msg
-          : stderr || stdout || `exited with ${signal ?? `status ${code}`}`;
-      const details = typeof obj.details === "string" && obj.details !== "" ? `; ${obj.details}` : "";
-      reject(new CniError(delegateCode, `${what} failed: ${msg}${details}`, { details: stderr }));
+      if (failed) return;
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        timedOut,
+      });
     });
-    child.stdin.end(typeof opts.stdin === "string" ? opts.stdin : JSON.stringify(opts.stdin));
+    child.stdin.end(opts.input);
   });
+}
+
+/**
+ * Runs a plugin and returns its parsed stdout (undefined when empty, as for DEL). A failure is
+ * thrown as a CniError carrying the plugin's own code and message; a plugin still running at the
+ * deadline is killed and reported as error 11 (try again later).
+ */
+export async function execPlugin(opts: ExecOptions): Promise<unknown> {
+  const name = opts.file.slice(opts.file.lastIndexOf("/") + 1);
+  const what = `${name} ${opts.env.command}`;
+  let run: RunOutcome;
+  try {
+    // Its own process group, so that the deadline kills whatever it started too (bridge runs its
+    // IPAM plugin; a shell script runs its commands), not only the process we started.
+    run = await runProcess(opts.file, [], {
+      env: delegateEnvironment(opts),
+      input: typeof opts.stdin === "string" ? opts.stdin : JSON.stringify(opts.stdin),
+      timeoutMs: opts.timeoutMs,
+      group: true,
+    });
+  } catch (e) {
+    throw new CniError(
+      ErrorCode.PluginNotAvailable,
+      `running ${what} (${opts.file}): ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const { code, signal } = run;
+  const stdout = run.stdout.trim();
+  const stderr = run.stderr.trim().slice(0, 2000);
+  if (run.timedOut) {
+    throw new CniError(
+      ErrorCode.TryAgainLater,
+      `${what} did not finish within ${opts.timeoutMs} ms and was killed`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = stdout === "" ? undefined : JSON.parse(stdout);
+  } catch {
+    parsed = undefined;
+    if (code === 0) {
+      throw new CniError(
+        ErrorCode.DecodeFailure,
+        `${what} printed output that is not JSON: ${stdout.slice(0, 200)}`,
+      );
+    }
+  }
+  if (code === 0) return parsed;
+  const obj = (typeof parsed === "object" && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  // A failure must never carry code 0 (bridge 1.1.1 prints one when its IPAM's exec fails).
+  const delegateCode = typeof obj.code === "number" && obj.code !== 0 ? obj.code : ErrorCode.DelegateFailed;
+  const msg =
+    typeof obj.msg === "string" ? obj.msg : stderr || stdout || `exited with ${signal ?? `status ${code}`}`;
+  const details = typeof obj.details === "string" && obj.details !== "" ? `; ${obj.details}` : "";
+  throw new CniError(delegateCode, `${what} failed: ${msg}${details}`, { details: stderr });
 }

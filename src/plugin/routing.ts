@@ -2,9 +2,9 @@
 // subnet and a default route via the gateway) and a rule `from <address> lookup <table>`, so that
 // replies leave by the interface the request came in on. Done with iproute2 inside the pod's
 // netns (`nsenter --net=<netns> ip -batch -`): one process per network.
-import { spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { runProcess } from "../cni/exec.ts";
 import { formatPrefix, networkOf, parsePrefix } from "../cni/ip.ts";
 import type { RecordNetwork } from "./record.ts";
 
@@ -38,32 +38,19 @@ interface Run {
   stderr: string;
 }
 
-function runIn(netns: string, args: string[], input: string | undefined, timeoutMs = 10_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool("nsenter"), [`--net=${netns}`, tool("ip"), ...args], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { PATH: SYSTEM_DIRS.join(":") },
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    child.stdin.on("error", () => {});
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? 1,
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8").trim(),
-      });
-    });
-    child.stdin.end(input ?? "");
+async function runIn(
+  netns: string,
+  args: string[],
+  input: string | undefined,
+  timeoutMs = 10_000,
+): Promise<Run> {
+  const run = await runProcess(tool("nsenter"), [`--net=${netns}`, tool("ip"), ...args], {
+    env: { PATH: SYSTEM_DIRS.join(":") },
+    input: input ?? "",
+    timeoutMs,
+    group: false,
   });
+  return { code: run.code ?? 1, stdout: run.stdout, stderr: run.stderr.trim() };
 }
 
 export interface PolicyAddress {
