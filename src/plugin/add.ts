@@ -1,6 +1,7 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
 import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { preloadSpawn } from "../cni/exec.ts";
 import type { Result } from "../cni/result.ts";
 import { type Context, clock, delegateContext, webhookOptions } from "./context.ts";
 import { addChain, recordNetwork } from "./delegate.ts";
@@ -38,22 +39,41 @@ export async function add(ctx: Context): Promise<Result> {
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
 
-  // The webhook exchange starts first; the local reading happens while it is in flight.
+  // The webhook exchange starts first; the local work (confDir, the cache, loading what the
+  // delegates' spawn needs) runs once the request is written, while the backend computes its
+  // reply (it waits in the socket buffer meanwhile).
   const started = clock();
+  let sent: () => void = () => {};
+  const written = new Promise<void>((resolve) => {
+    sent = resolve;
+  });
   const asked = callWebhook(podQueryUrl(conf.backend, pod, env.containerId), webhookOptions(conf), {
-    onAttempt: (attempt, outcome, ms) =>
-      log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome }),
+    onAttempt: (attempt, outcome, ms) => {
+      sent(); // a first attempt that failed before its request was written
+      log.info("webhook", { url: safeUrl(conf.backend), attempt, ms, outcome });
+    },
+    onSent: () => sent(),
   }).catch((err: unknown) => {
     const code = err instanceof CniError ? err.code : ErrorCode.BackendRefused;
     throw new CniError(code, `asking the backend about pod ${podLabel(pod)}: ${(err as Error).message}`);
   });
   asked.catch(() => {}); // awaited below; this only keeps an early throw from leaving it unhandled
+  await Promise.race([
+    written,
+    asked.then(
+      () => {},
+      () => {},
+    ),
+  ]);
+  mark("sent");
   const networksDir = loadNetworkDir(conf.confDir);
   const leftover = readRecord(conf.cacheDir, env.containerId, env.ifName);
   if (leftover.kind === "found") {
     log.warn("a record of an earlier ADD exists: detaching it first");
     await detach(ctx, leftover.record, env.netns);
   }
+  preloadSpawn();
+  mark("local");
   const reply = await asked;
   mark("webhook");
   const plan = validateReply(reply, {

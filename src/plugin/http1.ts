@@ -12,6 +12,8 @@ export interface Exchange {
   /** Replies with a larger body are refused (`TooLarge`). */
   maxBodyBytes: number;
   tls?: { ca?: string; cert?: string; key?: string };
+  /** Called once the request has been handed to the socket (the caller may work meanwhile). */
+  onSent?: (() => void) | undefined;
 }
 
 export interface Reply {
@@ -118,6 +120,7 @@ export function exchange(ex: Exchange, onSocket: (s: Socket) => void): Promise<R
       if (body !== undefined) head += `content-length: ${body.length}\r\n`;
       socket.write(`${head}\r\n`);
       if (body !== undefined) socket.write(body);
+      ex.onSent?.();
     };
     if (https) {
       const tls = process.getBuiltinModule("node:tls") as typeof import("node:tls");

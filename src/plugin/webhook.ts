@@ -63,8 +63,9 @@ async function requestOnce(
   body: string | undefined,
   timeoutMs: number,
   opts: WebhookOptions,
+  onSent: (() => void) | undefined,
 ): Promise<HttpReply> {
-  const ex: Exchange = { method, url, headers, body, maxBodyBytes: opts.maxReplyBytes };
+  const ex: Exchange = { method, url, headers, body, maxBodyBytes: opts.maxReplyBytes, onSent };
   if (url.protocol === "https:") {
     const tls: NonNullable<Exchange["tls"]> = {};
     if (opts.caFile) tls.ca = readSecretFile(opts.caFile, "caFile");
@@ -110,6 +111,11 @@ export interface CallOptions {
   body?: unknown;
   /** The attempt number is passed for logs. */
   onAttempt?: (attempt: number, outcome: string, ms: number) => void;
+  /**
+   * Called each time a request has been written: until the reply is read, the caller's own work
+   * overlaps with the backend's (the reply waits in the socket buffer).
+   */
+  onSent?: () => void;
 }
 
 /**
@@ -148,6 +154,7 @@ export async function callWebhook(
         body,
         Math.min(opts.timeoutMs, remaining),
         opts,
+        call.onSent,
       );
       if (reply.status >= 500 || reply.status === 429) {
         throw new Retryable(`HTTP ${reply.status}: ${replyMessage(reply.body)}`);
