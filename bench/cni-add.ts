@@ -1,9 +1,12 @@
 // dockin-cni ADD and DEL against what it cannot avoid, side by side in one run (interleaved):
 //   A. `node -e 0` on the pinned Node (one Node start-up),
 //   B. one network attached by calling `bridge` directly with dockin-ipam (ADD, then DEL),
-//   C. dockin-cni attaching two networks (ADD, then DEL) against a webhook on loopback.
+//   C. dockin-cni attaching two networks (ADD, then DEL) against a webhook on loopback,
+//   and, to tell the plugin's share from the machine's: dockin-cni attaching one network, and
+//   two direct `bridge` + dockin-ipam attaches started together (what a second parallel attach
+//   costs on this machine, with no plugin at all).
 // The overhead is C's ADD median minus (A + B's ADD medians): what the plugin adds beyond one
-// Node start and one network's attach (the two networks attach in parallel).
+// Node start and one network's attach (the two networks attach in parallel), as issue 3 defines it.
 //
 // Usage (root): npm run build && node bench/cni-add.ts [rounds]   (40 rounds by default)
 import { execFileSync, spawn } from "node:child_process";
@@ -36,7 +39,7 @@ mkdirSync(binDir);
 mkdirSync(confDir);
 symlinkSync("/usr/lib/cni/bridge", join(binDir, "bridge"));
 symlinkSync(ipam, join(binDir, "dockin-ipam"));
-const bridges = [`dkbA${tag}`, `dkbB${tag}`, `dkbC${tag}`];
+const bridges = [`dkbA${tag}`, `dkbB${tag}`, `dkbC${tag}`, `dkbD${tag}`];
 writeFileSync(
   join(confDir, "a.json"),
   JSON.stringify({ cniVersion: "1.0.0", name: "a", type: "bridge", bridge: bridges[0] }),
@@ -88,6 +91,14 @@ const bridgeConfig = JSON.stringify({
     routes: [{ dst: "0.0.0.0/0", gw: "10.73.0.1" }],
   },
 });
+/** The second direct network of the parallel pair (its own bridge, no default route). */
+const bridgeConfig2 = JSON.stringify({
+  cniVersion: "1.0.0",
+  name: "direct2",
+  type: "bridge",
+  bridge: bridges[3],
+  ipam: { type: "dockin-ipam", addresses: [{ address: "10.74.0.2/24", gateway: "10.74.0.1" }] },
+});
 
 /**
  * CPU time (user + sys, ms) of the children this process has waited for, from /proc/self/stat:
@@ -138,6 +149,7 @@ const times: Record<string, number[]> = {
   "node -e 0": [],
   "bridge+dockin-ipam ADD (1 network)": [],
   "bridge+dockin-ipam DEL (1 network)": [],
+  "2 x bridge+dockin-ipam ADD, parallel": [],
   "dockin-cni ADD (1 network)": [],
   "dockin-cni ADD (2 networks)": [],
   "dockin-cni DEL (2 networks)": [],
@@ -148,7 +160,8 @@ try {
     const nsA = `dk-bench-${tag}-${i}a`;
     const nsB = `dk-bench-${tag}-${i}b`;
     const nsC = `dk-bench-${tag}-${i}c`;
-    for (const ns of [nsA, nsB, nsC]) {
+    const nsD = `dk-bench-${tag}-${i}d`;
+    for (const ns of [nsA, nsB, nsC, nsD]) {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
     }
@@ -162,6 +175,14 @@ try {
     await timed("bridge+dockin-ipam ADD (1 network)", () =>
       run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsA, `d${i}`), bridgeConfig),
     );
+    await timed("2 x bridge+dockin-ipam ADD, parallel", async () => {
+      const started = process.hrtime.bigint();
+      await Promise.all([
+        run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsD, `q${i}`), bridgeConfig),
+        run("/usr/lib/cni/bridge", [], { ...cniEnv("ADD", nsD, `q${i}`), CNI_IFNAME: "net1" }, bridgeConfig2),
+      ]);
+      return Number(process.hrtime.bigint() - started) / 1e6;
+    });
     await timed("dockin-cni ADD (1 network)", () =>
       run(plugin, [], cniEnv("ADD", nsC, `o${i}`, `one-${i}`), mainConfig),
     );
@@ -176,7 +197,7 @@ try {
     );
     await run(plugin, [], cniEnv("DEL", nsC, `o${i}`, `one-${i}`), mainConfig);
     if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
-    for (const ns of [nsA, nsB, nsC]) execFileSync("ip", ["netns", "del", ns]);
+    for (const ns of [nsA, nsB, nsC, nsD]) execFileSync("ip", ["netns", "del", ns]);
     namespaces.length = 0;
   }
 } finally {
@@ -220,4 +241,11 @@ console.log(
   `  CPU the plugin adds to its delegates' (2 networks: ADD minus node -e 0 minus two attaches): ${cpuOverhead.toFixed(1)} ms`,
 );
 console.log(`  CPU the plugin adds to its delegate's (1 network): ${cpuOwn.toFixed(1)} ms`);
+const second = m["2 x bridge+dockin-ipam ADD, parallel"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
+console.log(
+  `  a second attach in parallel, no plugin (2 x bridge+dockin-ipam minus one): ${second.toFixed(1)} ms of wall clock on this machine`,
+);
+console.log(
+  `  ADD overhead less that second attach (the plugin's share with 2 networks): ${(addOverhead - second).toFixed(1)} ms`,
+);
 console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);
