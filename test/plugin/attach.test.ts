@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { SEED_MASTER } from "../fixtures/seed.ts";
 import {
   CHECK_VERSIONS,
   cni,
@@ -63,14 +64,7 @@ function assertNothingLeft(w: World, ns: string): void {
 }
 
 const seedPair = [
-  {
-    type: "test",
-    podIp: "192.168.1.2",
-    subnetMask: "255.255.255.0",
-    gateway: "192.168.1.1",
-    ifName: "eth0",
-    master: true,
-  },
+  { ...SEED_MASTER },
   {
     type: "dockin",
     podIp: "192.168.2.2",

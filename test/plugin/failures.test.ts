@@ -4,16 +4,10 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { SEED_MASTER } from "../fixtures/seed.ts";
 import { cni, inWorld, nsAddresses, podArgs, reply, trySh, VERSIONS, type World } from "./harness.ts";
 
-const master = {
-  type: "test",
-  podIp: "192.168.1.2",
-  subnetMask: "255.255.255.0",
-  gateway: "192.168.1.1",
-  ifName: "eth0",
-  master: true,
-};
+const master = { ...SEED_MASTER };
 const second = {
   type: "dockin",
   podIp: "192.168.2.2",

@@ -6,6 +6,7 @@ import { CniError } from "../../src/cni/errors.ts";
 import { contains, parseIP, parsePrefix } from "../../src/cni/ip.ts";
 import type { NetworkDir, NetworkFile } from "../../src/plugin/netconf.ts";
 import { MAX_ENTRIES, validateReply } from "../../src/plugin/reply.ts";
+import { SEED_MASTER } from "../fixtures/seed.ts";
 
 const file = (name: string): NetworkFile => ({
   name,
@@ -16,14 +17,7 @@ const file = (name: string): NetworkFile => ({
 const dir: NetworkDir = { byName: new Map(["test", "dockin", "store"].map((n) => [n, file(n)])), broken: [] };
 const ctx = { ifName: "eth0", pod: "shop/web-0", networks: dir };
 
-const master = {
-  type: "test",
-  podIp: "192.168.1.2",
-  subnetMask: "255.255.255.0",
-  gateway: "192.168.1.1",
-  ifName: "eth0",
-  master: true,
-};
+const master = { ...SEED_MASTER };
 const other = {
   type: "dockin",
   podIp: "192.168.2.2",
