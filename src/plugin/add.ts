@@ -4,12 +4,12 @@ import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import { preloadSpawn } from "../cni/exec.ts";
 import type { Result } from "../cni/result.ts";
 import { type Context, clock, delegateContext, webhookOptions } from "./context.ts";
-import { addChain, recordNetwork } from "./delegate.ts";
+import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
-import { podLabel, requirePod } from "./identity.ts";
+import { type PodIdentity, podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { newRecord, readRecord, writeRecord } from "./record.ts";
-import { validateReply } from "./reply.ts";
+import { type AttachmentRecord, newRecord, readRecord, writeRecord } from "./record.ts";
+import { type Plan, validateReply } from "./reply.ts";
 import { addPolicy } from "./routing.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
 
@@ -26,6 +26,26 @@ export function masterResult(result: Result, ifName: string, netns: string): Res
   }
   const ips = (result.ips ?? []).map((ip) => ({ ...ip, interface: ip.interface ?? index }));
   return { ...result, interfaces, ips };
+}
+
+/** The attachment record of a validated plan (state `adding`), and the delegates' context. */
+export async function planRecord(
+  ctx: Context,
+  plan: Plan,
+  pod: PodIdentity,
+): Promise<{ record: AttachmentRecord; dctx: DelegateContext }> {
+  const { env } = ctx.args;
+  const dctx = delegateContext(ctx, env.netns, env.args);
+  const record = newRecord({
+    containerId: env.containerId,
+    ifName: env.ifName,
+    netns: env.netns,
+    args: dctx.args,
+    pod,
+    cniVersion: ctx.args.config.cniVersion,
+    networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
+  });
+  return { record, dctx };
 }
 
 export async function add(ctx: Context): Promise<Result> {
@@ -90,17 +110,8 @@ export async function add(ctx: Context): Promise<Result> {
     ms: Math.round(clock() - started),
   });
 
-  const dctx = delegateContext(ctx, env.netns, env.args);
-  const networks = await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx)));
-  const record = newRecord({
-    containerId: env.containerId,
-    ifName: env.ifName,
-    netns: env.netns,
-    args: dctx.args,
-    pod,
-    cniVersion: ctx.args.config.cniVersion,
-    networks,
-  });
+  const { record, dctx } = await planRecord(ctx, plan, pod);
+  const networks = record.networks;
   mark("plan");
   writeRecord(conf.cacheDir, record);
   mark("record");

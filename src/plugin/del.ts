@@ -3,12 +3,12 @@
 
 import { rmSync } from "node:fs";
 import { describe } from "../cni/errors.ts";
-import { type Context, delegateContext, webhookOptions } from "./context.ts";
-import { recordNetwork } from "./delegate.ts";
+import { planRecord } from "./add.ts";
+import { type Context, webhookOptions } from "./context.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { newRecord, readRecord, recordPath } from "./record.ts";
+import { readRecord, recordPath } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
 
@@ -55,16 +55,7 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
     pod: podLabel(pod),
     networks: loadNetworkDir(conf.confDir),
   });
-  const dctx = delegateContext(ctx, env.netns, env.args);
-  const record = newRecord({
-    containerId: env.containerId,
-    ifName: env.ifName,
-    netns: env.netns,
-    args: dctx.args,
-    pod,
-    cniVersion: ctx.args.config.cniVersion,
-    networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
-  });
+  const { record } = await planRecord(ctx, plan, pod);
   await detach(ctx, record, env.netns);
 }
 
