@@ -86,6 +86,9 @@ function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 const MAX_STDERR = 64 * 1024;
+/** What a process may write to its stdout and stderr files before it is killed as a runaway. */
+const MAX_WRITTEN = 64 * 1024 * 1024;
+const WATCH_MS = 250;
 
 /** What a finished process left: its status and what it printed. */
 export interface RunOutcome {
@@ -95,6 +98,8 @@ export interface RunOutcome {
   stderr: string;
   /** Killed at the deadline. */
   timedOut: boolean;
+  /** Killed for writing more than a plugin ever needs to (a runaway must not fill the disk). */
+  overflowed?: boolean;
 }
 
 export interface RunOptions {
@@ -194,10 +199,12 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
     let timedOut = false;
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    let watch: NodeJS.Timeout | undefined;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(watch);
       try {
         fn();
       } finally {
@@ -220,6 +227,19 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
       timedOut = true;
       killTree(child, opts.group);
     }, opts.timeoutMs);
+    // Files apply no back-pressure, unlike pipes: watch their size instead.
+    let overflowed = false;
+    watch = setInterval(() => {
+      try {
+        if (fstatSync(fout).size + fstatSync(ferr).size > MAX_WRITTEN) {
+          overflowed = true;
+          killTree(child, opts.group);
+        }
+      } catch {
+        // closed meanwhile
+      }
+    }, WATCH_MS);
+    watch.unref();
     child.on("error", (e) => settle(() => reject(e)));
     child.on("close", (code, signal) =>
       settle(() =>
@@ -229,6 +249,7 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
           stdout: readScratch(fout, MAX_OUTPUT),
           stderr: readScratch(ferr, MAX_STDERR),
           timedOut,
+          ...(overflowed ? { overflowed } : {}),
         }),
       ),
     );
@@ -323,6 +344,12 @@ export async function execPlugin(opts: ExecOptions): Promise<unknown> {
   const { code, signal } = run;
   const stdout = run.stdout.trim();
   const stderr = run.stderr.trim().slice(0, 2000);
+  if (run.overflowed) {
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `${what} wrote more than ${MAX_WRITTEN / 1024 / 1024} MiB of output and was killed`,
+    );
+  }
   if (run.timedOut) {
     throw new CniError(
       ErrorCode.TryAgainLater,

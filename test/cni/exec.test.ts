@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { CniError } from "../../src/cni/errors.ts";
+import { CniError, ErrorCode } from "../../src/cni/errors.ts";
 import { type DelegateEnv, execPlugin, findPlugin } from "../../src/cni/exec.ts";
 
 const FAKE = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "fake-plugin");
@@ -260,6 +260,19 @@ function running(pid: number): boolean {
     return false;
   }
 }
+
+describe("execPlugin(): a runaway delegate", () => {
+  it("is killed once it has written 64 MiB, well before its deadline, and reported", async () => {
+    const started = Date.now();
+    await assert.rejects(run({ flood: true }, { timeoutMs: 120_000 }), (err: unknown) => {
+      assert.ok(err instanceof CniError);
+      assert.equal(err.code, ErrorCode.DelegateFailed);
+      assert.match(err.message, /wrote more than 64 MiB of output and was killed/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 60_000, "killed long before the deadline");
+  });
+});
 
 describe("execPlugin(): the deadline", () => {
   it("kills a delegate past the deadline, with what it started, and reports error 11", async () => {
