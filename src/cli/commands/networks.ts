@@ -3,7 +3,9 @@ import { parseArgs } from "node:util";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
+  deleteByName,
   enc,
+  one,
   printJson,
   RmClient,
   readBodyFile,
@@ -37,11 +39,6 @@ interface NetworkView {
   ipv6?: Omit<NetworkView, "name" | "ipv6">;
   created?: string;
   updated?: string;
-}
-
-function one(positionals: string[], what: string): string {
-  if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError(`expected one ${what}`);
-  return positionals[0];
 }
 
 function pool(values: Record<string, unknown>, suffix: string): Record<string, unknown> | undefined {
@@ -165,13 +162,7 @@ const show = async (args: string[]) => {
   process.stdout.write(lines.map(([k, v]) => `${`${k}:`.padEnd(width)} ${v}\n`).join(""));
 };
 
-const remove = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
-  const name = one(positionals, "network NAME");
-  const out = await new RmClient(values).request("DELETE", `/api/v1/networks/${enc(name)}`);
-  if (values.json) return printJson(out);
-  process.stdout.write(`network ${name} deleted\n`);
-};
+const remove = deleteByName("network", "networks");
 
 export default function networksCommand(argv: string[]): Promise<number> {
   return runAdmin(

@@ -3,7 +3,9 @@ import { parseArgs } from "node:util";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
+  deleteByName,
   enc,
+  one,
   parseAttachment,
   printJson,
   RmClient,
@@ -35,12 +37,6 @@ interface Policy {
   priority: number;
 }
 
-function one(positionals: string[]): string {
-  if (positionals.length !== 1 || positionals[0] === undefined)
-    throw new UsageError("expected one policy NAME");
-  return positionals[0];
-}
-
 const nets = (p: Policy) =>
   p.networks
     .map((n) => `${n.network}${n.ifName === undefined ? "" : `(${n.ifName})`}${n.master ? "*" : ""}`)
@@ -60,7 +56,7 @@ const create = async (args: string[]) => {
       priority: { type: "string" },
     },
   });
-  const name = one(positionals);
+  const name = one(positionals, "policy NAME");
   let body: unknown;
   if (values.file !== undefined) body = readBodyFile(values.file);
   else {
@@ -104,7 +100,7 @@ const show = async (args: string[]) => {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
   const p = (await new RmClient(values).request(
     "GET",
-    `/api/v1/policies/${enc(one(positionals))}`,
+    `/api/v1/policies/${enc(one(positionals, "policy NAME"))}`,
   )) as Policy;
   if (values.json) return printJson(p);
   process.stdout.write(
@@ -119,13 +115,7 @@ const show = async (args: string[]) => {
   );
 };
 
-const remove = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
-  const name = one(positionals);
-  const out = await new RmClient(values).request("DELETE", `/api/v1/policies/${enc(name)}`);
-  if (values.json) return printJson(out);
-  process.stdout.write(`policy ${name} deleted\n`);
-};
+const remove = deleteByName("policy", "policies");
 
 export default function policiesCommand(argv: string[]): Promise<number> {
   return runAdmin(

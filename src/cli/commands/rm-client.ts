@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
 
 export class UsageError extends Error {}
@@ -224,3 +225,20 @@ export function podRef(text: string | undefined): { namespace: string; name: str
 }
 
 export const enc = encodeURIComponent;
+
+/** The one positional argument a subcommand takes (`what` names it in the usage error). */
+export function one(positionals: string[], what: string): string {
+  if (positionals.length !== 1 || positionals[0] === undefined) throw new UsageError(`expected one ${what}`);
+  return positionals[0];
+}
+
+/** `<kind> delete NAME`: DELETE /api/v1/<collection>/NAME, then a line or the server's JSON. */
+export function deleteByName(kind: string, collection: string): (args: string[]) => Promise<void> {
+  return async (args) => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+    const name = one(positionals, `${kind} NAME`);
+    const out = await new RmClient(values).request("DELETE", `/api/v1/${collection}/${enc(name)}`);
+    if (values.json) return printJson(out);
+    process.stdout.write(`${kind} ${name} deleted\n`);
+  };
+}
