@@ -1,4 +1,4 @@
 import { runPlugin } from "../cni/skel.ts";
 import { ipamPlugin } from "../ipam/plugin.ts";
 
-runPlugin(ipamPlugin);
+void runPlugin(ipamPlugin);
