@@ -1,5 +1,6 @@
 // `dockin networks create|list|show|delete`: the RM's networks.
 import { parseArgs } from "node:util";
+import type { NetworkView } from "../../rm/service.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -25,21 +26,6 @@ const USAGE = `usage: dockin networks <subcommand> [options]
   delete NAME               refused while addresses are allocated
 
 ${CLIENT_USAGE}`;
-
-interface NetworkView {
-  name: string;
-  subnet: string;
-  gateway?: string;
-  rangeStart?: string;
-  rangeEnd?: string;
-  exclude?: string[];
-  size: number | string;
-  allocated: number;
-  free: number | string;
-  ipv6?: Omit<NetworkView, "name" | "ipv6">;
-  created?: string;
-  updated?: string;
-}
 
 function pool(values: Record<string, unknown>, suffix: string): Record<string, unknown> | undefined {
   const subnet = values[`subnet${suffix}`];

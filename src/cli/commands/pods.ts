@@ -1,5 +1,6 @@
 // `dockin pods create|list|show|delete|release|gc`: the RM's pods and their addresses.
 import { parseArgs } from "node:util";
+import type { PodView } from "../../rm/service.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -32,24 +33,6 @@ const USAGE = `usage: dockin pods <subcommand> [options]
 NAME alone means the namespace "default".
 
 ${CLIENT_USAGE}`;
-
-interface PodView {
-  namespace: string;
-  name: string;
-  networks: {
-    network: string;
-    ifName: string;
-    master: boolean;
-    ip?: string;
-    addresses: { address: string; gateway?: string; fixed: boolean }[];
-  }[];
-  policy?: string;
-  sticky: boolean;
-  containerId?: string;
-  node?: string;
-  created: string;
-  updated: string;
-}
 
 const path = (ref: { namespace: string; name: string }) =>
   `/api/v1/pods/${enc(ref.namespace)}/${enc(ref.name)}`;

@@ -1,5 +1,6 @@
 // `dockin policies create|list|show|delete`: rules that give unregistered pods their networks.
 import { parseArgs } from "node:util";
+import type { Policy } from "../../rm/model.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -27,15 +28,6 @@ const USAGE = `usage: dockin policies <subcommand> [options]
   delete NAME               (pods already created keep their addresses)
 
 ${CLIENT_USAGE}`;
-
-interface Policy {
-  name: string;
-  namespace?: string;
-  podPrefix?: string;
-  networks: { network: string; ifName?: string; master?: boolean }[];
-  sticky: boolean;
-  priority: number;
-}
 
 const nets = (p: Policy) =>
   p.networks
