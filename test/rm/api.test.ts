@@ -1,6 +1,7 @@
 // The RM's HTTP API against a real server on port 0 and a real SQLite file.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { SEED_MASTER } from "../fixtures/seed.ts";
 import { obj, type Rm, startRm } from "./helpers.ts";
 
 let rm: Rm;
@@ -394,14 +395,7 @@ describe("webhook", () => {
       reqId: "1234",
       message: "success",
       data: [
-        {
-          type: "test",
-          podIp: "192.168.1.2",
-          subnetMask: "255.255.255.0",
-          gateway: "192.168.1.1",
-          ifName: "eth0",
-          master: true,
-        },
+        SEED_MASTER,
         {
           type: "dockin",
           podIp: "192.168.2.2",
