@@ -22,6 +22,11 @@ export interface LoggerOptions {
   stderr?: boolean;
   /** The file is rotated to `<file>.1` before a line would take it past this size. */
   maxBytes?: number;
+  /**
+   * Where every line at or above the level goes, instead of a file (a long-running server's
+   * stderr stream, which may be a pipe or a socket that a synchronous write would block on).
+   */
+  sink?: (line: string) => void;
 }
 
 const rank = (level: Level): number => LEVELS.indexOf(level);
@@ -33,12 +38,16 @@ export class Logger {
   private file: string | undefined;
   private pending: { level: Level; line: string }[] | undefined = [];
   private readonly context: Fields;
+  private readonly sink: ((line: string) => void) | undefined;
 
   constructor(context: Fields = {}, options: LoggerOptions = {}) {
     this.context = context;
     this.level = options.level ?? "info";
     this.stderr = options.stderr ?? true;
     this.maxBytes = options.maxBytes ?? 10 * 1024 * 1024;
+    this.sink = options.sink;
+    // A sink needs no file name: nothing is held back.
+    if (this.sink !== undefined) this.pending = undefined;
   }
 
   /** Names the log file and level once the config is read, and writes what was held back. */
@@ -76,6 +85,10 @@ export class Logger {
     entry.level = level;
     entry.msg = msg;
     const line = `${JSON.stringify(entry, errorsAsText)}\n`;
+    if (this.sink !== undefined) {
+      if (rank(level) <= rank(this.level)) this.sink(line);
+      return;
+    }
     if (this.stderr && rank(level) <= rank("warn")) {
       try {
         writeSync(2, line);

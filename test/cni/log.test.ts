@@ -141,6 +141,24 @@ describe("line format", () => {
   });
 });
 
+describe("a sink instead of a file", () => {
+  it("gets every line at or above the level at once, in the same format; nothing is held back", () => {
+    const lines: string[] = [];
+    const log = new Logger({ component: "rm" }, { level: "info", stderr: false, sink: (l) => lines.push(l) });
+    log.debug("hidden");
+    log.info("served", { msg: "not this", status: 200 });
+    log.error("failed", { error: new Error("outer", { cause: new Error("inner") }) });
+    assert.equal(lines.length, 2);
+    assert.ok(lines.every((l) => l.endsWith("\n")));
+    const [served, failed] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(served?.msg, "served");
+    assert.equal(served?.level, "info");
+    assert.equal(served?.component, "rm");
+    assert.equal(served?.status, 200);
+    assert.equal(failed?.error, "outer: inner");
+  });
+});
+
 describe("rotation", () => {
   it("keeps the file within maxBytes, moving it to .1 before a line would pass the bound", () => {
     const file = freshFile();
