@@ -1,8 +1,7 @@
 // The doctor's HTTP probe of the backend: one request with the main config's TLS and token
-// settings (caFile, certFile, keyFile, tokenFile) and a timeout; never throws.
-import { readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest, type RequestOptions } from "node:https";
+// settings (caFile, certFile, keyFile, tokenFile) and a timeout, through dockin-cni's own client
+// (so the doctor sees what the plugin will see); never throws.
+import { requestOnceWithConfig } from "../plugin/webhook.ts";
 
 export interface BackendAuth {
   caFile?: string | undefined;
@@ -11,9 +10,7 @@ export interface BackendAuth {
   tokenFile?: string | undefined;
 }
 
-export type ProbeResult =
-  | { ok: true; status: number; body: string }
-  | { ok: false; error: string; code?: string };
+export type ProbeResult = { ok: true; status: number; body: string } | { ok: false; error: string };
 
 /** The seed endpoint's path: a backend URL ending with it belongs to a Dockin RM at the prefix. */
 const SEED_PATH = "/rmController/getPodMultiNetwork";
@@ -31,53 +28,22 @@ export function rmBase(backend: string): string | undefined {
   return `${url.origin}${path.slice(0, -SEED_PATH.length)}`;
 }
 
-export function probe(
+/** One request to the backend through dockin-cni's own HTTP client, TLS and token handling. */
+export async function probe(
   url: string,
   auth: BackendAuth,
   opts: { method?: string; timeoutMs: number },
 ): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    let options: RequestOptions;
-    try {
-      const headers: Record<string, string> = { accept: "application/json" };
-      if (auth.tokenFile !== undefined) {
-        headers.authorization = `Bearer ${readFileSync(auth.tokenFile, "utf8").trim()}`;
-      }
-      options = { method: opts.method ?? "GET", headers, timeout: opts.timeoutMs };
-      if (auth.caFile !== undefined) options.ca = readFileSync(auth.caFile);
-      if (auth.certFile !== undefined) options.cert = readFileSync(auth.certFile);
-      if (auth.keyFile !== undefined) options.key = readFileSync(auth.keyFile);
-    } catch (err) {
-      resolve({ ok: false, error: `reading the TLS or token files: ${(err as Error).message}` });
-      return;
-    }
-    let req: ReturnType<typeof httpRequest>;
-    try {
-      req = url.startsWith("https:") ? httpsRequest(url, options) : httpRequest(url, options);
-    } catch (err) {
-      resolve({ ok: false, error: (err as Error).message });
-      return;
-    }
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      const r: ProbeResult = { ok: false, error: err.message };
-      if (err.code !== undefined) r.code = err.code;
-      resolve(r);
+  try {
+    const reply = await requestOnceWithConfig(opts.method ?? "GET", url, {
+      ...auth,
+      timeoutMs: opts.timeoutMs,
+      maxReplyBytes: 1 << 20,
     });
-    req.on("response", (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on("data", (c: Buffer) => {
-        size += c.length;
-        if (size <= 1 << 20) chunks.push(c);
-      });
-      res.on("end", () =>
-        resolve({ ok: true, status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-      );
-      res.on("error", (err) => resolve({ ok: false, error: err.message }));
-    });
-    req.end();
-  });
+    return { ok: true, status: reply.status, body: reply.body };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
 }
 
 /** Network names from a `GET /api/v1/networks` body: an array, or an object holding one. */

@@ -93,6 +93,22 @@ async function requestOnce(
   }
 }
 
+/**
+ * One request with the plugin's TLS and token settings, and no retry: what `dockin doctor` uses
+ * to check a backend exactly as the plugin will reach it. Any status is a reply; a transport
+ * failure, a timeout or an unreadable TLS/token file throws.
+ */
+export async function requestOnceWithConfig(
+  method: string,
+  url: string,
+  opts: Pick<WebhookOptions, "caFile" | "certFile" | "keyFile" | "tokenFile" | "timeoutMs" | "maxReplyBytes">,
+): Promise<HttpReply> {
+  const headers: Record<string, string> = { accept: "application/json", "user-agent": "dockin-doctor" };
+  if (opts.tokenFile) headers.authorization = `Bearer ${readSecretFile(opts.tokenFile, "tokenFile").trim()}`;
+  const full: WebhookOptions = { ...opts, deadlineMs: opts.timeoutMs, retries: 0 };
+  return requestOnce(method, new URL(url), headers, undefined, opts.timeoutMs, full, undefined);
+}
+
 /** What a non-2xx reply said: its JSON `message` when it has one, else the start of the body. */
 function replyMessage(body: string): string {
   try {
