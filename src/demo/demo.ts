@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { RmClient } from "../cli/commands/rm-client.ts";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
@@ -63,38 +64,20 @@ function freePort(): Promise<number> {
   });
 }
 
-async function http(method: string, url: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  const parsed: unknown = text === "" ? undefined : JSON.parse(text);
-  if (!response.ok) {
-    const message = (parsed as { message?: string } | undefined)?.message ?? text;
-    throw new Error(`${method} ${url}: ${response.status} ${message}`);
-  }
-  return parsed;
-}
-
-async function waitHealthy(base: string, rm: ChildProcess, deadlineMs: number): Promise<void> {
+async function waitHealthy(client: RmClient, rm: ChildProcess, deadlineMs: number): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (Date.now() < until) {
     if (rm.exitCode !== null) throw new Error(`the RM exited with status ${rm.exitCode}`);
     try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return;
+      await client.request("GET", "/healthz");
+      return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`the RM did not answer ${base}/healthz within ${deadlineMs} ms`);
+  throw new Error(`the RM did not answer /healthz within ${deadlineMs} ms`);
 }
-
-/** The RM's base URL from its webhook URL. */
-const base0 = (backend: string): string => backend.replace(/\/rmController\/getPodMultiNetwork$/, "");
 
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { out, prefix } = options;
@@ -115,6 +98,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     attached: false,
   }));
   let rm: ChildProcess | undefined;
+  let client: RmClient | undefined;
   let backend = "";
   let status = 0;
 
@@ -172,14 +156,18 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     rm.stderr?.on("data", (chunk: Buffer) => {
       rmStderr = (rmStderr + chunk.toString()).slice(-4000);
     });
-    await waitHealthy(base, rm, 15_000).catch((err: unknown) => {
+    client = new RmClient({ server: base });
+    await waitHealthy(client, rm, 15_000).catch((err: unknown) => {
       throw new Error(`${describe(err)}\n${rmStderr}`);
     });
     out(`    RM listening on ${base}, store ${join(work, "rm.db")}`);
 
     step("Creating two networks in the RM, and their bridge configs in confDir");
     for (const net of networks) {
-      await http("PUT", `${base}/api/v1/networks/${net.name}`, { subnet: net.subnet, gateway: net.gateway });
+      await client.request("PUT", `/api/v1/networks/${net.name}`, {
+        subnet: net.subnet,
+        gateway: net.gateway,
+      });
       const config = {
         cniVersion: CNI_VERSION,
         name: net.name,
@@ -195,7 +183,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
 
     step("Creating a policy: every pod in namespace 'demo' gets both networks (business is the master)");
-    await http("PUT", `${base}/api/v1/policies/demo-web`, {
+    await client.request("PUT", "/api/v1/policies/demo-web", {
       namespace: "demo",
       podPrefix: "web-",
       sticky: false,
@@ -238,7 +226,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
 
     step("Proving the pods reach each other over both networks (ping)");
-    const pod1 = await http("GET", `${base}/api/v1/pods/demo/${pods[1]!.name}`);
+    const pod1 = await client.request("GET", `/api/v1/pods/demo/${pods[1]!.name}`);
     const targets = (
       (pod1 as { networks?: { network: string; ip?: string; ifName?: string }[] }).networks ?? []
     ).filter((a) => a.ip !== undefined);
@@ -273,9 +261,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       // The bridge plugin never deletes its bridge: the demo made it, so the demo removes it.
       if (tryRun("ip", ["link", "del", net.bridge])) out(`    bridge ${net.bridge} removed`);
     }
-    if (backend !== "" && rm && rm.exitCode === null) {
+    if (client !== undefined && rm && rm.exitCode === null) {
       try {
-        const listed = (await http("GET", `${base0(backend)}/api/v1/pods`)) as { items?: unknown[] };
+        const listed = (await client.request("GET", "/api/v1/pods")) as { items?: unknown[] };
         const count = listed.items?.length ?? 0;
         out(
           count === 0
