@@ -5,7 +5,6 @@
 // networks, then detaches and removes everything it made, on failure too.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { RmClient } from "../cli/commands/rm-client.ts";
@@ -52,31 +51,33 @@ function tryRun(cmd: string, args: string[]): boolean {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
+/**
+ * Resolves with the RM's URL once it logs "listening" (it binds port 0, so no port can be taken
+ * from under it); rejects when it exits first or stays silent past the deadline.
+ */
+function listeningUrl(rm: ChildProcess, deadlineMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stderr = "";
+    const timer = setTimeout(() => fail(`the RM did not start within ${deadlineMs} ms`), deadlineMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      rm.off("exit", exited);
+      reject(new Error(`${why}\n${stderr.slice(-4000)}`));
+    };
+    const exited = (code: number | null) => fail(`the RM exited with status ${code}`);
+    rm.once("exit", exited);
+    let done = false;
+    rm.stderr?.on("data", (chunk: Buffer) => {
+      if (done) return; // the RM's later log lines are not the demo's business
+      stderr += chunk.toString();
+      const url = /"msg":"listening".*?"url":"([^"]+)"/.exec(stderr)?.[1];
+      if (url === undefined) return;
+      done = true;
+      clearTimeout(timer);
+      rm.off("exit", exited);
+      resolve(url);
     });
   });
-}
-
-async function waitHealthy(client: RmClient, rm: ChildProcess, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    if (rm.exitCode !== null) throw new Error(`the RM exited with status ${rm.exitCode}`);
-    try {
-      await client.request("GET", "/healthz");
-      return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the RM did not answer /healthz within ${deadlineMs} ms`);
 }
 
 export async function runDemo(options: DemoOptions): Promise<number> {
@@ -143,23 +144,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out(`    plugins in ${options.binDir}, bridge in ${options.cniPath}, work dir ${work}`);
 
     step("Starting the resource manager on a temporary SQLite store");
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
     rm = spawn(
       join(options.binDir, "dockin"),
-      ["rm", "serve", "--listen", `127.0.0.1:${port}`, "--store", `sqlite:${join(work, "rm.db")}`],
-      {
-        stdio: ["ignore", "ignore", "pipe"],
-      },
+      ["rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${join(work, "rm.db")}`],
+      { stdio: ["ignore", "ignore", "pipe"] },
     );
-    let rmStderr = "";
-    rm.stderr?.on("data", (chunk: Buffer) => {
-      rmStderr = (rmStderr + chunk.toString()).slice(-4000);
-    });
+    const base = await listeningUrl(rm, 15_000);
     client = new RmClient({ server: base });
-    await waitHealthy(client, rm, 15_000).catch((err: unknown) => {
-      throw new Error(`${describe(err)}\n${rmStderr}`);
-    });
     out(`    RM listening on ${base}, store ${join(work, "rm.db")}`);
 
     step("Creating two networks in the RM, and their bridge configs in confDir");
