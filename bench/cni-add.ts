@@ -23,6 +23,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const node = join(root, "node_modules", ".bin", "node");
@@ -292,10 +293,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds: median wall clock, mean CPU (process tree):`);
 const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / rounds]));

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const node = join(root, "node_modules", ".bin", "node");
@@ -70,12 +71,6 @@ function once(c: Case): number {
   if (r.status !== 0) throw new Error(`${c.name}: exit ${r.status}: ${r.stderr}${r.stdout}`);
   return ms;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 for (const c of cases) once(c); // warm the page cache
 const times = cases.map(() => [] as number[]);

