@@ -193,7 +193,3 @@ export function maskToLength(mask: string | number, family: Family): number | un
   for (let length = 0; length <= 32; length++) if (maskValue(4, length) === value) return length;
   return undefined;
 }
-
-export function ipFromValue(family: Family, value: bigint): IP {
-  return { family, value };
-}
