@@ -8,7 +8,9 @@
 // The overhead is C's ADD median minus (A + B's ADD medians): what the plugin adds beyond one
 // Node start and one network's attach (the two networks attach in parallel), as issue 3 defines it.
 //
-// Usage (root): npm run build && node bench/cni-add.ts [rounds]   (40 rounds by default)
+// Usage (root): npm run build && node bench/cni-add.ts [rounds] [other dockin-cni build]
+// (40 rounds by default). Another build (e.g. one of an earlier commit) is timed in the same
+// interleaving, with the same delegates, for its ADDs.
 import { execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
@@ -30,6 +32,7 @@ const node = join(root, "node_modules", ".bin", "node");
 const plugin = join(root, "dist", "bin", "dockin-cni");
 const ipam = join(root, "dist", "bin", "dockin-ipam");
 const rounds = Number(process.argv[2] ?? 40);
+const other = process.argv[3];
 for (const f of [plugin, ipam]) if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\``);
 
 const tag = Math.random().toString(16).slice(2, 8);
@@ -206,6 +209,10 @@ const times: Record<string, number[]> = {
   "floor: minimal Node plugin ADD (1 network)": [],
   "floor: minimal Node plugin ADD (2 networks)": [],
 };
+if (other !== undefined) {
+  times[`${other} ADD (1 network)`] = [];
+  times[`${other} ADD (2 networks)`] = [];
+}
 const namespaces: string[] = [];
 try {
   for (let i = 0; i < rounds + 3; i++) {
@@ -215,7 +222,11 @@ try {
     const nsD = `dk-bench-${tag}-${i}d`;
     const nsE = `dk-bench-${tag}-${i}e`;
     const nsF = `dk-bench-${tag}-${i}f`;
-    for (const ns of [nsA, nsB, nsC, nsD, nsE, nsF]) {
+    const nsG = `dk-bench-${tag}-${i}g`;
+    const nsH = `dk-bench-${tag}-${i}h`;
+    const all =
+      other === undefined ? [nsA, nsB, nsC, nsD, nsE, nsF] : [nsA, nsB, nsC, nsD, nsE, nsF, nsG, nsH];
+    for (const ns of all) {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
     }
@@ -265,6 +276,15 @@ try {
         () => run(floor, [], cniEnv("ADD", nsF, `f${i}`), mainConfig),
       ],
     ];
+    if (other !== undefined) {
+      adds.push(
+        [
+          `${other} ADD (1 network)`,
+          () => run(other, [], cniEnv("ADD", nsG, `g${i}`, `one-${i}`), mainConfig),
+        ],
+        [`${other} ADD (2 networks)`, () => run(other, [], cniEnv("ADD", nsH, `h${i}`), mainConfig)],
+      );
+    }
     for (let k = 0; k < adds.length; k++) {
       const [name, go] = adds[(i + k) % adds.length]!;
       await timed(name, go);
@@ -276,8 +296,12 @@ try {
       run(plugin, [], cniEnv("DEL", nsB, `p${i}`), mainConfig),
     );
     await run(plugin, [], cniEnv("DEL", nsC, `o${i}`, `one-${i}`), mainConfig);
+    if (other !== undefined) {
+      await run(other, [], cniEnv("DEL", nsG, `g${i}`, `one-${i}`), mainConfig);
+      await run(other, [], cniEnv("DEL", nsH, `h${i}`), mainConfig);
+    }
     if (i >= 3) for (const [k, v] of Object.entries(sample)) times[k]!.push(v); // 3 warm-up rounds
-    for (const ns of [nsA, nsB, nsC, nsD, nsE, nsF]) execFileSync("ip", ["netns", "del", ns]);
+    for (const ns of all) execFileSync("ip", ["netns", "del", ns]);
     namespaces.length = 0;
   }
 } finally {
@@ -296,9 +320,10 @@ try {
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 console.log(`dockin-cni ADD/DEL, ${rounds} interleaved rounds: median wall clock, mean CPU (process tree):`);
 const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / rounds]));
-console.log(`  ${"".padEnd(38)} ${"wall".padStart(7)}    ${"cpu".padStart(7)}`);
+const width = Math.max(...Object.keys(m).map((k) => k.length));
+console.log(`  ${"".padEnd(width)} ${"wall".padStart(7)}    ${"cpu".padStart(7)}`);
 for (const [k, v] of Object.entries(m)) {
-  console.log(`  ${k.padEnd(38)} ${v!.toFixed(1).padStart(7)} ms ${c[k]!.toFixed(1).padStart(7)} ms`);
+  console.log(`  ${k.padEnd(width)} ${v!.toFixed(1).padStart(7)} ms ${c[k]!.toFixed(1).padStart(7)} ms`);
 }
 const addOverhead =
   m["dockin-cni ADD (2 networks)"]! - m["node -e 0"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
@@ -339,3 +364,9 @@ console.log(
   `  dockin-cni beyond the floor: ${(addOverhead - floor2).toFixed(1)} ms with 2 networks, ${(ownOverhead - floor1).toFixed(1)} ms with 1`,
 );
 console.log(`  DEL overhead beyond one Node start + one network's detach: ${delOverhead.toFixed(1)} ms`);
+if (other !== undefined) {
+  const base = m["node -e 0"]! + m["bridge+dockin-ipam ADD (1 network)"]!;
+  console.log(
+    `  ${other}: ADD overhead ${(m[`${other} ADD (2 networks)`]! - base).toFixed(1)} ms with 2 networks, ${(m[`${other} ADD (1 network)`]! - base).toFixed(1)} ms with 1`,
+  );
+}
