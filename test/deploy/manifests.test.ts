@@ -194,10 +194,16 @@ describe("deploy/kubernetes", () => {
       assert.equal(at(c, "readinessProbe.httpGet.port"), port);
       assert.deepEqual(at(rm, "spec.selector.matchLabels"), at(service, "spec.selector"));
       assert.equal(podSpec(rm).hostNetwork, true, "the RM must not need the CNI it serves");
-      // The token file lives in the mounted Secret.
-      const token = flag(args, "token-file");
+      // The token file (and etcd's TLS files) live in mounted Secrets.
       const mounts = objs(at(c, "volumeMounts"));
-      assert.ok(mounts.some((m) => token?.startsWith(`${String(m.mountPath)}/`)));
+      const files = ["token-file", "etcd-ca", "etcd-cert", "etcd-key"].flatMap((f) => flag(args, f) ?? []);
+      assert.ok(files.length >= 1);
+      for (const file of files) {
+        const m = mounts.find((x) => file.startsWith(`${String(x.mountPath)}/`));
+        assert.ok(m !== undefined, `${file} is on a volume`);
+        const vol = objs(at(podSpec(rm), "volumes")).find((v) => v.name === m.name);
+        assert.ok(at(vol ?? {}, "secret.secretName"), `${file} comes from a Secret`);
+      }
       const store = flag(args, "store") ?? "";
       if (name === "SQLite") {
         assert.equal(at(rm, "spec.replicas"), 1);
@@ -211,7 +217,12 @@ describe("deploy/kubernetes", () => {
       } else {
         assert.ok(Number(at(rm, "spec.replicas")) > 1);
         assert.match(store, /^etcd:\$\(ETCD_ENDPOINTS\)$/);
-        find("rm-etcd.yaml", "ConfigMap", "dockin-rm-etcd");
+        const endpoints = String(
+          at(find("rm-etcd.yaml", "ConfigMap", "dockin-rm-etcd"), "data.ETCD_ENDPOINTS"),
+        );
+        // etcd as it is usually run: TLS with client certificates.
+        for (const e of endpoints.split(",")) assert.match(e, /^https:\/\//, e);
+        for (const f of ["etcd-ca", "etcd-cert", "etcd-key"]) assert.ok(flag(args, f), `--${f} is given`);
       }
     });
   }
