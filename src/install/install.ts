@@ -63,10 +63,16 @@ export async function bridgeVersion(binDir: string): Promise<string | undefined>
   return usable.at(-1);
 }
 
-/** The main config: the seed's keys in a conflist, plus cacheDir and the webhook's TLS/token. */
+/**
+ * The main config: the seed's keys in a conflist, plus cacheDir and the webhook's TLS/token. It
+ * declares the capabilities Kubernetes uses (hostPort mappings, bandwidth annotations), so the
+ * runtime passes them and dockin-cni hands them to the master network's plugins that declare
+ * them too (`portmap`, `bandwidth` in its conflist); without such a plugin they are unused.
+ */
 export function mainConfig(opts: InstallOptions, cniVersion: string): Record<string, unknown> {
   const plugin: Record<string, unknown> = {
     type: "dockin-cni",
+    capabilities: { portMappings: true, bandwidth: true },
     confDir: opts.dockinConfDir,
     binDir: opts.binDir,
     cacheDir: opts.cacheDir,

@@ -77,7 +77,11 @@ export function webhookOptions(conf: MainConfig): WebhookOptions {
 }
 
 export function delegateContext(ctx: Context, netns: string, cniArgs: string): DelegateContext {
+  const rc = ctx.args.config.runtimeConfig;
   return {
+    ...(typeof rc === "object" && rc !== null && !Array.isArray(rc)
+      ? { runtimeConfig: rc as Record<string, unknown> }
+      : {}),
     containerId: ctx.args.env.containerId,
     netns,
     args: delegateArgs(cniArgs),

@@ -45,6 +45,8 @@ export interface DelegateContext {
   path: readonly string[];
   timeoutMs: number;
   log: Logger;
+  /** The runtime's capability arguments (dockin-cni's own `runtimeConfig`), if any. */
+  runtimeConfig?: Json;
 }
 
 /** The newest version `type` speaks, at most ours: known for reference plugins, else asked. */
@@ -114,12 +116,42 @@ export function ipamBlock(net: PlannedNetwork, warn: (msg: string) => void): Jso
   return ipam;
 }
 
+/**
+ * The capability arguments a plugin of the master's chain gets, as libcni gives them to the plugins
+ * of a conflist: those of the runtime's `runtimeConfig` (portMappings, bandwidth, mac, …) that
+ * the plugin declares in its `capabilities`. Never `ips`: the pod's addresses are the RM's.
+ */
+export function capabilityArgs(
+  plugin: Json,
+  runtimeConfig: Json | undefined,
+  warn: (msg: string) => void,
+): Json | undefined {
+  const caps = plugin.capabilities;
+  if (runtimeConfig === undefined || typeof caps !== "object" || caps === null) return undefined;
+  const out: Json = {};
+  for (const [name, on] of Object.entries(caps as Json)) {
+    if (on !== true || !(name in runtimeConfig)) continue;
+    if (name === "ips") {
+      warn(
+        `the runtime's runtimeConfig.ips is not passed to ${String(plugin.type)}: the pod's addresses come from the RM`,
+      );
+      continue;
+    }
+    out[name] = runtimeConfig[name];
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /** The configs of a network's chain, in order, each with the version it will be spoken to in. */
 export async function pluginCalls(net: PlannedNetwork, ctx: DelegateContext): Promise<RecordPlugin[]> {
   const versions = await Promise.all(net.file.plugins.map((p) => delegateVersion(String(p.type), ctx)));
   return net.file.plugins.map((plugin, i) => {
     const cniVersion = versions[i]!;
     const config: Json = { ...plugin, cniVersion, name: net.name };
+    if (net.master) {
+      const args = capabilityArgs(plugin, ctx.runtimeConfig, (m) => ctx.log.warn(m, { network: net.name }));
+      if (args !== undefined) config.runtimeConfig = args;
+    }
     if (i === 0) {
       config.ipam = ipamBlock(net, (m) => ctx.log.warn(m, { network: net.name }));
       if (!net.master && config.isDefaultGateway === true) {
@@ -143,6 +175,7 @@ export async function recordNetwork(n: PlannedNetwork, ctx: DelegateContext): Pr
     plugins: await pluginCalls(n, ctx),
   };
   if (!n.master && n.addresses.some((a) => a.gateway !== undefined)) net.table = TABLE_BASE + n.index;
+  if (n.file.top.disableCheck === true || n.file.top.disableCheck === "true") net.disableCheck = true;
   return net;
 }
 
@@ -224,10 +257,17 @@ export async function delChain(net: RecordNetwork, ctx: DelegateContext): Promis
   if (first !== undefined) throw first;
 }
 
-/** CHECK every plugin of the chain with the chain's cached result. */
+/**
+ * CHECK every plugin of the chain with the chain's cached result; none when the network's file
+ * sets `disableCheck` (a plugin whose CHECK is known to be wrong), as libcni does for a conflist.
+ */
 export async function checkChain(net: RecordNetwork, ctx: DelegateContext): Promise<void> {
   if (net.result === undefined) {
     throw new CniError(ErrorCode.UnknownContainer, `network "${net.name}" was never fully attached`);
+  }
+  if (net.disableCheck === true) {
+    ctx.log.debug("CHECK of the chain skipped: the network sets disableCheck", { network: net.name });
+    return;
   }
   for (const call of net.plugins) {
     if (compareVersions(call.cniVersion, "0.4.0") < 0) continue; // CHECK came with 0.4.0

@@ -37,6 +37,8 @@ export interface RecordNetwork {
   /** The policy-routing table of a non-master network with a gateway. */
   table?: number;
   plugins: RecordPlugin[];
+  /** The network file's `disableCheck`: CHECK leaves its plugins alone, as libcni does. */
+  disableCheck?: boolean;
   /** The chain's final result (1.x shape), once attached. */
   result?: Result;
 }

@@ -55,6 +55,7 @@ describe("setup.sh install", () => {
     assert.deepEqual(main.plugins, [
       {
         type: "dockin-cni",
+        capabilities: { portMappings: true, bandwidth: true },
         confDir: t.dockinConfDir,
         binDir: t.binDir,
         cacheDir: "/var/lib/cni/dockin",
