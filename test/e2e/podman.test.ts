@@ -1,5 +1,6 @@
 // End to end with a real runtime: podman 4 (CNI backend, runc) runs busybox containers whose
-// networks come from the webhook through dockin-cni, and `podman rm` leaves nothing behind.
+// networks come from the webhook through dockin-cni, a published port (`-p`) reaches a container
+// through the real portmap plugin on its master network, and `podman rm` leaves nothing behind.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import {
@@ -66,8 +67,10 @@ function makeRootfs(dir: string): string {
     mkdirSync(join(rootfs, sub), { recursive: true });
   copyFileSync(BUSYBOX, join(rootfs, "bin", "busybox"));
   chmodSync(join(rootfs, "bin", "busybox"), 0o755);
-  for (const applet of ["sh", "ip", "ping", "sleep", "cat"])
+  for (const applet of ["sh", "ip", "ping", "sleep", "cat", "httpd"])
     symlinkSync("busybox", join(rootfs, "bin", applet));
+  mkdirSync(join(rootfs, "www"));
+  writeFileSync(join(rootfs, "www", "index.html"), "served by the container\n");
   return rootfs;
 }
 
@@ -85,7 +88,8 @@ describe("podman runs containers on dockin-cni networks", () => {
       const confDir = join(dir, "dockin.d");
       const cacheDir = join(dir, "cache");
       const webhook = new Webhook();
-      const names = [`web-${id}-a`, `web-${id}-b`];
+      const names = [`web-${id}-a`, `web-${id}-b`, `web-${id}-p`];
+      const hostPort = 28_000 + Math.floor(Math.random() * 2_000);
       let podman: Podman;
       let rootfs: string;
 
@@ -110,14 +114,17 @@ describe("podman runs containers on dockin-cni networks", () => {
                 logFile: join(dir, "dockin-cni.log"),
                 logLevel: "debug",
                 backend,
+                // as `dockin install` writes it: podman passes `-p` ports as runtimeConfig
+                capabilities: { portMappings: true, bandwidth: true },
               },
             ],
           }),
         );
-        // The seed's network samples, comments and all.
+        // The seed's network samples, comments and all; the master's as a conflist that chains
+        // portmap for published ports (disableCheck: Debian's portmap fails every CHECK).
         writeFileSync(
-          join(confDir, "business.json"),
-          `{\n  "cniVersion": "${version}",\n  "name": "business", // type\n  "type": "bridge",\n  "bridge": "${bridges[0]}",\n  "isGateway": true\n}\n`,
+          join(confDir, "business.conflist"),
+          `{\n  "cniVersion": "${version}",\n  "name": "business", // type\n  "disableCheck": true,\n  "plugins": [\n    { "type": "bridge", "bridge": "${bridges[0]}", "isGateway": true },\n    { "type": "portmap", "capabilities": { "portMappings": true }, "snat": true }\n  ]\n}\n`,
         );
         writeFileSync(
           join(confDir, "storage.json"),
@@ -158,7 +165,7 @@ describe("podman runs containers on dockin-cni networks", () => {
       });
 
       test("each container gets both networks with the webhook's addresses, and they talk over both", async () => {
-        for (const name of names) {
+        for (const name of names.slice(0, 2)) {
           await podman.run([
             "run",
             "-d",
@@ -195,9 +202,49 @@ describe("podman runs containers on dockin-cni networks", () => {
         }
         const asked = webhook.requests.map((r) => r.url.searchParams.get("podName"));
         assert.ok(
-          names.every((n) => asked.includes(n)),
+          names.slice(0, 2).every((n) => asked.includes(n)),
           `the webhook was asked for ${names.join(", ")}: ${asked.join(", ")}`,
         );
+      });
+
+      test("a published port reaches the container through portmap on its master network", async () => {
+        const name = names[2]!;
+        await podman.run([
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--network",
+          "dockin",
+          "-p",
+          `127.0.0.1:${hostPort}:80`,
+          "--ulimit",
+          "nofile=1024:1024",
+          "--ulimit",
+          "nproc=1024:1024",
+          "--rootfs",
+          rootfs,
+          "/bin/httpd",
+          "-f",
+          "-p",
+          "80",
+          "-h",
+          "/www",
+        ]);
+        let body = "";
+        for (let attempt = 0; attempt < 50 && body === ""; attempt++) {
+          try {
+            const res = await fetch(`http://127.0.0.1:${hostPort}/index.html`, {
+              signal: AbortSignal.timeout(2_000),
+            });
+            body = await res.text();
+          } catch {
+            await new Promise((r) => setTimeout(r, 100)); // httpd starting
+          }
+        }
+        assert.equal(body, "served by the container\n");
+        const nat = sh("iptables", ["-w", "-t", "nat", "-S"]);
+        assert.match(nat, new RegExp(`--dport ${hostPort} .*-j DNAT --to-destination 10\\.252\\.1\\.12:80`));
       });
 
       test("podman rm leaves no veth, record or namespace behind", async () => {
@@ -211,6 +258,11 @@ describe("podman runs containers on dockin-cni networks", () => {
         }
         const records = existsSync(cacheDir) ? readdirSync(cacheDir) : [];
         assert.deepEqual(records, [], "attachment records left in cacheDir");
+        assert.doesNotMatch(
+          sh("iptables", ["-w", "-t", "nat", "-S"]),
+          new RegExp(`--dport ${hostPort} `),
+          "portmap's rules left",
+        );
         const afterList = sh("ip", ["netns", "list"]);
         assert.ok(
           afterList.split("\n").length <= before.split("\n").length,
