@@ -157,6 +157,25 @@ describe("podman runs containers on dockin-cni networks", () => {
         podman = makePodman(dir, netDir);
       });
 
+      /** `podman run -d` of a busybox container on the dockin network. */
+      const runContainer = (name: string, options: string[], command: string[]) =>
+        podman.run([
+          "run",
+          "-d",
+          "--name",
+          name,
+          "--network",
+          "dockin",
+          ...options,
+          "--ulimit",
+          "nofile=1024:1024",
+          "--ulimit",
+          "nproc=1024:1024",
+          "--rootfs",
+          rootfs,
+          ...command,
+        ]);
+
       after(async () => {
         for (const name of names) await podman?.run(["rm", "-f", "-t", "0", name]).catch(() => undefined);
         await webhook.stop();
@@ -165,24 +184,7 @@ describe("podman runs containers on dockin-cni networks", () => {
       });
 
       test("each container gets both networks with the webhook's addresses, and they talk over both", async () => {
-        for (const name of names.slice(0, 2)) {
-          await podman.run([
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "dockin",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            "--rootfs",
-            rootfs,
-            "/bin/sleep",
-            "600",
-          ]);
-        }
+        for (const name of names.slice(0, 2)) await runContainer(name, [], ["/bin/sleep", "600"]);
         const addrA = await podman.run(["exec", names[0]!, "/bin/ip", "-4", "-o", "addr"]);
         assert.match(addrA, /eth0\s+inet 10\.252\.1\.10\/24/);
         assert.match(addrA, /net1\s+inet 10\.252\.2\.10\/24/);
@@ -208,29 +210,11 @@ describe("podman runs containers on dockin-cni networks", () => {
       });
 
       test("a published port reaches the container through portmap on its master network", async () => {
-        const name = names[2]!;
-        await podman.run([
-          "run",
-          "-d",
-          "--name",
-          name,
-          "--network",
-          "dockin",
-          "-p",
-          `127.0.0.1:${hostPort}:80`,
-          "--ulimit",
-          "nofile=1024:1024",
-          "--ulimit",
-          "nproc=1024:1024",
-          "--rootfs",
-          rootfs,
-          "/bin/httpd",
-          "-f",
-          "-p",
-          "80",
-          "-h",
-          "/www",
-        ]);
+        await runContainer(
+          names[2]!,
+          ["-p", `127.0.0.1:${hostPort}:80`],
+          ["/bin/httpd", "-f", "-p", "80", "-h", "/www"],
+        );
         let body = "";
         for (let attempt = 0; attempt < 50 && body === ""; attempt++) {
           try {
