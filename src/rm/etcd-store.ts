@@ -9,7 +9,7 @@
 // runs again on a fresh snapshot, within the operation's deadline. docs/etcd.md has the layout.
 import type { Etcd3, IRequestOp, KVClient } from "etcd3";
 import { type Family, formatIP } from "../cni/ip.ts";
-import type { AllocationView, PodChange } from "./allocate.ts";
+import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import { type Read, ReadBatcher } from "./etcd-batch.ts";
 import {
@@ -403,14 +403,7 @@ export class EtcdStore implements Store {
         },
       });
     }
-    const cursors = new Map<string, IRequestOp>();
-    for (const c of change.cursors) {
-      const k = this.keys.cursor(c.network, c.family);
-      cursors.set(utf8(k), {
-        request_put: { key: k, value: Buffer.from(c.value.toString(16).padStart(32, "0")) },
-      });
-    }
-    success.push(...cursors.values());
+    success.push(...this.cursorPuts(change.cursors));
     if (change.record === null) success.push({ request_delete_range: { key } });
     else success.push({ request_put: { key, value: json(change.record) } });
     return { compare, success };
@@ -436,6 +429,41 @@ export class EtcdStore implements Store {
       if (limit === 0) return [];
       const { kvs } = await this.rangeAll(a, start, prefixEnd(base), limit === undefined ? {} : { limit });
       return kvs.map((kv) => JSON.parse(utf8(kv.value)) as PodRecord);
+    });
+  }
+
+  /** The writes of `cursors`, the last of each pool only. */
+  private cursorPuts(cursors: readonly AllocationKey[]): IRequestOp[] {
+    const puts = new Map<string, IRequestOp>();
+    for (const c of cursors) {
+      const k = this.keys.cursor(c.network, c.family);
+      puts.set(utf8(k), {
+        request_put: { key: k, value: Buffer.from(c.value.toString(16).padStart(32, "0")) },
+      });
+    }
+    return [...puts.values()];
+  }
+
+  async cursors(): Promise<AllocationKey[]> {
+    return this.run("reading the allocation cursors", async (a) => {
+      const base = this.keys.cursors();
+      const { kvs } = await this.rangeAll(a, base, prefixEnd(base));
+      return kvs.map((kv) => {
+        const [network = "", family = "4"] = this.keys.nameIn(base, kv.key).split("/");
+        return {
+          network,
+          family: family === "6" ? 6 : 4,
+          value: BigInt(`0x${kv.value.toString("latin1")}`),
+        } satisfies AllocationKey;
+      });
+    });
+  }
+
+  async putCursors(cursors: readonly AllocationKey[]): Promise<void> {
+    const puts = this.cursorPuts(cursors);
+    if (puts.length === 0) return;
+    await this.run("writing the allocation cursors", async (a) => {
+      await this.kv.txn({ success: puts }, a.call());
     });
   }
 

@@ -5,7 +5,6 @@
 import { type Family, parseIP } from "../cni/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { PodRecord } from "./model.ts";
-import { poolsOf } from "./model.ts";
 import type { Store } from "./store.ts";
 
 export interface MigrateReport {
@@ -22,8 +21,11 @@ export interface MigrateOptions {
   progress?: (line: string) => void;
 }
 
-/** A pod name no client can create (namespaces start with a letter or digit): reads and writes cursors. */
-const CURSORS = { namespace: ".dockin-migrate", name: "cursors" };
+/**
+ * A pod name no client can create (namespaces start with a letter or digit): `verify` reads who
+ * holds each address through read-only decisions on it, which write nothing.
+ */
+const PROBE = { namespace: ".dockin-migrate", name: "verify" };
 
 function addressesOf(pod: PodRecord): AllocationKey[] {
   return pod.attachments.flatMap((att) =>
@@ -32,29 +34,6 @@ function addressesOf(pod: PodRecord): AllocationKey[] {
       return value === undefined ? [] : [{ network: att.network, family: a.family, value }];
     }),
   );
-}
-
-/** The allocation cursor of every pool, read through a decision that writes nothing. */
-export async function readCursors(store: Store): Promise<AllocationKey[]> {
-  const pools = (await store.listNetworks()).flatMap((n) =>
-    poolsOf(n.spec).map((p) => ({ network: n.name, family: p.family })),
-  );
-  let cursors: AllocationKey[] = [];
-  await store.updatePod(CURSORS.namespace, CURSORS.name, (_existing, view) => {
-    cursors = [];
-    let pending: unknown;
-    for (const { network, family } of pools) {
-      try {
-        const value = view.cursor(network, family);
-        if (value !== undefined) cursors.push({ network, family, value });
-      } catch (err) {
-        pending ??= err; // not loaded yet: the store loads every one asked for and runs this again
-      }
-    }
-    if (pending !== undefined) throw pending;
-    return undefined;
-  });
-  return cursors;
 }
 
 async function allPods(store: Store): Promise<PodRecord[]> {
@@ -113,15 +92,8 @@ export async function migrate(from: Store, to: Store, options: MigrateOptions = 
   });
   say(`copied ${pods.length} pod(s) holding ${addresses} address(es)`);
 
-  const cursors = await readCursors(from);
-  if (cursors.length > 0) {
-    await to.updatePod(CURSORS.namespace, CURSORS.name, () => ({
-      record: null,
-      allocate: [],
-      release: [],
-      cursors,
-    }));
-  }
+  const cursors = await from.cursors();
+  await to.putCursors(cursors);
 
   await verify(from, to);
   say("verified: both stores hold the same networks, policies, pods, addresses and cursors");
@@ -158,8 +130,8 @@ export async function verify(a: Store, b: Store): Promise<void> {
     b.listPolicies(),
     a.usage(),
     b.usage(),
-    readCursors(a),
-    readCursors(b),
+    a.cursors(),
+    b.cursors(),
     allPods(a),
     allPods(b),
   ]);
@@ -187,7 +159,7 @@ export async function verify(a: Store, b: Store): Promise<void> {
     const batch = podsB.slice(i, i + 1000);
     // One read-only decision per batch. A lookup the store has not loaded yet may throw; the
     // store loads it and runs the decision again, so keep going and collect every lookup at once.
-    await b.updatePod(CURSORS.namespace, CURSORS.name, (_e, view) => {
+    await b.updatePod(PROBE.namespace, PROBE.name, (_e, view) => {
       let pending: unknown;
       for (const pod of batch) {
         for (const k of addressesOf(pod)) {

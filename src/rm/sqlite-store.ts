@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Family } from "../cni/ip.ts";
-import { type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
+import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
@@ -342,11 +342,7 @@ class SqliteStore implements Store {
         throw err;
       }
     }
-    const cur = this.stmt(
-      `INSERT INTO cursors (network, family, addr) VALUES (?, ?, ?)
-       ON CONFLICT (network, family) DO UPDATE SET addr = excluded.addr`,
-    );
-    for (const c of change.cursors) cur.run(c.network, c.family, addressKey(c.value));
+    this.writeCursors(change.cursors);
     if (change.record === null) {
       this.stmt("DELETE FROM pods WHERE namespace = ? AND name = ?").run(namespace, name);
     } else {
@@ -355,6 +351,14 @@ class SqliteStore implements Store {
          ON CONFLICT (namespace, name) DO UPDATE SET record = excluded.record`,
       ).run(namespace, name, JSON.stringify(change.record));
     }
+  }
+
+  private writeCursors(cursors: readonly AllocationKey[]): void {
+    const cur = this.stmt(
+      `INSERT INTO cursors (network, family, addr) VALUES (?, ?, ?)
+       ON CONFLICT (network, family) DO UPDATE SET addr = excluded.addr`,
+    );
+    for (const c of cursors) cur.run(c.network, c.family, addressKey(c.value));
   }
 
   async updatePod(
@@ -395,6 +399,21 @@ class SqliteStore implements Store {
     return this.stmt(sql)
       .all(...params)
       .map((row) => JSON.parse(str(row, "record")) as PodRecord);
+  }
+
+  async cursors(): Promise<AllocationKey[]> {
+    this.check();
+    return this.stmt("SELECT network, family, addr FROM cursors ORDER BY network, family")
+      .all()
+      .map((row) => ({
+        network: str(row, "network"),
+        family: Number(row.family) === 6 ? 6 : 4,
+        value: keyValue(str(row, "addr")),
+      }));
+  }
+
+  async putCursors(cursors: readonly AllocationKey[]): Promise<void> {
+    await this.write(() => this.writeCursors(cursors));
   }
 
   async countPods(): Promise<number> {

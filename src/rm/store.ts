@@ -6,7 +6,7 @@
 // networks) take a pure function: a store calls it inside its transaction (SQLite) or on a
 // consistent snapshot whose keys it then compares on commit, calling it again when they moved
 // (etcd). Those functions read the store only through their arguments and may run more than once.
-import type { AllocationView, PodChange } from "./allocate.ts";
+import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 
 export interface PoolUsage {
@@ -59,6 +59,11 @@ export interface Store {
   getPod(namespace: string, name: string): Promise<PodRecord | undefined>;
   listPods(options?: ListPodsOptions): Promise<PodRecord[]>;
   countPods(): Promise<number>;
+
+  /** The allocation cursor of every pool that has one (where its next allocation starts looking). */
+  cursors(): Promise<AllocationKey[]>;
+  /** Sets allocation cursors (`rm migrate` carries them over); other pools' are left as they are. */
+  putCursors(cursors: readonly AllocationKey[]): Promise<void>;
 
   /** Creates or replaces a policy; returns whether it was created. */
   putPolicy(policy: Policy): Promise<boolean>;

@@ -262,6 +262,32 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
     );
 
     it(
+      "reads the allocation cursors, and sets them (what rm migrate carries over)",
+      withStore(async (store) => {
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        await store.putNetwork("m", network("m", { subnet: "10.1.0.0/24" }));
+        assert.deepEqual(await store.cursors(), []);
+        await putPod(store, "ns", "p", request("n"));
+        const value = (ip: string) => parseIP(ip)!.value;
+        const before = await store.cursors();
+        assert.equal(before.length, 1);
+        assert.deepEqual([before[0]?.network, before[0]?.family], ["n", 4]);
+        await store.putCursors([
+          { network: "n", family: 4, value: value("10.0.0.9") },
+          { network: "m", family: 4, value: value("10.1.0.200") },
+        ]);
+        assert.deepEqual(await store.cursors(), [
+          { network: "m", family: 4, value: value("10.1.0.200") },
+          { network: "n", family: 4, value: value("10.0.0.9") },
+        ]);
+        // (Where the next allocation starts is the store's: an etcd replica resumes from its own
+        // last address while it allocates steadily. A fresh one starts from the cursor.)
+        await store.putCursors([]);
+        assert.equal((await store.cursors()).length, 2);
+      }),
+    );
+
+    it(
       "rewrites a record without moving addresses",
       withStore(async (store) => {
         await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
