@@ -36,6 +36,13 @@ export const MIGRATIONS: readonly { name: string; sql: string }[] = [
       CREATE TABLE policies (name TEXT PRIMARY KEY, spec TEXT NOT NULL) STRICT;
     `,
   },
+  {
+    // etcd lists pods by the bytes of `namespace/name`, which differs from (namespace, name) for
+    // namespaces that are prefixes of others ("a" and "a-b": '-' sorts before '/'); both stores
+    // list in etcd's order, so that pages and `rm migrate` see one order.
+    name: "pods in the order of their namespace/name text",
+    sql: "CREATE INDEX pods_by_key ON pods (namespace || '/' || name);",
+  },
 ];
 
 export type Synchronous = "full" | "normal";
@@ -389,13 +396,12 @@ class SqliteStore implements Store {
       params.push(options.namespace);
     }
     if (options.after !== undefined) {
-      const slash = options.after.indexOf("/");
-      where.push("(namespace, name) > (?, ?)");
-      params.push(options.after.slice(0, slash), options.after.slice(slash + 1));
+      where.push("namespace || '/' || name > ?");
+      params.push(options.after);
     }
     const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit));
     const sql = `SELECT record FROM pods ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY namespace, name LIMIT ${limit}`;
+      ORDER BY namespace || '/' || name LIMIT ${limit}`;
     return this.stmt(sql)
       .all(...params)
       .map((row) => JSON.parse(str(row, "record")) as PodRecord);

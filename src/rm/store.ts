@@ -17,7 +17,10 @@ export interface PoolUsage {
 
 export interface ListPodsOptions {
   namespace?: string;
-  /** Only pods after this `namespace/name` (paging); pods come in `namespace/name` order. */
+  /**
+   * Only pods after this `namespace/name` (paging). Pods come in the order of the text
+   * `namespace/name`, byte by byte (as etcd orders keys): "a-b/x" comes before "a/y".
+   */
   after?: string;
   limit?: number;
 }

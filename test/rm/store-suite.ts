@@ -249,15 +249,20 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
         for (const [ns, p] of [
           ["b", "x"],
           ["a", "z"],
+          ["a-b", "m"],
           ["a", "y"],
           ["b", "a"],
         ] as const)
           await putPod(store, ns, p, request("n"));
         const key = (pods: PodRecord[]) => pods.map((p) => `${p.namespace}/${p.name}`);
-        assert.deepEqual(key(await store.listPods()), ["a/y", "a/z", "b/a", "b/x"]);
+        // The order of the text namespace/name: "a-b/m" before "a/y" ('-' sorts before '/').
+        assert.deepEqual(key(await store.listPods()), ["a-b/m", "a/y", "a/z", "b/a", "b/x"]);
         assert.deepEqual(key(await store.listPods({ namespace: "b" })), ["b/a", "b/x"]);
+        assert.deepEqual(key(await store.listPods({ namespace: "a" })), ["a/y", "a/z"]);
         assert.deepEqual(key(await store.listPods({ after: "a/z", limit: 1 })), ["b/a"]);
-        assert.equal(await store.countPods(), 4);
+        assert.deepEqual(key(await store.listPods({ after: "a-b/m", limit: 2 })), ["a/y", "a/z"]);
+        assert.deepEqual(key(await store.listPods({ namespace: "a", after: "a/y" })), ["a/z"]);
+        assert.equal(await store.countPods(), 5);
       }),
     );
 
