@@ -2,6 +2,7 @@
 // spreads requests over them and steps around a member that fails, see etcd3's circuit breakers),
 // a deadline on every request, and the retry loop every store operation runs in.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Etcd3, type IOptions, isRecoverableError, type KVClient } from "etcd3";
 import { describe } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
@@ -74,6 +75,29 @@ export function readTls(files: EtcdTlsFiles): EtcdOptions["tls"] {
   return tls;
 }
 
+let quiet = false;
+
+/**
+ * grpc-js gives TLS the endpoint's host as its SNI server name even when the host is an IP address,
+ * and Node then warns (DEP0123, "Setting the TLS ServerName to an IP address is not permitted by
+ * RFC 6066"). Node sends no SNI for an IP, and the member's certificate is still checked against
+ * the IP, so the warning tells an operator nothing to act on: it is dropped, it alone.
+ */
+function quietIpServerName(): void {
+  if (quiet) return;
+  quiet = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const [typeOrOptions, code] = rest;
+    const given =
+      typeof typeOrOptions === "object" && typeOrOptions !== null
+        ? (typeOrOptions as { code?: unknown }).code
+        : code;
+    if (given === "DEP0123") return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export function connect(options: EtcdOptions): Etcd3 {
   const tls = options.tls;
   const https = options.endpoints.every((e) => e.startsWith("https:"));
@@ -91,6 +115,8 @@ export function connect(options: EtcdOptions): Etcd3 {
     },
   };
   if (tls !== undefined) {
+    if (options.endpoints.some((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, "")) !== 0))
+      quietIpServerName();
     // grpc-js takes the system CAs when the root certificate is null (the type says Buffer).
     config.credentials = { rootCertificate: tls.ca ?? (null as unknown as Buffer) };
     if (tls.key !== undefined) config.credentials.privateKey = tls.key;
