@@ -62,8 +62,11 @@ function loader(name: string, js: string, cache: string): string {
 // ${name}: runs ${js} with the V8 code cache that \`npm run build\` made for it from a training run
 // (scripts/code-cache.ts). Made by scripts/build.ts. DOCKIN_CODE_CACHE_DEBUG=1 says whether V8
 // took the cache (it compiles as usual when it does not: a new Node, other flags).
-const { readFileSync } = require("node:fs");
-const { Script } = require("node:vm");
+// Built-in modules through process.getBuiltinModule, not require: this file runs the same whether
+// Node takes it for CommonJS or for an ES module (a package.json with "type" above where it is).
+const { readFileSync, writeSync } = process.getBuiltinModule("node:fs");
+const { Script } = process.getBuiltinModule("node:vm");
+const { createRequire } = process.getBuiltinModule("node:module");
 const file = ${JSON.stringify(js)};
 let cachedData;
 try {
@@ -74,10 +77,10 @@ try {
 const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
 if (process.env.DOCKIN_CODE_CACHE_DEBUG === "1") {
   const state = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
-  require("node:fs").writeSync(2, \`${name}: code cache \${state}\\n\`);
+  writeSync(2, \`${name}: code cache \${state}\\n\`);
 }
 const m = { exports: {} };
-script.runInThisContext()(m.exports, require, m, file, ${JSON.stringify(libDir)});
+script.runInThisContext()(m.exports, createRequire(file), m, file, ${JSON.stringify(libDir)});
 `;
 }
 

@@ -58,6 +58,19 @@ describe("dist/bin's plugins run from a trained code cache", () => {
     });
   }
 
+  test("a plugin runs the same under a package.json that makes it an ES module", (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "dk-esm-"));
+    ctx.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
+    for (const name of PLUGINS) {
+      copyFileSync(join(root, "dist", "bin", name), join(dir, name));
+      const r = version(join(dir, name));
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /supportedVersions/);
+      assert.equal(r.stderr, `${name}: code cache accepted\n`);
+    }
+  });
+
   test("a training run that fails fails the build, with the plugin's output", async () => {
     await assert.rejects(
       trainedCodeCache(
