@@ -1,12 +1,14 @@
-// Builds the executables under dist/bin, run directly by the pinned Node 24.
-// - dockin (the CLI and the RM): one bundle, dist/bin/dockin.
-// - the plugins (dockin-cni, dockin-ipam): one bundle each, dist/lib/<name>.js, with its V8 code
-//   cache dist/lib/<name>.cache made from a training run (scripts/code-cache.ts), and a small
-//   dist/bin/<name> that compiles the bundle from that cache and runs it. Start-up is a plugin's
-//   whole cost, and the cache spares it parsing and compiling its own functions.
+// Builds the executables under dist/bin, run directly by the pinned Node 24: for each, one bundle,
+// dist/lib/<name>.js, with its V8 code cache dist/lib/<name>.cache, and a small dist/bin/<name>
+// that compiles the bundle from that cache and runs it.
+// - the plugins (dockin-cni, dockin-ipam): the cache is made from a training run of their verbs
+//   (scripts/code-cache.ts). Start-up is a plugin's whole cost, and the cache spares it parsing
+//   and compiling its own functions.
+// - dockin (the CLI and the RM): the cache of its top-level code.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Script } from "node:vm";
 import { build } from "esbuild";
 import { wrapRole } from "../src/bin/multicall.ts";
 import { pinnedNode, type TrainedRole, trainedCodeCache } from "./code-cache.ts";
@@ -55,13 +57,13 @@ async function bundle(name: string, plugin: boolean): Promise<string> {
   return result.outputFiles[0]!.text;
 }
 
-/** dist/bin/<name> of a plugin: compiles dist/lib/<name>.js from its code cache and runs it. */
+/** dist/bin/<name>: compiles dist/lib/<name>.js from its code cache and runs it. */
 function loader(name: string, js: string, cache: string): string {
   return `#!${pinnedNode}
 "use strict";
-// ${name}: runs ${js} with the V8 code cache that \`npm run build\` made for it from a training run
-// (scripts/code-cache.ts). Made by scripts/build.ts. DOCKIN_CODE_CACHE_DEBUG=1 says whether V8
-// took the cache (it compiles as usual when it does not: a new Node, other flags).
+// ${name}: runs ${js} with the V8 code cache that \`npm run build\` made for it. Made by
+// scripts/build.ts. DOCKIN_CODE_CACHE_DEBUG=1 says whether V8 took the cache (it compiles as
+// usual when it does not: a new Node, other flags).
 // Built-in modules through process.getBuiltinModule, not require: this file runs the same whether
 // Node takes it for CommonJS or for an ES module (a package.json with "type" above where it is).
 const { readFileSync, writeSync } = process.getBuiltinModule("node:fs");
@@ -84,19 +86,22 @@ script.runInThisContext()(m.exports, createRequire(file), m, file, ${JSON.string
 `;
 }
 
-for (const name of plugins) {
-  const wrapped = wrapRole(await bundle(name, true));
+for (const name of [...plugins, "dockin"]) {
+  const plugin = (plugins as string[]).includes(name);
+  const wrapped = wrapRole(await bundle(name, plugin));
   const js = join(libDir, `${name}.js`);
   const cache = join(libDir, `${name}.cache`);
   writeFileSync(js, wrapped);
-  writeFileSync(cache, await trainedCodeCache(name, wrapped));
+  writeFileSync(
+    cache,
+    plugin
+      ? await trainedCodeCache(name as TrainedRole, wrapped)
+      : new Script(wrapped, { filename: js }).createCachedData(),
+  );
   const bin = join(binDir, name);
   writeFileSync(bin, loader(name, js, cache));
   chmodSync(bin, 0o755);
 }
-const cli = join(binDir, "dockin");
-writeFileSync(cli, `#!${pinnedNode}\n${await bundle("dockin", false)}`);
-chmodSync(cli, 0o755);
 console.log(
-  `built dist/bin/dockin and ${plugins.map((p) => `dist/bin/${p} (dist/lib/${p}.js, trained code cache)`).join(", ")}`,
+  `built ${plugins.map((p) => `dist/bin/${p}`).join(", ")} (trained code caches) and dist/bin/dockin (dist/lib/*.js)`,
 );

@@ -21,7 +21,7 @@ function version(file: string): { status: number | null; stdout: string; stderr:
   });
 }
 
-describe("dist/bin's plugins run from a trained code cache", () => {
+describe("dist/bin's executables run from V8 code caches, the plugins' trained", () => {
   for (const name of PLUGINS) {
     test(`${name}: V8 takes the cache`, () => {
       const r = version(join(root, "dist", "bin", name));
@@ -58,16 +58,28 @@ describe("dist/bin's plugins run from a trained code cache", () => {
     });
   }
 
-  test("a plugin runs the same under a package.json that makes it an ES module", (ctx) => {
+  test("dist/bin/dockin (the CLI) runs from the cache of its top-level code", () => {
+    const r = spawnSync(join(root, "dist", "bin", "dockin"), ["--help"], {
+      env: { PATH: process.env.PATH, DOCKIN_CODE_CACHE_DEBUG: "1" },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^usage: dockin/);
+    assert.equal(r.stderr, "dockin: code cache accepted\n");
+  });
+
+  test("each runs the same under a package.json that makes it an ES module", (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), "dk-esm-"));
     ctx.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
-    for (const name of PLUGINS) {
+    for (const name of [...PLUGINS, "dockin"]) {
       copyFileSync(join(root, "dist", "bin", name), join(dir, name));
-      const r = version(join(dir, name));
+      const r =
+        name === "dockin"
+          ? spawnSync(join(dir, name), ["--help"], { encoding: "utf8" })
+          : version(join(dir, name));
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /supportedVersions/);
-      assert.equal(r.stderr, `${name}: code cache accepted\n`);
+      assert.match(r.stdout, name === "dockin" ? /^usage: dockin/ : /supportedVersions/);
     }
   });
 
