@@ -22,7 +22,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { median } from "./stats.ts";
@@ -43,6 +43,7 @@ mkdirSync(binDir);
 mkdirSync(confDir);
 symlinkSync("/usr/lib/cni/bridge", join(binDir, "bridge"));
 symlinkSync(ipam, join(binDir, "dockin-ipam"));
+symlinkSync("/usr/lib/cni/static", join(binDir, "static"));
 const bridges = [`dkbA${tag}`, `dkbB${tag}`, `dkbC${tag}`, `dkbD${tag}`];
 writeFileSync(
   join(confDir, "a.json"),
@@ -103,6 +104,9 @@ const bridgeConfig2 = JSON.stringify({
   bridge: bridges[3],
   ipam: { type: "dockin-ipam", addresses: [{ address: "10.74.0.2/24", gateway: "10.74.0.1" }] },
 });
+/** Both with the reference Go `static` IPAM instead: what bridge and the kernel cost alone. */
+const staticConfig = bridgeConfig.replace('"type":"dockin-ipam"', '"type":"static"');
+const staticConfig2 = bridgeConfig2.replace('"type":"dockin-ipam"', '"type":"static"');
 
 /**
  * CPU time (user + sys, ms) of the children this process has waited for, from /proc/self/stat:
@@ -203,6 +207,8 @@ const times: Record<string, number[]> = {
   "bridge+dockin-ipam ADD (1 network)": [],
   "bridge+dockin-ipam DEL (1 network)": [],
   "2 x bridge+dockin-ipam ADD, parallel": [],
+  "bridge+static ADD (1 network, Go IPAM)": [],
+  "2 x bridge+static ADD, parallel": [],
   "dockin-cni ADD (1 network)": [],
   "dockin-cni ADD (2 networks)": [],
   "dockin-cni DEL (2 networks)": [],
@@ -224,8 +230,9 @@ try {
     const nsF = `dk-bench-${tag}-${i}f`;
     const nsG = `dk-bench-${tag}-${i}g`;
     const nsH = `dk-bench-${tag}-${i}h`;
-    const all =
-      other === undefined ? [nsA, nsB, nsC, nsD, nsE, nsF] : [nsA, nsB, nsC, nsD, nsE, nsF, nsG, nsH];
+    const nsI = `dk-bench-${tag}-${i}i`;
+    const nsJ = `dk-bench-${tag}-${i}j`;
+    const all = [nsA, nsB, nsC, nsD, nsE, nsF, nsI, nsJ, ...(other === undefined ? [] : [nsG, nsH])];
     for (const ns of all) {
       execFileSync("ip", ["netns", "add", ns]);
       namespaces.push(ns);
@@ -257,6 +264,26 @@ try {
               [],
               { ...cniEnv("ADD", nsD, `q${i}`), CNI_IFNAME: "net1" },
               bridgeConfig2,
+            ),
+          ]);
+          return Number(process.hrtime.bigint() - started) / 1e6;
+        },
+      ],
+      [
+        "bridge+static ADD (1 network, Go IPAM)",
+        () => run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsI, `s${i}`), staticConfig),
+      ],
+      [
+        "2 x bridge+static ADD, parallel",
+        async () => {
+          const started = process.hrtime.bigint();
+          await Promise.all([
+            run("/usr/lib/cni/bridge", [], cniEnv("ADD", nsJ, `t${i}`), staticConfig),
+            run(
+              "/usr/lib/cni/bridge",
+              [],
+              { ...cniEnv("ADD", nsJ, `t${i}`), CNI_IFNAME: "net1" },
+              staticConfig2,
             ),
           ]);
           return Number(process.hrtime.bigint() - started) / 1e6;
@@ -345,6 +372,10 @@ console.log(`  CPU the plugin adds to its delegate's (1 network): ${cpuOwn.toFix
 const second = m["2 x bridge+dockin-ipam ADD, parallel"]! - m["bridge+dockin-ipam ADD (1 network)"]!;
 console.log(
   `  a second attach in parallel, no plugin (2 x bridge+dockin-ipam minus one): ${second.toFixed(1)} ms of wall clock on this machine`,
+);
+const secondGo = m["2 x bridge+static ADD, parallel"]! - m["bridge+static ADD (1 network, Go IPAM)"]!;
+console.log(
+  `  the same with Go's static IPAM (bridge and the kernel alone): ${secondGo.toFixed(1)} ms; the rest, ${(second - secondGo).toFixed(1)} ms, is two Node IPAM start-ups beside two bridges on ${availableParallelism()} cores`,
 );
 console.log(
   `  ADD overhead less that second attach (the plugin's share with 2 networks): ${(addOverhead - second).toFixed(1)} ms`,
