@@ -64,6 +64,47 @@ describe("sqlite store", () => {
     await store.close();
   });
 
+  it("upgrades a schema 1 database that holds pods: they stay, and list in namespace/name text order", async () => {
+    const path = join(dir, "schema1.db");
+    // A database as schema 1 left it: pods written, then the schema 2 index taken away again.
+    const store = await openSqliteStore(path);
+    for (const [ns, name] of [
+      ["a", "y"],
+      ["a-b", "m"],
+    ] as const)
+      await store.updatePod(ns, name, () => ({
+        record: { namespace: ns, name, attachments: [], sticky: false, created: "x", updated: "x" } as never,
+        allocate: [],
+        release: [],
+        cursors: [],
+      }));
+    await store.close();
+    const db = new DatabaseSync(path);
+    db.exec("DROP INDEX pods_by_key; PRAGMA user_version = 1");
+    db.close();
+
+    const upgraded = await openSqliteStore(path);
+    try {
+      assert.deepEqual(
+        (await upgraded.listPods()).map((p) => `${p.namespace}/${p.name}`),
+        ["a-b/m", "a/y"],
+      );
+    } finally {
+      await upgraded.close();
+    }
+    const check = new DatabaseSync(path);
+    try {
+      assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
+      const indexes = check
+        .prepare("PRAGMA index_list(pods)")
+        .all()
+        .map((r) => r.name);
+      assert.ok(indexes.includes("pods_by_key"), `indexes: ${indexes.join(", ")}`);
+    } finally {
+      check.close();
+    }
+  });
+
   it("answers 503 once closed", async () => {
     const store = await openSqliteStore(join(dir, "closed.db"));
     await store.close();
