@@ -9,7 +9,7 @@
 // runs again on a fresh snapshot, within the operation's deadline. docs/etcd.md has the layout.
 import type { Etcd3, IRequestOp, KVClient } from "etcd3";
 import { type Family, formatIP } from "../cni/ip.ts";
-import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
+import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import { type Read, ReadBatcher } from "./etcd-batch.ts";
 import {
@@ -438,7 +438,7 @@ export class EtcdStore implements Store {
     for (const c of cursors) {
       const k = this.keys.cursor(c.network, c.family);
       puts.set(utf8(k), {
-        request_put: { key: k, value: Buffer.from(c.value.toString(16).padStart(32, "0")) },
+        request_put: { key: k, value: Buffer.from(addressKey(c.value)) },
       });
     }
     return [...puts.values()];
@@ -453,7 +453,7 @@ export class EtcdStore implements Store {
         return {
           network,
           family: family === "6" ? 6 : 4,
-          value: BigInt(`0x${kv.value.toString("latin1")}`),
+          value: keyValue(kv.value.toString("latin1")),
         } satisfies AllocationKey;
       });
     });
