@@ -6,6 +6,7 @@ import {
   CLIENT_USAGE,
   deleteByName,
   enc,
+  objectSubcommands,
   one,
   printJson,
   RmClient,
@@ -151,10 +152,5 @@ const show = async (args: string[]) => {
 const remove = deleteByName("network", "networks");
 
 export default function networksCommand(argv: string[]): Promise<number> {
-  return runAdmin(
-    "networks",
-    USAGE,
-    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove },
-    argv,
-  );
+  return runAdmin("networks", USAGE, objectSubcommands({ create, list, show, remove }), argv);
 }

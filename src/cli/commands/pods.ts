@@ -5,6 +5,7 @@ import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
   enc,
+  objectSubcommands,
   parseAttachment,
   podRef,
   printJson,
@@ -178,10 +179,5 @@ const gc = async (args: string[]) => {
 };
 
 export default function podsCommand(argv: string[]): Promise<number> {
-  return runAdmin(
-    "pods",
-    USAGE,
-    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove, release, gc },
-    argv,
-  );
+  return runAdmin("pods", USAGE, { ...objectSubcommands({ create, list, show, remove }), release, gc }, argv);
 }

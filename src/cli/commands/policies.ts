@@ -6,6 +6,7 @@ import {
   CLIENT_USAGE,
   deleteByName,
   enc,
+  objectSubcommands,
   one,
   parseAttachment,
   printJson,
@@ -110,10 +111,5 @@ const show = async (args: string[]) => {
 const remove = deleteByName("policy", "policies");
 
 export default function policiesCommand(argv: string[]): Promise<number> {
-  return runAdmin(
-    "policies",
-    USAGE,
-    { create, apply: create, list, ls: list, show, get: show, delete: remove, rm: remove },
-    argv,
-  );
+  return runAdmin("policies", USAGE, objectSubcommands({ create, list, show, remove }), argv);
 }

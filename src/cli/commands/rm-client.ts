@@ -183,10 +183,31 @@ export function parseAttachment(text: string, allowIp: boolean): Record<string, 
 }
 
 /** Runs an admin subcommand with the shared handling of errors and exit codes. */
+type Subcommand = (args: string[]) => Promise<void>;
+
+/** An object kind's subcommands under their names and aliases: create|apply, list|ls, show|get, delete|rm. */
+export function objectSubcommands(s: {
+  create: Subcommand;
+  list: Subcommand;
+  show: Subcommand;
+  remove: Subcommand;
+}): Record<string, Subcommand> {
+  return {
+    create: s.create,
+    apply: s.create,
+    list: s.list,
+    ls: s.list,
+    show: s.show,
+    get: s.show,
+    delete: s.remove,
+    rm: s.remove,
+  };
+}
+
 export async function runAdmin(
   command: string,
   usage: string,
-  subcommands: Record<string, (args: string[]) => Promise<void>>,
+  subcommands: Record<string, Subcommand>,
   argv: string[],
 ): Promise<number> {
   const [sub, ...rest] = argv;
@@ -233,7 +254,7 @@ export function one(positionals: string[], what: string): string {
 }
 
 /** `<kind> delete NAME`: DELETE /api/v1/<collection>/NAME, then a line or the server's JSON. */
-export function deleteByName(kind: string, collection: string): (args: string[]) => Promise<void> {
+export function deleteByName(kind: string, collection: string): Subcommand {
   return async (args) => {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
     const name = one(positionals, `${kind} NAME`);
