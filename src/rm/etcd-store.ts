@@ -8,7 +8,7 @@
 // Another writer winning any of those makes etcd refuse the whole transaction, and the decision
 // runs again on a fresh snapshot, within the operation's deadline. docs/etcd.md has the layout.
 import type { Etcd3, IRequestOp, KVClient } from "etcd3";
-import { type Family, formatIP } from "../cni/ip.ts";
+import { formatIP } from "../cni/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import { type Read, ReadBatcher } from "./etcd-batch.ts";
@@ -25,7 +25,7 @@ import {
 import { Keys, prefixEnd, SCHEMA_VERSION } from "./etcd-keys.ts";
 import { decodeNetwork, encodeNetwork, Inflight, Lanes, Snapshot } from "./etcd-view.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
-import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
+import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 const utf8 = (b: Buffer): string => b.toString("utf8");
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
@@ -162,10 +162,7 @@ export class EtcdStore implements Store {
 
   async putNetwork(
     name: string,
-    decide: (
-      existing: Network | undefined,
-      allocated: { family: Family; value: bigint; owner: string }[],
-    ) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
   ): Promise<{ network: Network; created: boolean }> {
     return this.run(`writing network "${name}"`, async (a) => {
       const key = this.keys.network(name);

@@ -10,7 +10,7 @@ import type { Family } from "../cni/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
-import type { ListPodsOptions, PoolUsage, Store } from "./store.ts";
+import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
 export const MIGRATIONS: readonly { name: string; sql: string }[] = [
@@ -211,10 +211,7 @@ class SqliteStore implements Store {
 
   async putNetwork(
     name: string,
-    decide: (
-      existing: Network | undefined,
-      allocated: { family: Family; value: bigint; owner: string }[],
-    ) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
   ): Promise<{ network: Network; created: boolean }> {
     return this.write(() => {
       const existing = this.networkSync(name);

@@ -6,6 +6,7 @@
 // networks) take a pure function: a store calls it inside its transaction (SQLite) or on a
 // consistent snapshot whose keys it then compares on commit, calling it again when they moved
 // (etcd). Those functions read the store only through their arguments and may run more than once.
+import type { Family } from "../cni/ip.ts";
 import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 
@@ -25,6 +26,13 @@ export interface ListPodsOptions {
   limit?: number;
 }
 
+/** An address allocated in a network: its family, its value and the pod (`namespace/name`) holding it. */
+export interface HeldAddress {
+  family: Family;
+  value: bigint;
+  owner: string;
+}
+
 export interface Store {
   /** What the store is, for logs and /readyz (e.g. `sqlite:/var/lib/dockin/rm.db`). */
   readonly description: string;
@@ -36,10 +44,7 @@ export interface Store {
    */
   putNetwork(
     name: string,
-    decide: (
-      existing: Network | undefined,
-      allocated: { family: 4 | 6; value: bigint; owner: string }[],
-    ) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
   ): Promise<{ network: Network; created: boolean }>;
   getNetwork(name: string): Promise<Network | undefined>;
   listNetworks(): Promise<Network[]>;

@@ -28,6 +28,17 @@ describe("dockin rm migrate", () => {
   const dir = mkdtempSync(join(tmpdir(), "dockin-migrate-"));
   const db = join(dir, "rm.db");
   const prefix = `/migrate-${process.pid}`;
+  /** `dockin rm migrate` from the SQLite file into the cluster, under the test's prefix. */
+  const migrateArgs = (c: EtcdCluster) => [
+    "rm",
+    "migrate",
+    "--from",
+    `sqlite:${db}`,
+    "--to",
+    c.storeSpec,
+    "--etcd-prefix",
+    prefix,
+  ];
 
   before(async () => {
     cluster = await EtcdCluster.start({ size: 3 });
@@ -71,16 +82,7 @@ describe("dockin rm migrate", () => {
 
   it("copies a SQLite store into etcd and verifies it; the copy allocates on from the cursor", async () => {
     assert.ok(cluster);
-    const r = await runDockin([
-      "rm",
-      "migrate",
-      "--from",
-      `sqlite:${db}`,
-      "--to",
-      cluster.storeSpec,
-      "--etcd-prefix",
-      prefix,
-    ]);
+    const r = await runDockin(migrateArgs(cluster));
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -106,16 +108,7 @@ describe("dockin rm migrate", () => {
 
   it("refuses a target that is not empty, and bad arguments", async () => {
     assert.ok(cluster);
-    const again = await runDockin([
-      "rm",
-      "migrate",
-      "--from",
-      `sqlite:${db}`,
-      "--to",
-      cluster.storeSpec,
-      "--etcd-prefix",
-      prefix,
-    ]);
+    const again = await runDockin(migrateArgs(cluster));
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is not empty \(2 network\(s\), 1 policy\(ies\), 271 pod\(s\)\)/);
     const missing = await runDockin(["rm", "migrate", "--from", `sqlite:${db}`]);
