@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { SEED_MASTER } from "../fixtures/seed.ts";
+import { SEED_MASTER, SEED_SECOND } from "../fixtures/seed.ts";
 import {
   CHECK_VERSIONS,
   cni,
@@ -63,17 +63,7 @@ function assertNothingLeft(w: World, ns: string): void {
   );
 }
 
-const seedPair = [
-  { ...SEED_MASTER },
-  {
-    type: "dockin",
-    podIp: "192.168.2.2",
-    subnetMask: "24",
-    gateway: "192.168.2.1",
-    ifName: "net0",
-    master: false,
-  },
-];
+const seedPair = [{ ...SEED_MASTER }, { ...SEED_SECOND }];
 
 describe("dockin-cni attaches networks", () => {
   for (const version of VERSIONS) {

@@ -4,18 +4,11 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { SEED_MASTER } from "../fixtures/seed.ts";
+import { SEED_MASTER, SEED_SECOND } from "../fixtures/seed.ts";
 import { cni, inWorld, nsAddresses, podArgs, reply, trySh, VERSIONS, type World } from "./harness.ts";
 
 const master = { ...SEED_MASTER };
-const second = {
-  type: "dockin",
-  podIp: "192.168.2.2",
-  subnetMask: "24",
-  gateway: "192.168.2.1",
-  ifName: "net0",
-  master: false,
-};
+const second = { ...SEED_SECOND };
 
 interface BadReply {
   name: string;

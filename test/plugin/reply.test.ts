@@ -6,7 +6,7 @@ import { CniError } from "../../src/cni/errors.ts";
 import { contains, parseIP, parsePrefix } from "../../src/cni/ip.ts";
 import type { NetworkDir, NetworkFile } from "../../src/plugin/netconf.ts";
 import { MAX_ENTRIES, validateReply } from "../../src/plugin/reply.ts";
-import { SEED_MASTER } from "../fixtures/seed.ts";
+import { SEED_MASTER, SEED_SECOND } from "../fixtures/seed.ts";
 
 const file = (name: string): NetworkFile => ({
   name,
@@ -18,14 +18,7 @@ const dir: NetworkDir = { byName: new Map(["test", "dockin", "store"].map((n) =>
 const ctx = { ifName: "eth0", pod: "shop/web-0", networks: dir };
 
 const master = { ...SEED_MASTER };
-const other = {
-  type: "dockin",
-  podIp: "192.168.2.2",
-  subnetMask: "255.255.255.0",
-  gateway: "192.168.2.1",
-  ifName: "net0",
-  master: false,
-};
+const other = { ...SEED_SECOND };
 
 describe("validateReply", () => {
   test("accepts the seed's reply and drops the non-master gateway outside its subnet with a warning", () => {

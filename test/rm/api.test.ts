@@ -1,7 +1,7 @@
 // The RM's HTTP API against a real server on port 0 and a real SQLite file.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { SEED_MASTER } from "../fixtures/seed.ts";
+import { SEED_MASTER, SEED_SECOND } from "../fixtures/seed.ts";
 import { obj, type Rm, startRm } from "./helpers.ts";
 
 let rm: Rm;
@@ -394,17 +394,7 @@ describe("webhook", () => {
       code: 0,
       reqId: "1234",
       message: "success",
-      data: [
-        SEED_MASTER,
-        {
-          type: "dockin",
-          podIp: "192.168.2.2",
-          subnetMask: "255.255.255.0",
-          gateway: "192.168.2.1",
-          ifName: "net0",
-          master: false,
-        },
-      ],
+      data: [SEED_MASTER, SEED_SECOND],
     });
     // The same keys in the same order as the seed's sample.
     const text = JSON.stringify(r.body);
