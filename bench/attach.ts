@@ -182,7 +182,7 @@ async function timed(name: string, go: () => Promise<void>): Promise<Sample> {
   const t0 = process.hrtime.bigint();
   await go();
   const s = { wall: Number(process.hrtime.bigint() - t0) / 1e6, cpu: childrenCpuMs() - c0 };
-  (samples[name] ??= []).push(s);
+  samples[name] = [...(samples[name] ?? []), s];
   return s;
 }
 
@@ -252,7 +252,7 @@ try {
       continue;
     }
     const ratio = (name: string, ref: string) => {
-      (ratios[name] ??= []).push(round[name]!.wall / round[ref]!.wall);
+      ratios[name] = [...(ratios[name] ?? []), round[name]!.wall / round[ref]!.wall];
     };
     for (const name of Object.keys(builds)) {
       ratio(`${name}: 2 networks: ADD`, "Go: bridge+static, 2 networks in sequence: ADD");

@@ -183,19 +183,23 @@ const dockinBurst = (name: string) => {
   );
 };
 
-const walls: Record<string, { add: number[]; del: number[] }> = {};
+const walls: Record<string, { add: number[]; del: number[] }> = { Go: { add: [], del: [] } };
 const ratios: Record<string, { add: number[]; del: number[] }> = {};
+for (const name of Object.keys(builds)) {
+  walls[name] = { add: [], del: [] };
+  ratios[name] = { add: [], del: [] };
+}
 try {
   for (let r = 0; r < rounds; r++) {
     const go = await goBurst();
-    (walls.Go ??= { add: [], del: [] }).add.push(go.add);
-    walls.Go.del.push(go.del);
+    walls.Go?.add.push(go.add);
+    walls.Go?.del.push(go.del);
     for (const name of Object.keys(builds)) {
       const b = await dockinBurst(name);
-      (walls[name] ??= { add: [], del: [] }).add.push(b.add);
-      walls[name].del.push(b.del);
-      (ratios[name] ??= { add: [], del: [] }).add.push(b.add / go.add);
-      ratios[name].del.push(b.del / go.del);
+      walls[name]?.add.push(b.add);
+      walls[name]?.del.push(b.del);
+      ratios[name]?.add.push(b.add / go.add);
+      ratios[name]?.del.push(b.del / go.del);
     }
   }
 } finally {
