@@ -11,7 +11,7 @@
 //   2013); the default build needs AVX2 and is faster (BENCHMARKS.md).
 // - The plugins' import graph must not reach the RM, the CLI, SQLite or etcd: checked here, and
 //   the build fails when it does.
-import { linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -47,6 +47,16 @@ function logsOf(result: { logs: unknown[] }): string {
   return result.logs.map(String).join("\n");
 }
 
+/**
+ * A plugin's stdout carries its result and nothing else: its sources may not write there except
+ * through the protocol driver (fd 1), so they may not name process.stdout (the driver does not
+ * redirect it: see guardStdout in src/cni/skel.ts).
+ */
+const forbiddenInPluginSources = /\bprocess\.stdout\b/;
+
+/** Source text without its comments (roughly: enough to tell code from prose). */
+const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/[^\n]*/g, "");
+
 /** Fails the build when a plugin's import graph reaches what only the RM or the CLI may load. */
 async function checkPluginGraph(name: (typeof PLUGINS)[number]): Promise<void> {
   const result = await Bun.build({
@@ -66,6 +76,15 @@ async function checkPluginGraph(name: (typeof PLUGINS)[number]): Promise<void> {
     ...new Set(names.filter((n) => forbiddenInPlugins.some((re) => re.test(n.replace(/^\//, ""))))),
   ];
   if (bad.length > 0) fail(`${name} must not import ${bad.join(", ")} (plugin start-up path)`);
+  const writers = Object.keys(inputs)
+    .map((input) => resolve(input))
+    .filter((file) => file.startsWith(join(root, "src")))
+    .filter((file) => forbiddenInPluginSources.test(withoutComments(readFileSync(file, "utf8"))));
+  if (writers.length > 0) {
+    fail(
+      `${name}: ${writers.map((f) => relative(root, f)).join(", ")} names process.stdout: a plugin writes its result through the protocol driver only`,
+    );
+  }
 }
 
 export interface BuildOptions {

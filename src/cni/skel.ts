@@ -111,15 +111,12 @@ export const processIO: PluginIO = {
     }
   },
   guardStdout: () => {
-    // stdout is the protocol channel: any stray console.log or library write goes to stderr.
-    // A lazy getter, so that neither stream is built (net and stream modules loaded) unless used.
-    Object.defineProperty(process, "stdout", {
-      configurable: true,
-      enumerable: true,
-      get: () => process.stderr,
-    });
-    // Bun's console writes to fd 1 itself, not through process.stdout (console.trace too): every
-    // method goes through a console whose both streams are stderr, made on first use.
+    // stdout is the protocol channel: any stray console output goes to stderr. Bun's console
+    // writes to fd 1 itself, not through process.stdout (console.trace too): every method goes
+    // through a console whose both streams are stderr, made on first use. process.stdout itself
+    // is not redirected: on Bun, touching it in any way (a getter defined over it included) builds
+    // the stream, a quarter of an IPAM plugin's start-up (BENCHMARKS.md); instead the build
+    // refuses a plugin whose sources name it (scripts/build.ts).
     type Methods = Record<string, (...args: unknown[]) => void>;
     let quiet: Methods | undefined;
     const methods = console as unknown as Methods;
