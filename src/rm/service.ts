@@ -318,6 +318,8 @@ export class RmService {
   /**
    * Garbage collection against the pods that are still valid (on one node, or everywhere): every
    * releasing-policy pod not listed (and, with `node`, last attached on that node) is released.
+   * `released` lists each such pod that is gone afterwards, once (one released by another caller
+   * at the same moment too: its addresses are free all the same).
    */
   async gc(body: unknown): Promise<{ released: string[] }> {
     const errors: string[] = [];
@@ -351,13 +353,15 @@ export class RmService {
       for (const pod of page) {
         const key = `${pod.namespace}/${pod.name}`;
         if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node)) continue;
-        await this.store.updatePod(pod.namespace, pod.name, (existing) => {
-          // Checked again inside the transaction: the pod may have been re-attached meanwhile.
-          if (existing === undefined || existing.sticky || existing.containerId !== pod.containerId)
-            return undefined;
-          released.push(key);
-          return releasePod(existing);
-        });
+        // Checked again inside the transaction: the pod may have been re-attached meanwhile. The
+        // decision stays pure (the store may run it more than once); what it did is read from
+        // what the store returns: the pod is gone once released, and still there when kept.
+        const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
+          existing === undefined || existing.sticky || existing.containerId !== pod.containerId
+            ? undefined
+            : releasePod(existing),
+        );
+        if (left === undefined) released.push(key);
       }
       const last = page[page.length - 1];
       if (last === undefined || page.length < 1000) break;
