@@ -185,15 +185,9 @@ export class RmService {
     return networks.map((n) => this.networkView(n, usage));
   }
 
+  /** Deletes a network; the store refuses it (409) while a policy names it or an address is held. */
   async deleteNetwork(name: string): Promise<void> {
     checkName("network", name);
-    const users = (await this.store.listPolicies()).filter((p) => p.networks.some((a) => a.network === name));
-    if (users.length > 0) {
-      throw new RmError(
-        "Conflict",
-        `network "${name}" is used by policy ${users.map((p) => `"${p.name}"`).join(", ")}; change the policy first`,
-      );
-    }
     this.networks.delete(name);
     this.answers = new WeakMap();
     await this.store.deleteNetwork(name);
@@ -375,19 +369,17 @@ export class RmService {
   async putPolicy(name: string, body: unknown): Promise<{ policy: Policy; created: boolean }> {
     checkName("policy", name);
     const spec = validatePolicySpec(body);
-    for (const [i, att] of spec.networks.entries()) {
-      if ((await this.store.getNetwork(att.network)) === undefined) {
-        throw new RmError(
-          "NotFound",
-          `invalid policy: networks[${i}].network: network "${att.network}" not found`,
-        );
-      }
-    }
-    const existing = await this.store.getPolicy(name);
     const now = this.now();
-    const policy: Policy = { name, ...spec, created: existing?.created ?? now, updated: now };
-    const created = await this.store.putPolicy(policy);
-    return { policy, created };
+    // The store checks that every network named exists, in the transaction that writes (404).
+    return this.store.putPolicy(
+      name,
+      (existing): Policy => ({
+        name,
+        ...spec,
+        created: existing?.created ?? now,
+        updated: now,
+      }),
+    );
   }
 
   async getPolicy(name: string): Promise<Policy> {

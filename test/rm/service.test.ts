@@ -88,3 +88,30 @@ describe("RmService.gc with decisions that run more than once", () => {
     }
   });
 });
+
+describe("RmService: a rule between a policy and a network holds under concurrent requests", () => {
+  it("a network delete racing a policy that names it: never a policy naming a deleted network", async () => {
+    const store = await openSqliteStore(join(dir, `rm-${n++}.db`));
+    const service = new RmService(store);
+    try {
+      for (let round = 0; round < 5; round++) {
+        await service.putNetwork("n", { subnet: "10.0.0.0/24" });
+        const [deleted, put] = await Promise.allSettled([
+          service.deleteNetwork("n"),
+          service.putPolicy("p", { podPrefix: "", networks: [{ network: "n" }] }),
+        ]);
+        const network = await store.getNetwork("n");
+        const policy = await store.getPolicy("p");
+        assert.ok(
+          network !== undefined || policy === undefined,
+          `round ${round}: policy "p" names network "n", which is gone (delete ${deleted.status}, put ${put.status})`,
+        );
+        // Exactly one of the two won; the other was refused with the reason.
+        assert.equal([deleted, put].filter((r) => r.status === "fulfilled").length, 1, `round ${round}`);
+        if (policy !== undefined) await service.deletePolicy("p");
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
