@@ -56,12 +56,60 @@ export interface AttachmentRecord {
   /** `adding` until every network is attached, then `attached`. */
   state: "adding" | "attached";
   created: string;
+  /** The ADD's process, to tell an ADD in progress from one that died half-way (`addInProgress`). */
+  owner?: ProcessIdentity;
   networks: RecordNetwork[];
 }
 
-/** A record in state `adding`, as written before the first delegate runs. */
-export function newRecord(fields: Omit<AttachmentRecord, "format" | "state" | "created">): AttachmentRecord {
-  return { format: RECORD_FORMAT, ...fields, state: "adding", created: new Date().toISOString() };
+/**
+ * A process as the kernel knows it: its pid and its start time (clock ticks after boot, field 22
+ * of /proc/<pid>/stat), so that a pid the kernel has since given to another process does not
+ * pass for the one that wrote the record.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  start: number;
+}
+
+/** The identity of a running process, or undefined when it is gone (or a zombie). */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // The fields after the command name, which is in parentheses and may hold anything.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = Number(fields[19]);
+  if (fields[0] === "Z" || fields[0] === "X" || !Number.isInteger(start)) return undefined;
+  return { pid, start };
+}
+
+/**
+ * Whether the record is that of an ADD running now: state `adding` and the process that wrote it
+ * still alive (same pid, same start time). An `adding` record whose process is gone is an ADD that
+ * died half-way (killed, node crash); one without an owner (written by an older dockin-cni) counts
+ * as such too.
+ */
+export function addInProgress(record: AttachmentRecord): boolean {
+  if (record.state !== "adding" || record.owner === undefined) return false;
+  return processIdentity(record.owner.pid)?.start === record.owner.start;
+}
+
+/** A record in state `adding`, as written before the first delegate runs, owned by this process. */
+export function newRecord(
+  fields: Omit<AttachmentRecord, "format" | "state" | "created" | "owner">,
+): AttachmentRecord {
+  const record: AttachmentRecord = {
+    format: RECORD_FORMAT,
+    ...fields,
+    state: "adding",
+    created: new Date().toISOString(),
+  };
+  const owner = processIdentity(process.pid);
+  if (owner !== undefined) record.owner = owner;
+  return record;
 }
 
 /** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */
