@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
 import type { PodIdentity } from "./identity.ts";
 import type { PlannedAddress } from "./reply.ts";
@@ -62,31 +63,6 @@ export interface AttachmentRecord {
 }
 
 /**
- * A process as the kernel knows it: its pid and its start time (clock ticks after boot, field 22
- * of /proc/<pid>/stat), so that a pid the kernel has since given to another process does not
- * pass for the one that wrote the record.
- */
-export interface ProcessIdentity {
-  pid: number;
-  start: number;
-}
-
-/** The identity of a running process, or undefined when it is gone (or a zombie). */
-export function processIdentity(pid: number): ProcessIdentity | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return undefined;
-  }
-  // The fields after the command name, which is in parentheses and may hold anything.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const start = Number(fields[19]);
-  if (fields[0] === "Z" || fields[0] === "X" || !Number.isInteger(start)) return undefined;
-  return { pid, start };
-}
-
-/**
  * Whether the record is that of an ADD running now: state `adding` and the process that wrote it
  * still alive (same pid, same start time). An `adding` record whose process is gone is an ADD that
  * died half-way (killed, node crash); one without an owner (written by an older dockin-cni) counts
@@ -94,7 +70,7 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
  */
 export function addInProgress(record: AttachmentRecord): boolean {
   if (record.state !== "adding" || record.owner === undefined) return false;
-  return processIdentity(record.owner.pid)?.start === record.owner.start;
+  return stillRunning(record.owner);
 }
 
 /** A record in state `adding`, as written before the first delegate runs, owned by this process. */
