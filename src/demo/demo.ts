@@ -7,11 +7,11 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { RmClient } from "../cli/commands/rm-client.ts";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
 import { executableDir } from "../install/source.ts";
+import { RmClient } from "../rm/client.ts";
 
 export interface DemoOptions {
   /** Where dockin-cni, dockin-ipam and dockin are (dist/bin by default). */

@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
 import type { PodIdentity } from "./identity.ts";
 import type { PlannedAddress } from "./reply.ts";
@@ -56,12 +57,35 @@ export interface AttachmentRecord {
   /** `adding` until every network is attached, then `attached`. */
   state: "adding" | "attached";
   created: string;
+  /** The ADD's process, to tell an ADD in progress from one that died half-way (`addInProgress`). */
+  owner?: ProcessIdentity;
   networks: RecordNetwork[];
 }
 
-/** A record in state `adding`, as written before the first delegate runs. */
-export function newRecord(fields: Omit<AttachmentRecord, "format" | "state" | "created">): AttachmentRecord {
-  return { format: RECORD_FORMAT, ...fields, state: "adding", created: new Date().toISOString() };
+/**
+ * Whether the record is that of an ADD running now: state `adding` and the process that wrote it
+ * still alive (same pid, same start time). An `adding` record whose process is gone is an ADD that
+ * died half-way (killed, node crash); one without an owner (written by an older dockin-cni) counts
+ * as such too.
+ */
+export function addInProgress(record: AttachmentRecord): boolean {
+  if (record.state !== "adding" || record.owner === undefined) return false;
+  return stillRunning(record.owner);
+}
+
+/** A record in state `adding`, as written before the first delegate runs, owned by this process. */
+export function newRecord(
+  fields: Omit<AttachmentRecord, "format" | "state" | "created" | "owner">,
+): AttachmentRecord {
+  const record: AttachmentRecord = {
+    format: RECORD_FORMAT,
+    ...fields,
+    state: "adding",
+    created: new Date().toISOString(),
+  };
+  const owner = processIdentity(process.pid);
+  if (owner !== undefined) record.owner = owner;
+  return record;
 }
 
 /** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */

@@ -6,14 +6,27 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
+import { parseAllDocuments } from "yaml";
 import { DEFAULTS, parseInstallArgs } from "../../src/install/options.ts";
 import { builtExecutable, root } from "../install/helpers.ts";
-import { parseYamlDocuments, type Yaml, YamlError } from "./yaml.ts";
 
 const PYTHON = "/usr/bin/python3";
 
 const dir = join(root, "deploy", "kubernetes");
+type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 type Obj = { [key: string]: Yaml };
+
+/**
+ * The documents of a manifest as Kubernetes reads them: YAML 1.1, as sigs.k8s.io/yaml does (so
+ * `0400` is octal). Any error or warning (a duplicate key, a tab in the indentation…) fails, with
+ * the file and the line.
+ */
+function parseManifest(name: string, text: string): Yaml[] {
+  const documents = parseAllDocuments(text, { version: "1.1", uniqueKeys: true, prettyErrors: true });
+  const problems = [...documents].flatMap((d) => [...d.errors, ...d.warnings]);
+  if (problems.length > 0) throw new Error(`${name}: ${problems.map((e) => e.message).join("\n")}`);
+  return [...documents].map((d) => d.toJS() as Yaml);
+}
 
 function isObj(v: Yaml | undefined): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -42,7 +55,7 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith(".yaml"))
   .sort();
 const docs = new Map(
-  files.map((f) => [f, parseYamlDocuments(readFileSync(join(dir, f), "utf8")).filter(isObj)]),
+  files.map((f) => [f, parseManifest(f, readFileSync(join(dir, f), "utf8")).filter(isObj)]),
 );
 const all = [...docs.values()].flat();
 function find(file: string, kind: string, name: string): Obj {
@@ -59,28 +72,37 @@ const service = find("rm-service.yaml", "Service", "dockin-rm");
 const rmSqlite = find("rm-sqlite.yaml", "Deployment", "dockin-rm");
 const rmEtcd = find("rm-etcd.yaml", "Deployment", "dockin-rm");
 
-describe("the YAML subset parser", () => {
+describe("reading the manifests", () => {
   test("reads nested mappings, sequences of mappings, scalars and comments", () => {
-    const [doc] = parseYamlDocuments(
-      "a: 1 # c\nb:\n  - x: \"q # not a comment\"\n    y: [1, two]\n  - plain: text with spaces\nc: true\nd: 'it''s'\n",
+    const [doc] = parseManifest(
+      "t.yaml",
+      "a: 1 # c\nb:\n  - x: \"q # not a comment\"\n    z: [1, two]\n  - plain: text with spaces\nc: true\nd: 'it''s'\n",
     );
     assert.deepEqual(doc, {
       a: 1,
-      b: [{ x: "q # not a comment", y: [1, "two"] }, { plain: "text with spaces" }],
+      b: [{ x: "q # not a comment", z: [1, "two"] }, { plain: "text with spaces" }],
       c: true,
       d: "it's",
     });
   });
-  const rejected: [string, string][] = [
-    ["a duplicate key", "a: 1\na: 2\n"],
-    ["stray indentation", "a: 1\n   b: 2\n"],
-    ["a tab", "a:\n\tb: 1\n"],
-    ["an anchor", "a: &x 1\n"],
-    ["a block scalar", "a: |\n  text\n"],
-    ["an octal-looking number", "mode: 0400\n"],
+  test("reads scalars as Kubernetes does (YAML 1.1): 0400 is octal, yes is true", () => {
+    assert.deepEqual(parseManifest("t.yaml", "mode: 0400\nenabled: yes\n"), [{ mode: 256, enabled: true }]);
+  });
+  const rejected: [string, string, RegExp][] = [
+    ["a duplicate key", "a: 1\na: 2\n", /unique/i],
+    ["a tab in the indentation", "a:\n\tb: 1\n", /tab/i],
+    ["an unclosed quote", 'a: "x\n', /quot|missing/i],
   ];
-  for (const [name, text] of rejected) {
-    test(`rejects ${name}`, () => assert.throws(() => parseYamlDocuments(text), YamlError));
+  for (const [name, text, why] of rejected) {
+    test(`rejects ${name}, naming the file and the line`, () =>
+      assert.throws(
+        () => parseManifest("bad.yaml", text),
+        (err: unknown) =>
+          err instanceof Error &&
+          /^bad\.yaml: /.test(err.message) &&
+          why.test(err.message) &&
+          /line \d+/.test(err.message),
+      ));
   }
 });
 

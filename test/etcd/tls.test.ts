@@ -45,7 +45,7 @@ describe("etcd store over TLS with client certificates", () => {
       ...(tls ? { tls } : {}),
     });
     try {
-      await store.putPolicy({
+      await store.putPolicy("p", () => ({
         name: "p",
         podPrefix: "",
         networks: [],
@@ -53,7 +53,7 @@ describe("etcd store over TLS with client certificates", () => {
         priority: 0,
         created: "x",
         updated: "x",
-      });
+      }));
       assert.equal((await store.getPolicy("p"))?.name, "p");
     } finally {
       await store.close();
