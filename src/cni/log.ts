@@ -17,6 +17,7 @@ import {
 import { dirname } from "node:path";
 import { describe } from "./errors.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
+import { writeAllSync } from "./write.ts";
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -103,7 +104,7 @@ export class Logger {
     }
     if (this.stderr && rank(level) <= rank("warn")) {
       try {
-        writeSync(2, line);
+        writeAllSync(2, line); // whole lines: Bun's stderr may be non-blocking
       } catch {
         // stderr closed: the file still gets the line
       }
@@ -129,7 +130,7 @@ export class Logger {
       }
     } catch (err) {
       try {
-        writeSync(2, `dockin: cannot write log file ${this.file}: ${(err as Error).message}\n`);
+        writeAllSync(2, `dockin: cannot write log file ${this.file}: ${(err as Error).message}\n`);
       } catch {
         // nowhere left to report it
       }
