@@ -37,6 +37,13 @@ function adds(node: CriNode, sandboxId: string): number {
 const cniNetns = (): string[] =>
   existsSync("/var/run/netns") ? readdirSync("/var/run/netns").filter((n) => n.startsWith("cni-")) : [];
 
+test("containerd, ctr, busybox-static and the built plugins are here (./dev installs and builds them)", () => {
+  assert.ok(
+    haveTools,
+    "containerd, /usr/bin/busybox or dist/bin missing: apt-get install containerd busybox-static; npm run build",
+  );
+});
+
 describe("kubelet's path: pods through containerd's CRI get their networks from dockin-cni", {
   skip: !haveTools && "containerd, busybox-static or dist/bin missing: run ./dev setup",
 }, () => {
