@@ -43,8 +43,11 @@ export interface NodeOptions {
   networks: NetworkDef[];
   /** The master's config made a conflist chaining portmap, as docs/install.md tells for hostPorts. */
   portmap: boolean;
-  /** CNI conf dir and bin dir override: containerd reads these instead of the installed node's. */
-  cni?: { confDir: string; binDir: string };
+  /**
+   * Instead of an installed node, containerd reads this one conflist (written to `<dir>/plain.d`)
+   * with the plugins of `binDir`: the bench's plain-bridge baseline.
+   */
+  plainCni?: { binDir: string; conflist: Record<string, unknown> };
 }
 
 /** Random private /24s (and a /64) for one run, so that runs on this machine do not collide. */
@@ -232,7 +235,12 @@ export class CriNode {
   containerdConfig(): string {
     const d = join(this.dir, "containerd");
     const cri = '[plugins."io.containerd.grpc.v1.cri"]';
-    const cni = this.options.cni ?? { confDir: this.cniConfDir, binDir: this.binDir };
+    let cni = { confDir: this.cniConfDir, binDir: this.binDir };
+    if (this.options.plainCni !== undefined) {
+      cni = { confDir: join(this.dir, "plain.d"), binDir: this.options.plainCni.binDir };
+      mkdirSync(cni.confDir, { recursive: true });
+      writeFileSync(join(cni.confDir, "10-plain.conflist"), JSON.stringify(this.options.plainCni.conflist));
+    }
     return [
       "version = 2",
       `root = "${d}/root"`,
