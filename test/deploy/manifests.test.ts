@@ -136,6 +136,13 @@ describe("deploy/kubernetes", () => {
     }
   });
 
+  test("docs/kubernetes.md describes every manifest, and every kind they use", () => {
+    const doc = readFileSync(join(root, "docs", "kubernetes.md"), "utf8");
+    for (const f of files) assert.ok(doc.includes(`\`${f}\``), `docs/kubernetes.md names ${f}`);
+    for (const o of all.filter((o) => o.kind !== "Kustomization"))
+      assert.ok(doc.includes(String(o.kind)), `docs/kubernetes.md names the kind ${String(o.kind)}`);
+  });
+
   test("every object matches the Kubernetes API's schema (python3-kubernetes' OpenAPI models, offline)", () => {
     const objects = all.filter((o) => o.kind !== "Kustomization");
     assert.ok(objects.length >= 7, `${objects.length} objects`);
