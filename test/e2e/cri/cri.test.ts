@@ -121,6 +121,17 @@ describe("kubelet's path: pods through containerd's CRI get their networks from 
       type: "bridge",
       bridge: `dk-${sto.name}`,
     });
+    const master = JSON.parse(readFileSync(join(node.dockinConfDir, `${biz.name}.conflist`), "utf8")) as {
+      plugins: Record<string, unknown>[];
+    };
+    assert.deepEqual(
+      master.plugins.map((p) => [p.type, p.bridge]),
+      [
+        ["bridge", `dk-${biz.name}`],
+        ["portmap", undefined],
+      ],
+      "docs/install.md's conflist with install's bridge, then portmap",
+    );
     for (const p of ["dockin-cni", "dockin-ipam"])
       assert.ok(existsSync(join(node.binDir, p)), `${p} installed`);
   });

@@ -210,26 +210,34 @@ export class CriNode {
       },
     );
     if (r.status !== 0) throw new Error(`setup.sh install failed (${r.status}): ${r.stderr}${r.stdout}`);
-    if (this.options.portmap) {
-      const master = this.networks[0]!.name;
-      const installed = JSON.parse(
-        readFileSync(join(this.dockinConfDir, `${master}.json`), "utf8"),
-      ) as Record<string, unknown>;
-      const { cniVersion, name, ...bridge } = installed;
-      writeFileSync(
-        join(this.dockinConfDir, `${master}.conflist`),
-        JSON.stringify({
-          cniVersion,
-          name,
-          disableCheck: true,
-          plugins: [
-            { ...bridge, isGateway: true },
-            { type: "portmap", capabilities: { portMappings: true }, snat: true },
-          ],
-        }),
-      );
-      rmSync(join(this.dockinConfDir, `${master}.json`));
-    }
+    if (this.options.portmap) this.chainPortmap();
+  }
+
+  /**
+   * The hostPort edit docs/install.md tells an operator to make: the master network's config
+   * replaced by the `.conflist` shown there (bridge, then portmap), taken from the doc itself,
+   * with the network's name and the bridge install chose for it.
+   */
+  chainPortmap(): void {
+    const master = this.networks[0]!.name;
+    const installed = join(this.dockinConfDir, `${master}.json`);
+    const { bridge } = JSON.parse(readFileSync(installed, "utf8")) as { bridge: string };
+    const doc = readFileSync(join(root, "docs", "install.md"), "utf8");
+    const block = [...doc.matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => m[1] ?? "")
+      .find((b) => b.includes('"portmap"'));
+    if (block === undefined) throw new Error("docs/install.md no longer shows the portmap conflist");
+    const conflist = JSON.parse(block.replace(/^ {3}/gm, "")) as {
+      name: string;
+      plugins: Record<string, unknown>[];
+    };
+    conflist.name = master;
+    const first = conflist.plugins[0];
+    if (first?.type !== "bridge")
+      throw new Error("docs/install.md's portmap conflist does not start with bridge");
+    first.bridge = bridge;
+    writeFileSync(join(this.dockinConfDir, `${master}.conflist`), JSON.stringify(conflist));
+    rmSync(installed);
   }
 
   containerdConfig(): string {
