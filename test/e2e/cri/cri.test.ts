@@ -62,6 +62,9 @@ describe("kubelet's path: pods through containerd's CRI get their networks from 
     assert.deepEqual(node.shims(), [], "containerd shims left running");
     assert.deepEqual(node.mounts(), [], "mounts left under the temp root");
     assert.ok(!existsSync(node.dir), "the temp root is left");
+    // (one another process fills meanwhile is theirs to keep)
+    for (const d of node.madeHostDirs)
+      assert.ok(!existsSync(d) || readdirSync(d).length > 0, `${d}, made empty by containerd, is left`);
     for (const br of node.bridges) assert.ok(!trySh("ip", ["link", "show", br]), `bridge ${br} left`);
     for (const ns of node.netns) assert.ok(!existsSync(ns), `netns ${ns} left`);
     const cgroups = readdirSync("/sys/fs/cgroup").filter((c) =>

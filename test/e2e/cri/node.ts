@@ -107,7 +107,17 @@ export class CriNode {
   #exited: Promise<void> = Promise.resolve();
   /** Network namespaces containerd made for our sandboxes (swept if a test fails). */
   readonly netns = new Set<string>();
-  readonly #hadRunContainerd = existsSync("/run/containerd");
+  /**
+   * Host dirs containerd 1.6 makes whatever its config says: /run/containerd/s for the shims'
+   * sockets, and libcni's result cache /var/lib/cni/results. Those that were not there before are
+   * removed after, when empty (deepest first).
+   */
+  readonly madeHostDirs = [
+    "/run/containerd/s",
+    "/run/containerd",
+    "/var/lib/cni/results",
+    "/var/lib/cni",
+  ].filter((d) => !existsSync(d));
   readonly #hadHostportChains = HOSTPORT_CHAINS.filter((c) =>
     trySh("iptables", ["-w", "-t", "nat", "-S", c]),
   );
@@ -434,11 +444,7 @@ export class CriNode {
     for (const br of this.bridges) trySh("ip", ["link", "del", br]);
     this.removeCgroups();
     this.removeHostportChains();
-    // containerd 1.6 makes /run/containerd/s for shim sockets whatever its state dir: remove it
-    // (and /run/containerd) when this suite made it and it is empty.
-    if (!this.#hadRunContainerd) {
-      for (const d of ["/run/containerd/s", "/run/containerd"]) spawnSync("rmdir", [d], { stdio: "ignore" });
-    }
+    for (const d of this.madeHostDirs) spawnSync("rmdir", [d], { stdio: "ignore" });
     await this.stopRm();
     rmSync(this.dir, { recursive: true, force: true });
     if (problems.length > 0) throw new Error(`cleanup: ${problems.join("; ")}`);
