@@ -198,6 +198,16 @@ describe("kubelet's path: pods through containerd's CRI get their networks from 
       assert.equal(status.status.network?.ip, v4);
       assert.deepEqual(status.status.network?.additional_ips, [{ ip: v6addr }]);
       assert.equal(adds(node, pod.id), 1, "one ADD");
+      const listed = await node.cri.listPodSandbox({ "io.kubernetes.pod.name": "web-0" });
+      assert.deepEqual(
+        listed.map((s) => [s.id, s.state]),
+        [[pod.id, "SANDBOX_READY"]],
+      );
+      // The sandbox runs under the suite's own cgroup parent (cgroupfs), removed after the suite.
+      assert.ok(
+        existsSync(join("/sys/fs/cgroup/pids", node.cgroupParent, pod.id)),
+        "the sandbox's cgroup is under the parent",
+      );
     } finally {
       await stopAndRemove(pod.id);
     }
