@@ -1,10 +1,11 @@
 // RunPodSandbox through containerd's CRI, as kubelet calls it, side by side in one run:
 //   A. dockin-cni attaching two networks (the RM on SQLite through a policy, the node installed by
 //      setup.sh, as test/e2e/cri sets it up),
+//   A1. the same node with a one-network policy (like for like with B),
 //   B. the same sandbox on a plain conflist: the reference `bridge` with the Go `static` IPAM,
 //      one network, no webhook.
-// Each case has a containerd of its own (its own root, state, socket and CNI dirs under a temp
-// dir); the rounds alternate A and B. Each round times RunPodSandbox, then StopPodSandbox (CNI
+// A and A1 run on one containerd (the installed node), B on another (each with its own root,
+// state, socket and CNI dirs under a temp dir); the rounds rotate the three cases. Each round times RunPodSandbox, then StopPodSandbox (CNI
 // DEL and the sandbox's stop), then removes the sandbox. Prints medians (and p90) in ms.
 //
 // Usage (root): npm run build && node bench/cri-sandbox.ts [rounds]   (20 rounds by default)
@@ -47,58 +48,77 @@ const plain = new CriNode({
 const p90 = (xs: number[]): number =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))] ?? 0;
 
-interface Times {
+interface Case {
+  label: string;
+  node: CriNode;
+  /** The pod's namespace: the policy that gives it its networks (A, A1). */
+  namespace: string;
   run: number[];
   stop: number[];
 }
 
-async function round(node: CriNode, name: string, times: Times): Promise<void> {
-  const config = node.sandboxConfig("bench", name);
+async function round(c: Case, name: string, record = true): Promise<void> {
+  const config = c.node.sandboxConfig(c.namespace, name);
   let t = performance.now();
-  const sandbox = await node.cri.runPodSandbox(config);
-  times.run.push(performance.now() - t);
+  const sandbox = await c.node.cri.runPodSandbox(config);
+  const run = performance.now() - t;
   t = performance.now();
-  await node.cri.stopPodSandbox(sandbox);
-  times.stop.push(performance.now() - t);
-  await node.cri.removePodSandbox(sandbox);
+  await c.node.cri.stopPodSandbox(sandbox);
+  const stop = performance.now() - t;
+  await c.node.cri.removePodSandbox(sandbox);
+  if (record) {
+    c.run.push(run);
+    c.stop.push(stop);
+  }
 }
 
 try {
   await dockin.start({ namespace: "bench" });
+  // A second policy on the same RM and node: one network only, for a like-for-like row against B.
+  await dockin.api("PUT", "/api/v1/policies/one", {
+    namespace: "bench1",
+    networks: [{ network: nets[0]?.name, master: true }],
+  });
   await plain.startContainerd();
   await plain.importImages();
-  const a: Times = { run: [], stop: [] };
-  const b: Times = { run: [], stop: [] };
+  const cases: Case[] = [
+    {
+      label: "A. dockin-cni, two networks (RM, policy)",
+      node: dockin,
+      namespace: "bench",
+      run: [],
+      stop: [],
+    },
+    {
+      label: "A1. dockin-cni, one network (RM, policy)",
+      node: dockin,
+      namespace: "bench1",
+      run: [],
+      stop: [],
+    },
+    { label: "B. bridge + static, one network", node: plain, namespace: "bench", run: [], stop: [] },
+  ];
   // One warm-up round each (images unpacked, caches filled), not counted.
-  await round(dockin, "warm", { run: [], stop: [] });
-  await round(plain, "warm", { run: [], stop: [] });
+  for (const c of cases) await round(c, "warm", false);
   const load = [loadavg()[0] ?? 0];
   for (let i = 0; i < rounds; i++) {
-    const order: [CriNode, Times][] =
-      i % 2 === 0
-        ? [
-            [dockin, a],
-            [plain, b],
-          ]
-        : [
-            [plain, b],
-            [dockin, a],
-          ];
-    for (const [node, times] of order) await round(node, `pod-${i}`, times);
+    // Rotated, so that every case follows every other equally often.
+    for (let k = 0; k < cases.length; k++) await round(cases[(i + k) % cases.length] as Case, `pod-${i}`);
     load.push(loadavg()[0] ?? 0);
   }
-  const row = (label: string, t: Times) =>
-    `${label.padEnd(44)} ${median(t.run).toFixed(0).padStart(6)} ${p90(t.run).toFixed(0).padStart(6)} ${median(t.stop).toFixed(0).padStart(8)} ${p90(t.stop).toFixed(0).padStart(6)}`;
+  const cell = (xs: number[], w: number) => median(xs).toFixed(0).padStart(w);
+  const tail = (xs: number[]) => p90(xs).toFixed(0).padStart(6);
   console.log(
     `containerd ${(await dockin.cri.version()).runtime_version}, ${rounds} rounds, load ${Math.min(...load).toFixed(1)}-${Math.max(...load).toFixed(1)}`,
   );
   console.log(
     `${"case (ms)".padEnd(44)} ${"run".padStart(6)} ${"p90".padStart(6)} ${"stop".padStart(8)} ${"p90".padStart(6)}`,
   );
-  console.log(row("A. dockin-cni, two networks (RM, policy)", a));
-  console.log(row("B. bridge + static, one network", b));
+  for (const c of cases)
+    console.log(`${c.label.padEnd(44)} ${cell(c.run, 6)} ${tail(c.run)} ${cell(c.stop, 8)} ${tail(c.stop)}`);
+  const [a, a1, b] = cases.map((c) => median(c.run)) as [number, number, number];
   console.log(
-    `RunPodSandbox: dockin-cni costs ${(median(a.run) - median(b.run)).toFixed(0)} ms more at the median`,
+    `RunPodSandbox medians: two networks cost ${(a - b).toFixed(0)} ms more than the plain bridge, one network ${(a1 - b).toFixed(0)} ms more`,
   );
 } finally {
   await dockin.cleanup();
