@@ -67,6 +67,24 @@ const podSpec = (o: Obj): Obj => at(o, "spec.template.spec") as Obj;
 const flag = (args: string[], name: string): string | undefined =>
   args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
+/**
+ * Problems test/deploy/schema.py finds in the objects: Debian's python3-kubernetes (the official
+ * client, whose models are generated from the API's OpenAPI spec) as the offline schema.
+ * kubectl cannot do it offline: its validation fetches the schema from an API server.
+ */
+function checkSchemas(objects: Obj[]): string[] {
+  const r = spawnSync(PYTHON, [join(root, "test", "deploy", "schema.py")], {
+    encoding: "utf8",
+    input: JSON.stringify(objects),
+  });
+  assert.equal(
+    r.status,
+    0,
+    `the schema check needs python3-kubernetes (apt-get install python3-kubernetes)\n${r.stderr}`,
+  );
+  return JSON.parse(r.stdout) as string[];
+}
+
 const daemonSet = find("install-daemonset.yaml", "DaemonSet", "dockin-install");
 const service = find("rm-service.yaml", "Service", "dockin-rm");
 const rmSqlite = find("rm-sqlite.yaml", "Deployment", "dockin-rm");
@@ -138,6 +156,42 @@ describe("deploy/kubernetes", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), docs.get(f), `${f}: PyYAML reads it the same`);
     }
+  });
+
+  test("docs/kubernetes.md describes every manifest, and every kind they use", () => {
+    const doc = readFileSync(join(root, "docs", "kubernetes.md"), "utf8");
+    for (const f of files) assert.ok(doc.includes(`\`${f}\``), `docs/kubernetes.md names ${f}`);
+    for (const o of all.filter((o) => o.kind !== "Kustomization"))
+      assert.ok(doc.includes(String(o.kind)), `docs/kubernetes.md names the kind ${String(o.kind)}`);
+  });
+
+  test("every object matches the Kubernetes API's schema (python3-kubernetes' OpenAPI models, offline)", () => {
+    const objects = all.filter((o) => o.kind !== "Kustomization");
+    assert.ok(objects.length >= 7, `${objects.length} objects`);
+    assert.deepEqual(checkSchemas(objects), []);
+  });
+
+  test("the schema check finds an unknown field, a wrong type, a missing required field and a kind outside its apiVersion", () => {
+    const broken = JSON.parse(JSON.stringify(daemonSet)) as Obj;
+    const spec = podSpec(broken);
+    spec.hostNetwrok = true;
+    const init = objs(at(spec, "initContainers"))[0]!;
+    delete init.name;
+    const main = objs(at(spec, "containers"))[0]!;
+    main.ports = [{ containerPort: "10002" }];
+    const problems = checkSchemas([
+      broken,
+      { apiVersion: "v1", kind: "Deployment", metadata: { name: "x" } },
+    ]);
+    assert.deepEqual(
+      problems.sort(),
+      [
+        "0 DaemonSet/dockin-install: spec.template.spec.hostNetwrok: unknown field of V1PodSpec (did you mean hostNetwork?)",
+        "0 DaemonSet/dockin-install: spec.template.spec.initContainers[0]: Invalid value for `name`, must not be `None`",
+        '0 DaemonSet/dockin-install: spec.template.spec.containers[0].ports[0].containerPort: expected an integer, got "10002"',
+        "1 Deployment/x: (object): the API has no kind Deployment in v1",
+      ].sort(),
+    );
   });
 
   test("the DaemonSet runs `dockin install` with the installer's flags and the seed's paths", () => {
