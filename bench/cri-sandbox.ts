@@ -8,8 +8,7 @@
 // state, socket and CNI dirs under a temp dir); the rounds rotate the three cases. Each round times RunPodSandbox, then StopPodSandbox (CNI
 // DEL and the sandbox's stop), then removes the sandbox. Prints medians (and p90) in ms.
 //
-// Usage (root): npm run build && node bench/cri-sandbox.ts [rounds]   (20 rounds by default; runs
-// on Bun as well: bun bench/cri-sandbox.ts)
+// Usage (root): npm run build && bun bench/cri-sandbox.ts [rounds]   (20 rounds by default)
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { CriNode, randomNetworks } from "../test/e2e/cri/node.ts";

@@ -185,10 +185,8 @@ export class CriNode {
   /**
    * The node as the README installs it: `sh setup.sh install <webhook> <types>` with the seed's
    * directory variables pointing into the temp root, the cache and log under it too. The plugins
-   * installed are this build's dist/bin executables: where dist/bin/dockin is the compiled
-   * executable, setup.sh installs it by default and ignores DOCKIN_DEV; where dist/bin holds the
-   * Node loaders, DOCKIN_DEV=1 makes setup.sh install those (`dockin install --dev`) instead of a
-   * standalone executable this suite does not build. The bin dir gets the reference plugins,
+   * installed are this build's dist/bin/dockin, the executable that ships. The bin dir gets the
+   * reference plugins,
    * as a node's /opt/cni/bin has them. For hostPorts the master's network config becomes the
    * conflist docs/install.md shows (install's own bridge, isGateway, portmap chained).
    */
@@ -214,7 +212,6 @@ export class CriNode {
         encoding: "utf8",
         env: {
           PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-          DOCKIN_DEV: "1",
           CNI_CONF_PATH: this.cniConfDir,
           BIN_DIR: this.binDir,
           DOCKIN_CONF_DIR: this.dockinConfDir,
