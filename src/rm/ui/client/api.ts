@@ -152,6 +152,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 export const enc = encodeURIComponent;
 
+/** The address of a pod's "10.250.0.4/16" (the API gives each address with its prefix length). */
+export const bare = (address: string): string => address.split("/")[0] ?? address;
+
 /** Every pod, through the API's pages. */
 export async function allPods(): Promise<PodView[]> {
   const out: PodView[] = [];

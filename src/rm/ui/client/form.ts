@@ -63,12 +63,10 @@ export function showErrors(fields: Field[], alert: HTMLElement, err: unknown): v
   const general: Child[] = [];
   if (err instanceof ApiError && err.fields.size > 0) {
     for (const [path, problems] of err.fields) {
-      // The longest matching field path wins ("ipv6.subnet" over "ipv6").
-      const f = fields
-        .filter((x) => x.paths.some((p) => covers(p, path)))
-        .sort(
-          (a, b) => Math.max(...b.paths.map((p) => p.length)) - Math.max(...a.paths.map((p) => p.length)),
-        )[0];
+      // The field naming the path exactly wins, then the one with the longest covering path.
+      const score = (x: Field): number =>
+        Math.max(...x.paths.map((p) => (p === path ? 1000 : covers(p, path) ? p.length : -1)));
+      const f = fields.filter((x) => score(x) >= 0).sort((a, b) => score(b) - score(a))[0];
       const text = problems.map((p) => (f?.paths.includes(path) ? p : `${path}: ${p}`));
       if (f === undefined) {
         general.push(h("p", {}, text.join("; ")));

@@ -38,10 +38,16 @@ function frame(): HTMLElement {
           h("button", { type: "submit" }, "Sign out"),
         )
       : null;
+  // The hash holds the route: the skip link moves the focus itself.
+  const skip = h("a", { href: "#main", class: "skip" }, "Skip to content");
+  skip.addEventListener("click", (e) => {
+    e.preventDefault();
+    main.focus();
+  });
   return h(
     "div",
     { class: "frame" },
-    h("a", { href: "#main", class: "skip" }, "Skip to content"),
+    skip,
     h(
       "header",
       {},
@@ -111,6 +117,8 @@ async function show(): Promise<void> {
   } finally {
     if (mine === seq) {
       delete document.body.dataset.loading;
+      // The page shown, for tests and tools waiting on a navigation.
+      document.body.dataset.route = location.hash;
       document.title = `${main.querySelector("h1")?.textContent ?? "Dockin"} · Dockin console`;
       main.focus({ preventScroll: true });
     }

@@ -98,6 +98,10 @@ export function addressMap(
   window.dockinConsole.maps[network] = { map, cell, canvas };
   const line = status(more === "" ? "" : `Showing${more}.`);
   let cursor = -1;
+  canvas.addEventListener("focus", () => {
+    if (cursor < 0) cursor = 0;
+    line.textContent = describe(cursor);
+  });
   const describe = (i: number): string => {
     const state = STATES[map.states[i] ?? 0] as CellState;
     const holder = map.holders.get(i);
@@ -135,7 +139,7 @@ export function addressMap(
       const d = step[e.key];
       if (d === undefined) return;
       e.preventDefault();
-      cursor = Math.min(map.count - 1, Math.max(0, cursor < 0 ? 0 : cursor + d));
+      cursor = Math.min(map.count - 1, Math.max(0, cursor + d));
       line.textContent = describe(cursor);
     });
   }

@@ -1,6 +1,16 @@
 // The networks pages: every network's use as a picture (address map, use over time, numbers),
 // one network's page, and the form that creates or edits a network.
-import { ApiError, allPods, api, enc, history, type NetworkView, NO_HISTORY, type PodView } from "./api.ts";
+import {
+  ApiError,
+  allPods,
+  api,
+  bare,
+  enc,
+  history,
+  type NetworkView,
+  NO_HISTORY,
+  type PodView,
+} from "./api.ts";
 import { useChart, useOverTime } from "./chart.ts";
 import { h, link, localTime, replace } from "./dom.ts";
 import { type Field, field, formAlert, input, showErrors } from "./form.ts";
@@ -15,7 +25,7 @@ export function holdersOf(pods: readonly PodView[], network: string): Holder[] {
     for (const a of p.networks)
       if (a.network === network)
         for (const ad of a.addresses)
-          out.push({ address: ad.address, fixed: ad.fixed, pod: `${p.namespace}/${p.name}` });
+          out.push({ address: bare(ad.address), fixed: ad.fixed, pod: `${p.namespace}/${p.name}` });
   return out;
 }
 
@@ -133,7 +143,7 @@ export async function networkPage(main: HTMLElement, name: string): Promise<void
           " ",
           p.networks
             .filter((a) => a.network === name)
-            .flatMap((a) => a.addresses.map((x) => x.address))
+            .flatMap((a) => a.addresses.map((x) => bare(x.address)))
             .join(", "),
         ),
       ),

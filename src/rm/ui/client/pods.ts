@@ -1,6 +1,16 @@
 // The pods pages: a searchable, paged table; one pod's page (networks, addresses, history,
 // release); the form that reserves a fixed address for a pod.
-import { ApiError, allPods, api, enc, history, type NetworkView, NO_HISTORY, type PodView } from "./api.ts";
+import {
+  ApiError,
+  allPods,
+  api,
+  bare,
+  enc,
+  history,
+  type NetworkView,
+  NO_HISTORY,
+  type PodView,
+} from "./api.ts";
 import { h, link, localTime, replace, status } from "./dom.ts";
 import { type Field, field, formAlert, input, select, showErrors } from "./form.ts";
 import { historyTable } from "./history.ts";
@@ -8,7 +18,8 @@ import { go } from "./router.ts";
 
 const PAGE = 50;
 
-const addresses = (p: PodView): string[] => p.networks.flatMap((a) => a.addresses.map((x) => x.address));
+const addresses = (p: PodView): string[] =>
+  p.networks.flatMap((a) => a.addresses.map((x) => bare(x.address)));
 
 /** Whether a pod matches a search: namespace/name, name, node, address or network, by substring. */
 export function podMatches(p: PodView, q: string): boolean {
@@ -170,7 +181,7 @@ export async function podPage(main: HTMLElement, namespace: string, name: string
               {},
               a.addresses.map((x, i) => [
                 i > 0 ? ", " : "",
-                link(`#/address/${enc(x.address)}`, x.address),
+                link(`#/address/${enc(bare(x.address))}`, x.address),
                 x.fixed ? " (fixed)" : "",
               ]),
             ),
@@ -258,7 +269,7 @@ export async function reserveForm(main: HTMLElement, query: URLSearchParams): Pr
         network: a.network,
         ifName: a.ifName,
         master: a.master,
-        ips: a.addresses.filter((x) => x.fixed).map((x) => x.address),
+        ips: a.addresses.filter((x) => x.fixed).map((x) => bare(x.address)),
       }));
     const mine: Record<string, unknown> = { network, master: others.every((a) => !a.master) };
     if (ip !== "") mine.ip = ip;

@@ -6,6 +6,7 @@ import {
   addressAt,
   allPods,
   api,
+  bare,
   enc,
   type NetworkView,
   NO_HISTORY,
@@ -61,7 +62,7 @@ export async function search(main: HTMLElement, q: string): Promise<void> {
 function holderNow(pods: readonly PodView[], ip: string): { pod: PodView; network: string } | undefined {
   for (const pod of pods)
     for (const a of pod.networks)
-      if (a.addresses.some((x) => x.address === ip)) return { pod, network: a.network };
+      if (a.addresses.some((x) => bare(x.address) === ip)) return { pod, network: a.network };
   return undefined;
 }
 
