@@ -2,12 +2,15 @@
 // checks on the same /api/v1 the CLI uses, and the bundled assets (the browser runs are in
 // test/ui/console.test.ts).
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { bundleUi } from "../../scripts/build-ui.ts";
 import { Tokens } from "../../src/rm/http.ts";
 import { APP_CSS, APP_JS } from "../../src/rm/ui/assets.gen.ts";
 import { newSession, validSession } from "../../src/rm/ui/session.ts";
-import { obj, type Rm, startRm } from "./helpers.ts";
+import { obj, type Rm, startRm, startRmProcess } from "./helpers.ts";
 
 const TOKEN = "admin-token-1";
 
@@ -189,5 +192,39 @@ describe("console assets", () => {
     assert.equal(APP_JS, js, "stale: run node scripts/build-ui.ts");
     assert.equal(APP_CSS, css, "stale: run node scripts/build-ui.ts");
     assert.doesNotMatch(APP_JS + APP_CSS, /https?:\/\/(?!www\.w3\.org\/2000\/svg)/, "no asset from outside");
+  });
+});
+
+describe("dockin rm serve", () => {
+  it("serves the console from the executable, behind --token-file, and logs its URL", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dockin-console-"));
+    writeFileSync(join(dir, "tokens"), `${TOKEN}\n`);
+    const rm = await startRmProcess([
+      "--store",
+      `sqlite:${join(dir, "rm.db")}`,
+      "--token-file",
+      join(dir, "tokens"),
+    ]);
+    try {
+      assert.match(rm.log(), /"console":"http:\/\/127\.0\.0\.1:\d+\/ui\/"/);
+      assert.equal(
+        (await fetch(`${rm.url}/ui/`, { redirect: "manual" })).headers.get("location"),
+        "/ui/login",
+      );
+      const res = await fetch(`${rm.url}/ui/login`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `token=${TOKEN}`,
+      });
+      const cookie = /^(dockin_console=[^;]+)/.exec(res.headers.get("set-cookie") ?? "")?.[1];
+      assert.ok(cookie);
+      const js = await fetch(`${rm.url}/ui/app.js`, { headers: { cookie } });
+      assert.equal(js.status, 200);
+      assert.equal(await js.text(), APP_JS);
+    } finally {
+      await rm.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
