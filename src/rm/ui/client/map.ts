@@ -20,6 +20,8 @@ export interface DrawnMap {
   /** Pixels per cell side. */
   cell: number;
   canvas: HTMLCanvasElement;
+  /** How long drawing the cells took (ms). */
+  drawMs: number;
 }
 
 declare global {
@@ -93,9 +95,11 @@ export function addressMap(
     "data-cells": map.count,
     tabindex: options.open === undefined ? undefined : 0,
   });
+  const started = performance.now();
   draw(canvas, map, cell);
+  const drawMs = performance.now() - started;
   window.dockinConsole ??= { maps: {} };
-  window.dockinConsole.maps[network] = { map, cell, canvas };
+  window.dockinConsole.maps[network] = { map, cell, canvas, drawMs };
   const line = status(more === "" ? "" : `Showing${more}.`);
   let cursor = -1;
   canvas.addEventListener("focus", () => {
