@@ -169,6 +169,7 @@ describe("the console in chromium", () => {
     await page.keyboard.press("Shift+Tab");
     await page.keyboard.type(TOKEN);
     await page.keyboard.press("Enter");
+    await page.waitForURL(`${rm.url}/ui/`);
     await settle("");
     const [cookie] = await browser.context.cookies();
     assert.equal(cookie?.name, "dockin_console");

@@ -49,7 +49,8 @@ export function useChart(points: UsePoint[], size: number): HTMLElement {
   const H = 90;
   const t0 = first.time;
   const span = Math.max(1, last.time - t0);
-  const top = Math.max(1, size, ...points.map((p) => p.held));
+  // Scaled to the peak (a /16 held by a few pods would be a flat line at the bottom); the caption gives the size.
+  const top = Math.max(1, ...points.map((p) => p.held)) * 1.25;
   const x = (t: number) => ((t - t0) / span) * W;
   const y = (n: number) => H - (n / top) * H;
   let d = `M0 ${y(first.held).toFixed(1)}`;

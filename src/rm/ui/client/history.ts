@@ -2,6 +2,12 @@
 import { enc, type HistoryEvent } from "./api.ts";
 import { h, link, localTime } from "./dom.ts";
 
+/** The moment just after an event: who held the address once the event was done. */
+const after = (time: string): string => {
+  const t = Date.parse(time);
+  return Number.isNaN(t) ? time : new Date(t + 1).toISOString();
+};
+
 export function historyTable(
   events: readonly HistoryEvent[],
   options: { address?: string } = {},
@@ -34,7 +40,7 @@ export function historyTable(
             {},
             options.address === undefined
               ? localTime(e.time)
-              : link(`#/address/${enc(options.address)}?at=${enc(e.time)}`, localTime(e.time)),
+              : link(`#/address/${enc(options.address)}?at=${enc(after(e.time))}`, localTime(e.time)),
           ),
           h("td", {}, e.event),
           h("td", {}, link(`#/address/${enc(e.address)}`, e.address)),
