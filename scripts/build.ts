@@ -15,6 +15,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { buildUi } from "./build-ui.ts";
 import { etcdProtos } from "./etcd-protos.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -97,6 +98,7 @@ export interface BuildOptions {
 /** Builds the executable and its plugin links; returns the executable's path. */
 export async function buildExecutable(opts: BuildOptions = {}): Promise<string> {
   const out = resolve(opts.out ?? join(root, "dist", "bin"));
+  await buildUi(); // the RM's console, bundled into src/rm/ui/assets.gen.ts
   await Promise.all(PLUGINS.map(checkPluginGraph));
   mkdirSync(out, { recursive: true });
   // Built beside the result, then renamed over it: a test or an install may be running the
