@@ -112,6 +112,7 @@ export async function notify(
   };
   if (pod.namespace !== undefined) body.podNamespace = pod.namespace;
   if (pod.uid !== undefined) body.podUid = pod.uid;
+  const started = Date.now();
   try {
     await callWebhook(
       conf.notifyUrl,
@@ -121,8 +122,12 @@ export async function notify(
         body,
       },
     );
-    log.info("notified", { outcome: "ok" });
+    log.info("notified", { outcome: "ok", ms: Date.now() - started });
   } catch (err) {
-    log.warn("notifying the RM of the detach failed", { outcome: "failed", error: describe(err) });
+    log.warn("notifying the RM of the detach failed", {
+      outcome: "failed",
+      ms: Date.now() - started,
+      error: describe(err),
+    });
   }
 }
