@@ -8,7 +8,15 @@ import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type AttachmentRecord, newRecord, type RecordNetwork, readRecord, writeRecord } from "./record.ts";
+import {
+  type AttachmentRecord,
+  newRecord,
+  type RecordNetwork,
+  readRecord,
+  recordPath,
+  setAside,
+  writeRecord,
+} from "./record.ts";
 import { type Plan, validateReply } from "./reply.ts";
 import { addPolicy } from "./routing.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
@@ -120,6 +128,10 @@ export async function add(ctx: Context): Promise<Result> {
   if (leftover.kind === "found") {
     log.warn("a record of an earlier ADD exists: detaching it first");
     await detach(ctx, leftover.record, env.netns);
+  } else if (leftover.kind === "corrupt") {
+    // Evidence, not garbage: the new record must not overwrite it.
+    const path = setAside(recordPath(conf.cacheDir, env.containerId, env.ifName));
+    log.warn("unreadable attachment record set aside", { path, reason: leftover.reason });
   }
   preloadSpawn();
   mark("local");

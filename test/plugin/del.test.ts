@@ -198,3 +198,32 @@ describe("DEL detaches the networks in parallel", () => {
     });
   }
 });
+
+describe("ADD over an unreadable record", () => {
+  test("sets it aside instead of writing over it", async () => {
+    await inWorld(async (w) => {
+      attachedWorld(w);
+      const ns = w.netns();
+      const call = { containerId: "over", netns: ns, args: podArgs("web-0") };
+      const first = await cni({ ...call, command: "ADD", config: w.config("1.1.0") });
+      assert.equal(first.code, 0, first.stdout);
+      const del = await cni({ ...call, command: "DEL", config: w.config("1.1.0") });
+      assert.equal(del.code, 0, del.stdout);
+      writeFileSync(join(w.cacheDir, "over:eth0.json"), '{"format": 2}');
+      const add = await cni({ ...call, command: "ADD", config: w.config("1.1.0") });
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      const names = w.records().sort();
+      assert.equal(names.length, 2, names.join(", "));
+      assert.equal(names[0], "over:eth0.json");
+      assert.match(names[1]!, /^over:eth0\.json\.unreadable-\d+$/);
+      assert.equal(readFileSync(join(w.cacheDir, names[1]!), "utf8"), '{"format": 2}');
+      assert.match(
+        readFileSync(w.logFile, "utf8"),
+        /unreadable attachment record set aside.*it has format 2/,
+      );
+      const last = await cni({ ...call, command: "DEL", config: w.config("1.1.0") });
+      assert.equal(last.code, 0, last.stdout);
+      assert.deepEqual(nsAddresses(ns), {});
+    });
+  });
+});
