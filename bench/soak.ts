@@ -4,10 +4,10 @@
 //      same burst through the Go reference (`bridge` + `static` IPAM, the same addresses);
 //   2. ADD/DEL cycles from parallel workers, then a leak check (links, namespaces, ip rules,
 //      records, RM allocations, RM file descriptors and memory from /proc);
-//   3. the faults: the RM stopped and restarted during ADDs, the RM killed (-9) during ADDs, the
-//      plugin killed (-9) at random points of ADD, the cache disk full at each record write,
-//      corrupt records of every kind, DEL with the RM down; each with the RM up and down where
-//      that means something. Each checks that nothing is left, nothing acknowledged is lost, and
+//   3. the faults: the RM stopped and restarted during ADDs, the RM killed (-9) during ADDs, ADDs
+//      with the RM down, the plugin killed (-9) at random points of ADD, the cache disk full at
+//      each record write, corrupt records of every kind, DEL with the RM down; each with the RM
+//      up and down where that means something. Each checks that nothing is left, nothing acknowledged is lost, and
 //      no address is held twice.
 //
 // Usage (root): npm run build && node_modules/.bin/node bench/soak.ts [--short|--full] [--cycles N]
@@ -344,6 +344,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       });
       out(
         `  ${where}: ${r.acked} acknowledged (all kept), ${r.failed} failed (nothing left); ${r.across} finished after the RM was back (back ${r.outageMs} ms after the ADDs started)`,
+      );
+    }
+
+    {
+      const where = "ADDs with the RM down";
+      await w.rm.stop("SIGTERM");
+      const pods = podsFor("down", 4);
+      const runs = await Promise.all(pods.map((p) => w.cni("ADD", p)));
+      await w.rm.start();
+      runs.forEach((run, i) => {
+        const pod = pods[i]!;
+        if (run.code === 0) fail(where, `ADD of ${pod.name} succeeded without the RM`);
+        else if (run.json?.code !== 11) fail(where, `ADD of ${pod.name}: expected code 11: ${why(run)}`);
+        const links = Object.keys(w.links(pod.netns));
+        if (links.length > 0) fail(where, `the failed ADD of ${pod.name} left ${links.join(", ")}`);
+      });
+      if (w.records().records.length > 0) fail(where, "a failed ADD left its record");
+      for (const pod of pods) await delOrFail(where, pod);
+      await leakCheck(where);
+      out(
+        `  ${where}: ${runs.filter((r) => r.json?.code === 11).length} of ${pods.length} failed with 11, nothing left`,
       );
     }
 
