@@ -1,7 +1,7 @@
 // The options of `dockin install` / `dockin uninstall`, parsed and validated once. setup.sh maps
 // its environment (CNI_CONF_PATH, BIN_DIR, DOCKIN_CONF_DIR) onto the same flags.
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { FlagError, parseFlags } from "../cli/args.ts";
 import { networkNameProblem } from "../cni/env.ts";
 import { isLevel, LEVELS } from "../cni/log.ts";
 import { isSpecVersion } from "../cni/version.ts";
@@ -104,14 +104,13 @@ options:
   --dry-run              print the plan, change nothing
 `;
 
-/** Runs a parseArgs call, turning its complaint into a UsageError with the usage text. */
-function parse<T>(run: () => T, help: string): T {
+/** Runs a parseFlags call, turning its complaint into a UsageError followed by the usage text. */
+function parse<T>(run: () => T, usage: string): T {
   try {
     return run();
   } catch (err) {
-    // parseArgs's advice about positionals starting with '-' does not apply here.
-    const message = (err as Error).message.replace(/\. To specify a positional argument[\s\S]*$/, "");
-    throw new UsageError(`${message}; see ${help}`);
+    if (!(err instanceof FlagError)) throw err;
+    throw new UsageError(`${err.message}\n\n${usage}`);
   }
 }
 
@@ -181,7 +180,7 @@ function absolute(flag: string, v: string | undefined): string | undefined {
 export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
   const { values, positionals } = parse(
     () =>
-      parseArgs({
+      parseFlags({
         args: argv,
         allowPositionals: true,
         options: {
@@ -201,7 +200,7 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           dev: { type: "boolean", default: false },
         },
       }),
-    "dockin install --help",
+    INSTALL_USAGE,
   );
   if (values.help) return undefined;
   // Positionals fill, in order, what the flags did not give: the seed's `install <url> <types>`.
@@ -253,8 +252,8 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
 
 export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined {
   const { values, positionals } = parse(
-    () => parseArgs({ args: argv, allowPositionals: true, options: dirOptions }),
-    "dockin uninstall --help",
+    () => parseFlags({ args: argv, allowPositionals: true, options: dirOptions }),
+    UNINSTALL_USAGE,
   );
   if (values.help) return undefined;
   if (positionals.length > 0) {

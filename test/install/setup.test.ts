@@ -239,7 +239,7 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
     {
       name: "a misspelled flag",
       args: ["install", WEBHOOK, "test", "--dryrun"],
-      message: /Unknown option '--dryrun'/,
+      message: /unknown option --dryrun; did you mean --dry-run\?\n\nusage: dockin install/,
     },
     {
       name: "a URL that is not one",

@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { doctor, formatChecks } from "../../install/doctor.ts";
 import { DEFAULTS, parseTypes, UsageError } from "../../install/options.ts";
+import { parseFlags } from "../args.ts";
 
 const USAGE = `usage: dockin doctor [--config FILE] [--cni-conf-dir DIR] [--types a,b] [--timeout-ms N]
 
@@ -50,7 +50,7 @@ export default async function doctorCommand(argv: string[]): Promise<number> {
 }
 
 function parse(argv: string[]) {
-  return parseArgs({
+  return parseFlags({
     args: argv,
     options: {
       config: { type: "string" },

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { ParseArgsConfig } from "node:util";
-import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
+import { FlagError, parseFlags } from "../args.ts";
 
 export class UsageError extends Error {}
 
@@ -224,8 +224,12 @@ export async function runAdmin(
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`dockin ${command} ${sub}: ${(err as Error).message}\n`);
+    if (err instanceof FlagError) {
+      process.stderr.write(`dockin ${command} ${sub}: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`dockin ${command} ${sub}: ${err.message}\n`);
       return 2;
     }
     if (err instanceof ApiError) {
@@ -256,7 +260,7 @@ export function one(positionals: string[], what: string): string {
 /** `<kind> delete NAME`: DELETE /api/v1/<collection>/NAME, then a line or the server's JSON. */
 export function deleteByName(kind: string, collection: string): Subcommand {
   return async (args) => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+    const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
     const name = one(positionals, `${kind} NAME`);
     const out = await new RmClient(values).request("DELETE", `/api/v1/${collection}/${enc(name)}`);
     if (values.json) return printJson(out);
