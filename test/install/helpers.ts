@@ -1,6 +1,6 @@
 // Shared by the install tests: the standalone executable (built once, cached under dist/sea by
 // the hash of what goes into it), temp trees, snapshots of a tree, read-only mounts, processes.
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { execFile, type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -103,6 +103,27 @@ export function setup(
     cwd: root,
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...tree.env, ...extraEnv },
+  });
+}
+
+/** setup.sh without blocking this process (for a server the test runs in-process). */
+export function setupAsync(
+  tree: Tree,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  ensureSea();
+  return new Promise((resolve) => {
+    execFile(
+      "sh",
+      [setupSh, ...args],
+      {
+        cwd: root,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...tree.env, ...extraEnv },
+      },
+      (err, stdout, stderr) => resolve({ status: err === null ? 0 : Number(err.code ?? 1), stdout, stderr }),
+    );
   });
 }
 

@@ -12,6 +12,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { before, describe, type TestContext, test } from "node:test";
 import {
@@ -21,6 +23,7 @@ import {
   root,
   runEnv,
   setup,
+  setupAsync,
   snapshot,
   type Tree,
   tempTree,
@@ -62,6 +65,7 @@ describe("setup.sh install", () => {
         logFile: "/var/log/dockin-cni.log",
         logLevel: "info",
         backend: WEBHOOK,
+        notifyUrl: "http://127.0.0.1:10002/rmController/podDetached",
       },
     ]);
     assert.deepEqual(readdirSync(t.dockinConfDir).sort(), ["dockin.json", "test.json"]);
@@ -70,6 +74,8 @@ describe("setup.sh install", () => {
       name: "test",
       type: "bridge",
       bridge: "dk-test",
+      isGateway: true,
+      ipMasq: false,
     });
     assert.equal(readJson(join(t.dockinConfDir, "dockin.json")).bridge, "dk-dockin");
   });
@@ -130,7 +136,7 @@ describe("setup.sh install", () => {
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
     const plugin = statSync(join(t.binDir, "dockin-cni")).ino;
     const other = "https://rm.example.test:8443/rmController/getPodMultiNetwork";
-    const r = setup(t, ["install", other, "test"]);
+    const r = setup(t, ["install", other, "test", "--no-probe"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /update +\S+00-dockin-cni\.conflist/);
     const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: { backend: string }[] };
@@ -138,21 +144,64 @@ describe("setup.sh install", () => {
     assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
   });
 
-  test("NOTIFY_URL (--notify-url) goes into the main config as notifyUrl; without it there is none", (ctx) => {
+  test("notifyUrl: NOTIFY_URL (--notify-url), else beside a Dockin RM's webhook, said in the plan; --no-notify leaves it out", (ctx) => {
     const t = tree(ctx);
-    const notify = "http://127.0.0.1:10002/rmController/podDetached";
+    type Main = { plugins: { notifyUrl?: string }[] };
+    const notifyUrl = () =>
+      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl;
+    const notify = "http://127.0.0.1:10003/elsewhere";
     const r = setup(t, ["install", WEBHOOK, "test"], { NOTIFY_URL: notify });
     assert.equal(r.status, 0, r.stderr);
-    type Main = { plugins: { notifyUrl?: string }[] };
-    assert.equal(
-      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
-      notify,
+    assert.equal(notifyUrl(), notify);
+    const beside = setup(t, [
+      "install",
+      "http://127.0.0.1:10002/prefix/rmController/getPodMultiNetwork",
+      "test",
+    ]);
+    assert.equal(beside.status, 0, beside.stderr);
+    assert.equal(notifyUrl(), "http://127.0.0.1:10002/prefix/rmController/podDetached");
+    assert.match(
+      beside.stdout,
+      /note: notifyUrl \S+podDetached: beside the Dockin RM's webhook, so the RM frees a detached pod's addresses \(--no-notify to leave it out\)/,
     );
-    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
-    assert.equal(
-      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
-      undefined,
+    const off = setup(t, ["install", WEBHOOK, "test", "--no-notify"]);
+    assert.equal(off.status, 0, off.stderr);
+    assert.equal(notifyUrl(), undefined);
+    assert.match(off.stdout, /note: no notifyUrl/);
+    const other = setup(t, ["install", "http://127.0.0.1:10002/hook", "test"]);
+    assert.equal(other.status, 0, other.stderr);
+    assert.equal(notifyUrl(), undefined, "not a Dockin RM's path: no default");
+  });
+
+  test("probes the webhook and warns, without failing, when nothing answers or the path is wrong", async (ctx) => {
+    const t = tree(ctx);
+    const down = setup(t, ["install", "http://127.0.0.1:1/rmController/getPodMultiNetwork", "test"]);
+    assert.equal(down.status, 0, down.stderr);
+    assert.match(
+      down.stdout,
+      /note: warning: nothing answers at http:\/\/127\.0\.0\.1:1\/rmController\/getPodMultiNetwork \(.*\); installed anyway/,
     );
+    const server = createServer((req, res) => {
+      res.writeHead(req.url?.startsWith("/rmController/getPodMultiNetwork") ? 400 : 404);
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    ctx.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const wrong = await setupAsync(t, [
+      "install",
+      `http://127.0.0.1:${port}/rmControler/getPodMultiNetwork`,
+      "test",
+    ]);
+    assert.equal(wrong.status, 0, wrong.stderr);
+    assert.match(wrong.stdout, /warning: \S+ answered HTTP 404: is the path right\?/);
+    const right = await setupAsync(t, [
+      "install",
+      `http://127.0.0.1:${port}/rmController/getPodMultiNetwork`,
+      "test",
+    ]);
+    assert.equal(right.status, 0, right.stderr);
+    assert.doesNotMatch(right.stdout, /warning/);
   });
 
   test("--dry-run prints the plan and changes nothing", (ctx) => {
