@@ -378,7 +378,7 @@ export async function probeWebhook(opts: InstallOptions): Promise<string | undef
 export function podmanDropIn(opts: Pick<InstallOptions, "binDir" | "cniConfDir">): string {
   const dirs = [...new Set([opts.binDir, "/usr/lib/cni", "/opt/cni/bin"])];
   return [
-    "# Written by `dockin install --podman`: podman calls CNI plugins (Dockin) instead of netavark.",
+    PODMAN_HEADER,
     "# Containers join Dockin's networks with `podman run --network dockin-cni ...`.",
     "# Remove this file to go back to podman's default network backend.",
     "[network]",
@@ -390,6 +390,8 @@ export function podmanDropIn(opts: Pick<InstallOptions, "binDir" | "cniConfDir">
 }
 
 export const PODMAN_DROP_IN = "50-dockin-cni.conf";
+const PODMAN_HEADER =
+  "# Written by `dockin install --podman`: podman calls CNI plugins (Dockin) instead of netavark.";
 
 function podmanStep(opts: InstallOptions): Step {
   const path = join(opts.containersConfDir, PODMAN_DROP_IN);
@@ -410,6 +412,22 @@ export function uninstall(opts: UninstallOptions): Report {
     if (existsSync(path)) {
       steps.push({ verb: "remove", path, note: "", apply: (txn) => txn.remove(path) });
     } else steps.push({ verb: "absent", path, note: "" });
+  }
+  const dropIn = join(opts.containersConfDir, PODMAN_DROP_IN);
+  const dropInText = readText(dropIn);
+  if (dropInText?.startsWith(PODMAN_HEADER)) {
+    steps.push({
+      verb: "remove",
+      path: dropIn,
+      note: "podman drop-in: podman goes back to its default network backend",
+      apply: (txn) => txn.remove(dropIn),
+    });
+  } else if (dropInText !== undefined) {
+    steps.push({
+      verb: "keep",
+      path: dropIn,
+      note: "not written by dockin install (edited?): remove it by hand",
+    });
   }
   const kept = scanNetworks(opts.dockinConfDir).filter((f) =>
     NETCONF_EXTENSIONS.some((e) => f.file.endsWith(e)),

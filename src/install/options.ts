@@ -92,6 +92,8 @@ export interface InstallOptions extends Dirs {
 
 export interface UninstallOptions extends Dirs {
   dryRun: boolean;
+  /** Where `install --podman` put its drop-in (removed when it is still ours). */
+  containersConfDir: string;
 }
 
 const dirOptions = {
@@ -146,6 +148,8 @@ options:
   --cni-conf-dir DIR     (default ${DEFAULTS.cniConfDir}; setup.sh: CNI_CONF_PATH)
   --bin-dir DIR          (default ${DEFAULTS.binDir}; setup.sh: BIN_DIR)
   --dockin-conf-dir DIR  (default ${DEFAULTS.dockinConfDir}; setup.sh: DOCKIN_CONF_DIR), to list what is kept
+  --containers-conf-dir DIR  where install --podman wrote its drop-in (removed when unchanged;
+                         default ${DEFAULTS.containersConfDir})
   --dry-run              print the plan, change nothing
 `;
 
@@ -404,12 +408,25 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
 
 export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined {
   const { values, positionals } = parse(
-    () => parseFlags({ args: argv, allowPositionals: true, options: dirOptions }),
+    () =>
+      parseFlags({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          ...dirOptions,
+          "containers-conf-dir": { type: "string", default: DEFAULTS.containersConfDir },
+        },
+      }),
     UNINSTALL_USAGE,
   );
   if (values.help) return undefined;
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}"; see dockin uninstall --help`);
   }
-  return { ...dirs(values), dryRun: values["dry-run"] };
+  return {
+    ...dirs(values),
+    dryRun: values["dry-run"],
+    containersConfDir:
+      absolute("containers-conf-dir", values["containers-conf-dir"]) ?? DEFAULTS.containersConfDir,
+  };
 }

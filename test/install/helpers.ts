@@ -29,6 +29,10 @@ export interface Tree {
   binDir: string;
   dockinConfDir: string;
   cacheDir: string;
+  /** Where setup.sh links `dockin` (DOCKIN_LINK_DIR). */
+  linkDir: string;
+  /** Where install --podman writes its drop-in (CONTAINERS_CONF_DIR). */
+  containersConfDir: string;
   env: NodeJS.ProcessEnv;
   /** Read-only mounts made by readOnly(), unmounted by cleanup(). */
   mounts: string[];
@@ -44,6 +48,8 @@ export function tempTree(): Tree {
     binDir: join(base, "opt", "cni", "bin"),
     dockinConfDir: join(base, "etc", "cni", "dockin", "net.d"),
     cacheDir: join(base, "var", "lib", "cni", "dockin"),
+    linkDir: join(base, "usr", "local", "bin"),
+    containersConfDir: join(base, "etc", "containers", "containers.conf.d"),
     env: {},
     mounts: [],
     cleanup() {
@@ -51,7 +57,14 @@ export function tempTree(): Tree {
       rmSync(base, { recursive: true, force: true });
     },
   };
-  t.env = { CNI_CONF_PATH: t.cniConfDir, BIN_DIR: t.binDir, DOCKIN_CONF_DIR: t.dockinConfDir };
+  // Every directory setup.sh writes is under the temp root: never /usr/local/bin or /etc/containers.
+  t.env = {
+    CNI_CONF_PATH: t.cniConfDir,
+    BIN_DIR: t.binDir,
+    DOCKIN_CONF_DIR: t.dockinConfDir,
+    DOCKIN_LINK_DIR: t.linkDir,
+    CONTAINERS_CONF_DIR: t.containersConfDir,
+  };
   return t;
 }
 

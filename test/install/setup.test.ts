@@ -8,6 +8,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -260,6 +261,64 @@ describe("setup.sh install for development (DOCKIN_DEV=1)", () => {
       assert.equal(v.status, 0, `${name}: ${v.stderr}`);
     }
     assert.notEqual(statSync(join(t.binDir, "dockin-cni")).ino, statSync(join(t.binDir, "dockin-ipam")).ino);
+  });
+});
+
+describe("setup.sh: PATH, the cache and log dirs, podman", () => {
+  test("links dockin into DOCKIN_LINK_DIR and says so; keeps a foreign file; uninstall removes only its link", (ctx) => {
+    const t = tree(ctx);
+    const r = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.equal(r.status, 0, r.stderr);
+    const link = join(t.linkDir, "dockin");
+    assert.match(r.stdout, new RegExp(`setup\\.sh: linked ${link} -> \\S+dockin: dockin is on PATH`));
+    assert.equal(realpathSync(link), realpathSync(ensureSea()));
+    const again = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.match(again.stdout, /links to \S+ already: dockin is on PATH/);
+    const dry = tree(ctx);
+    assert.match(setup(dry, ["install", WEBHOOK, "test", "--dry-run", "--no-probe"]).stdout, /would link/);
+    assert.equal(existsSync(join(dry.linkDir, "dockin")), false);
+    const u = setup(t, ["uninstall"]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /removed the link/);
+    assert.equal(existsSync(link), false);
+
+    writeFileSync(link, "#!/bin/sh\n");
+    const foreign = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.match(foreign.stdout, /exists and is not a link to \S+: left as it is/);
+    assert.equal(setup(t, ["uninstall"]).status, 0);
+    assert.equal(readFileSync(link, "utf8"), "#!/bin/sh\n");
+  });
+
+  test("DOCKIN_CACHE_DIR and DOCKIN_LOG_FILE go into the main config", (ctx) => {
+    const t = tree(ctx);
+    const cache = join(t.root, "cache");
+    const log = join(t.root, "log", "cni.log");
+    const r = setup(t, ["install", WEBHOOK, "test", "--no-probe"], {
+      DOCKIN_CACHE_DIR: cache,
+      DOCKIN_LOG_FILE: log,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const plugin = (
+      readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: Record<string, unknown>[] }
+    ).plugins[0];
+    assert.equal(plugin?.cacheDir, cache);
+    assert.equal(plugin?.logFile, log);
+  });
+
+  test("--podman writes the containers.conf drop-in; uninstall removes it, and keeps one it did not write", (ctx) => {
+    const t = tree(ctx);
+    const r = setup(t, ["install", WEBHOOK, "test", "--podman", "--no-probe"]);
+    assert.equal(r.status, 0, r.stderr);
+    const dropIn = join(t.containersConfDir, "50-dockin-cni.conf");
+    assert.match(readFileSync(dropIn, "utf8"), /network_backend = "cni"/);
+    assert.match(r.stdout, /podman: run containers with --network dockin-cni/);
+    const u = setup(t, ["uninstall"]);
+    assert.match(u.stdout, /remove +\S+50-dockin-cni\.conf +\(podman drop-in/);
+    assert.equal(existsSync(dropIn), false);
+    writeFileSync(dropIn, '[network]\nnetwork_backend = "cni"\n');
+    const kept = setup(t, ["uninstall"]);
+    assert.match(kept.stdout, /keep +\S+50-dockin-cni\.conf/);
+    assert.equal(existsSync(dropIn), true);
   });
 });
 
