@@ -54,3 +54,44 @@ test("splits an iptables -S rule into arguments, keeping a quoted comment whole"
     ],
   );
 });
+
+test("removes portmap's shared chains the run made once idle, and keeps them while a container uses them", (ctx) => {
+  // In a namespace of its own: its iptables are its own, so the host's chains are never touched.
+  const ns = `dk-${newTag()}pm`;
+  sh("ip", ["netns", "add", ns]);
+  ctx.after(() => spawnSync("ip", ["netns", "del", ns]));
+  const ipt = (...args: string[]) => sh("ip", ["netns", "exec", ns, "iptables", "-w", "-t", "nat", ...args]);
+  // What portmap 1.1 makes at a host's first ADD.
+  for (const c of ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"]) ipt("-N", c);
+  ipt("-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT");
+  ipt("-A", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "CNI-HOSTPORT-DNAT");
+  ipt(
+    "-A",
+    "POSTROUTING",
+    "-m",
+    "comment",
+    "--comment",
+    "CNI portfwd requiring masquerade",
+    "-j",
+    "CNI-HOSTPORT-MASQ",
+  );
+  ipt("-A", "CNI-HOSTPORT-MASQ", "-m", "mark", "--mark", "0x2000/0x2000", "-j", "MASQUERADE");
+  ipt("-A", "CNI-HOSTPORT-DNAT", "-p", "tcp", "-m", "comment", "--comment", "a container", "-j", "RETURN");
+  const remove = () =>
+    sh("ip", [
+      "netns",
+      "exec",
+      ns,
+      process.execPath,
+      "--input-type=module",
+      "-e",
+      `import { removeIdlePortmapChains } from ${JSON.stringify(new URL("./leaks.ts", import.meta.url).href)};
+       const none = { namespaces: new Set(), links: new Set(), iptables: new Set(), processes: new Map() };
+       console.log(removeIdlePortmapChains(none).length);`,
+    ]).trim();
+  assert.equal(remove(), "0", "a container's rule is there: nothing removed");
+  assert.match(ipt("-S"), /-N CNI-HOSTPORT-DNAT/);
+  ipt("-F", "CNI-HOSTPORT-DNAT");
+  assert.notEqual(remove(), "0");
+  assert.doesNotMatch(ipt("-S"), /CNI-HOSTPORT/);
+});
