@@ -31,12 +31,11 @@ export interface Dirs {
   dockinConfDir: string;
 }
 
-/** Where the plugin executables come from. */
-export type Source =
-  /** One multi-call standalone executable, installed under every plugin name (one copy). */
-  | { kind: "sea"; file: string }
-  /** dist/bin's bundles, which run on this repository's pinned Node (development only). */
-  | { kind: "dev"; dir: string };
+/** Where the plugins come from: one multi-call standalone executable, installed under every
+ * plugin name (one copy). */
+export interface Source {
+  file: string;
+}
 
 /**
  * Where a network's gateway is. `bridge`: the bridge holds the gateway address (the bridge
@@ -84,9 +83,8 @@ export interface InstallOptions extends Dirs {
   containersConfDir: string;
   /** Ask the webhook once and warn (never fail) when nothing answers. */
   probe: boolean;
-  /** undefined: the running standalone executable, else the repository's dist/sea/dockin. */
+  /** undefined: the running executable, else (run from source) the repository's dist/bin/dockin. */
   from: string | undefined;
-  dev: boolean;
   dryRun: boolean;
 }
 
@@ -134,8 +132,7 @@ options:
                          calls CNI plugins (network_backend = "cni"); see docs/podman.md
   --containers-conf-dir DIR  where that drop-in goes (default ${DEFAULTS.containersConfDir})
   --no-probe             do not ask the webhook whether it answers (install only warns when not)
-  --from FILE            the standalone executable to install (default: this one, or dist/sea/dockin)
-  --dev                  install dist/bin's plugins instead (they need this repository's Node)
+  --from FILE            the dockin executable to install (default: the one running)
   --dry-run              print the plan, change nothing
 `;
 
@@ -337,7 +334,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           "containers-conf-dir": { type: "string", default: DEFAULTS.containersConfDir },
           "no-probe": { type: "boolean", default: false },
           from: { type: "string" },
-          dev: { type: "boolean", default: false },
         },
       }),
     INSTALL_USAGE,
@@ -380,7 +376,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError("--cert-file and --key-file go together");
   }
-  if (values.dev && values.from !== undefined) throw new UsageError("--dev and --from exclude each other");
   return {
     ...dirs(values),
     webhook,
@@ -401,7 +396,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
       absolute("containers-conf-dir", values["containers-conf-dir"]) ?? DEFAULTS.containersConfDir,
     probe: !values["no-probe"],
     from: absolute("from", values.from),
-    dev: values.dev,
     dryRun: values["dry-run"],
   };
 }

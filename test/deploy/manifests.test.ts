@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
 import { DEFAULTS, parseInstallArgs } from "../../src/install/options.ts";
-import { node, root } from "../install/helpers.ts";
+import { builtExecutable, root } from "../install/helpers.ts";
 import { parseYamlDocuments, type Yaml, YamlError } from "./yaml.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -161,7 +161,7 @@ describe("deploy/kubernetes", () => {
     const probe = strings(at(main, "readinessProbe.exec.command"));
     assert.deepEqual(probe.slice(0, 2), ["dockin", "doctor"]);
     assert.equal(flag(probe, "cni-conf-dir"), DEFAULTS.cniConfDir.replace(/\/$/, ""));
-    const r = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "doctor", "--help"], {
+    const r = spawnSync(builtExecutable(), ["doctor", "--help"], {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
@@ -180,7 +180,7 @@ describe("deploy/kubernetes", () => {
       const c = objs(at(podSpec(rm), "containers"))[0]!;
       assert.deepEqual(strings(at(c, "command")), ["dockin", "rm", "serve"]);
       const args = strings(at(c, "args"));
-      const usage = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "rm", "serve", "--help"], {
+      const usage = spawnSync(builtExecutable(), ["rm", "serve", "--help"], {
         encoding: "utf8",
       });
       assert.equal(usage.status, 0, usage.stderr);
@@ -238,8 +238,8 @@ describe("deploy/kubernetes", () => {
     );
     assert.deepEqual([...images], ["dockin"]);
     const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
-    assert.match(dockerfile, /node_modules\/\.bin\/node scripts\/sea\.ts/);
-    assert.match(dockerfile, /COPY --from=build \/src\/dist\/sea\/dockin \/usr\/local\/bin\/dockin/);
+    assert.match(dockerfile, /RUN npm run build/);
+    assert.match(dockerfile, /COPY --from=build \/src\/dist\/bin\/dockin \/usr\/local\/bin\/dockin/);
     const instructions = dockerfile
       .split("\n")
       .filter((l) => !l.trimStart().startsWith("#"))

@@ -105,7 +105,6 @@ describe("docs/podman.md: dockin install --podman, then podman run --network doc
         types.join(","),
         "--podman",
         "--gateway-on-bridge",
-        "--dev",
         `--cni-conf-dir=${t.cniConfDir}`,
         `--bin-dir=${t.binDir}`,
         `--dockin-conf-dir=${t.dockinConfDir}`,

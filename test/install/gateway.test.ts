@@ -25,12 +25,11 @@ function ip(...args: string[]) {
   return r.stdout;
 }
 
-/** dockin install into the tree's temp dirs (dist/bin's plugins: --dev), optionally inside a netns. */
+/** dockin install (dist/bin/dockin installs itself) into the tree's temp dirs, optionally inside a netns. */
 function install(t: ReturnType<typeof tempTree>, args: string[], netns?: string) {
   const argv = [
     "install",
     ...args,
-    "--dev",
     `--cni-conf-dir=${t.cniConfDir}`,
     `--bin-dir=${t.binDir}`,
     `--dockin-conf-dir=${t.dockinConfDir}`,
