@@ -1,5 +1,5 @@
 // The options of `dockin install` / `dockin uninstall`, parsed and validated once. setup.sh maps
-// its environment (CNI_CONF_PATH, BIN_DIR, DOCKIN_CONF_DIR) onto the same flags.
+// its environment (CNI_CONF_PATH, BIN_DIR, DOCKIN_CONF_DIR, DOCKIN_CACHE_DIR, …) onto the same flags.
 import { resolve } from "node:path";
 import { FlagError, parseFlags } from "../cli/args.ts";
 import { networkNameProblem } from "../cni/env.ts";
@@ -113,8 +113,8 @@ options:
   --bin-dir DIR          CNI plugin dir (default ${DEFAULTS.binDir}; setup.sh: BIN_DIR)
   --dockin-conf-dir DIR  network configs (default ${DEFAULTS.dockinConfDir}; setup.sh: DOCKIN_CONF_DIR)
   --cni-version V        cniVersion of the configs (default: the newest the bin dir's bridge speaks, up to 1.0.0)
-  --cache-dir DIR        attachment records (default ${DEFAULTS.cacheDir})
-  --log-file FILE        dockin-cni's log (default ${DEFAULTS.logFile})
+  --cache-dir DIR        attachment records (default ${DEFAULTS.cacheDir}; setup.sh: DOCKIN_CACHE_DIR)
+  --log-file FILE        dockin-cni's log (default ${DEFAULTS.logFile}; setup.sh: DOCKIN_LOG_FILE)
   --log-level LEVEL      ${LEVELS.join(", ")} (default ${DEFAULTS.logLevel})
   --ca-file, --cert-file, --key-file, --token-file FILE
                          TLS and bearer-token settings for the webhook, written into the config
@@ -128,9 +128,11 @@ options:
   --uplink [TYPE=]NIC    the bridge enslaves NIC (the gateway is the site's router behind it);
                          repeat per type; TYPE= may be left out with one type. install creates the
                          bridge and enslaves NIC now (not persistent across a reboot: run install again)
-  --podman               also write ${DEFAULTS.containersConfDir}/dockin-cni.conf so podman 4+
-                         calls CNI plugins (network_backend = "cni"); see docs/podman.md
-  --containers-conf-dir DIR  where that drop-in goes (default ${DEFAULTS.containersConfDir})
+  --podman               also write the drop-in 50-dockin-cni.conf so that podman 4+ calls CNI
+                         plugins (network_backend = "cni"); run containers with --network dockin-cni
+                         (docs/podman.md)
+  --containers-conf-dir DIR  where that drop-in goes (default ${DEFAULTS.containersConfDir};
+                         setup.sh: CONTAINERS_CONF_DIR)
   --no-probe             do not ask the webhook whether it answers (install only warns when not)
   --from FILE            the dockin executable to install (default: the one running)
   --dry-run              print the plan, change nothing
