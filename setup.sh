@@ -8,11 +8,17 @@
 # which may follow: sh setup.sh install <url> <types> --dry-run). The directories come from the
 # environment, as in the seed; they must match what kubelet/containerd use:
 #
-#   CNI_CONF_PATH    CNI config dir (default /etc/cni/net.d/)
-#   BIN_DIR          CNI plugin dir (default /opt/cni/bin)
-#   DOCKIN_CONF_DIR  network configs (default /etc/cni/dockin/net.d)
-#   NOTIFY_URL       optional: where dockin-cni reports each detach (dockin rm serve:
-#                    http://<rm>:10002/rmController/podDetached), so the RM releases addresses
+#   CNI_CONF_PATH        CNI config dir (default /etc/cni/net.d/)
+#   BIN_DIR              CNI plugin dir (default /opt/cni/bin)
+#   DOCKIN_CONF_DIR      network configs (default /etc/cni/dockin/net.d)
+#   DOCKIN_CACHE_DIR     dockin-cni's attachment records (default /var/lib/cni/dockin)
+#   DOCKIN_LOG_FILE      dockin-cni's log (default /var/log/dockin-cni.log)
+#   NOTIFY_URL           where dockin-cni reports each detach (default: beside a Dockin RM's
+#                        webhook, .../rmController/podDetached), so the RM releases addresses
+#   CONTAINERS_CONF_DIR  where --podman writes its drop-in (default /etc/containers/containers.conf.d)
+#   DOCKIN_LINK_DIR      where install links `dockin` so that it is on PATH (default /usr/local/bin;
+#                        empty: no link); uninstall removes that link
+# (docs/install.md has them in one table.)
 #
 # The dockin that runs (the standalone executable, installed as the plugins too): $DOCKIN if set;
 # else `dockin` beside this script (a release); else this repository's dist/bin/dockin
@@ -38,8 +44,10 @@ Example:
   sh setup.sh uninstall
 
 Environment: CNI_CONF_PATH (default /etc/cni/net.d/), BIN_DIR (default /opt/cni/bin),
-DOCKIN_CONF_DIR (default /etc/cni/dockin/net.d), NOTIFY_URL (optional: where dockin-cni
-reports each detach, e.g. http://127.0.0.1:10002/rmController/podDetached).
+DOCKIN_CONF_DIR (default /etc/cni/dockin/net.d), DOCKIN_CACHE_DIR (default /var/lib/cni/dockin),
+DOCKIN_LOG_FILE (default /var/log/dockin-cni.log), NOTIFY_URL (default: beside a Dockin RM's
+webhook), CONTAINERS_CONF_DIR (default /etc/containers/containers.conf.d), DOCKIN_LINK_DIR
+(default /usr/local/bin; empty: no link). Flags after the types: dockin install --help.
 EOF
   exit 2
 }
@@ -57,6 +65,54 @@ else
   exit 1
 fi
 
+link_dir=${DOCKIN_LINK_DIR-/usr/local/bin}
+
+# Whether the arguments hold one of the words after the first (e.g. has --dry-run "$@").
+has() {
+  word=$1
+  shift
+  for arg in "$@"; do
+    if [ "$arg" = "$word" ]; then return 0; fi
+  done
+  return 1
+}
+dry_run() { has --dry-run "$@"; }
+
+# `dockin` on PATH: a symbolic link in $link_dir to the dockin this script runs. A file of that
+# name that is not such a link is left alone (and said so).
+link_dockin() {
+  [ -n "$link_dir" ] || return 0
+  if has --help "$@" || has -h "$@"; then return 0; fi
+  target=$(readlink -f -- "$dockin")
+  link=$link_dir/dockin
+  if [ -L "$link" ] && [ "$(readlink -f -- "$link")" = "$target" ]; then
+    echo "setup.sh: $link links to $target already: dockin is on PATH"
+  elif [ -e "$link" ] || [ -L "$link" ]; then
+    echo "setup.sh: $link exists and is not a link to $target: left as it is; this one is $dockin"
+  elif dry_run "$@"; then
+    echo "setup.sh: would link $link -> $target (dockin on PATH)"
+  else
+    mkdir -p -- "$link_dir"
+    ln -s -- "$target" "$link"
+    echo "setup.sh: linked $link -> $target: dockin is on PATH"
+  fi
+}
+
+unlink_dockin() {
+  [ -n "$link_dir" ] || return 0
+  if has --help "$@" || has -h "$@"; then return 0; fi
+  target=$(readlink -f -- "$dockin")
+  link=$link_dir/dockin
+  if [ -L "$link" ] && [ "$(readlink -f -- "$link")" = "$target" ]; then
+    if dry_run "$@"; then
+      echo "setup.sh: would remove the link $link"
+    else
+      rm -f -- "$link"
+      echo "setup.sh: removed the link $link"
+    fi
+  fi
+}
+
 [ $# -ge 1 ] || usage
 option=$1
 shift
@@ -65,12 +121,18 @@ case $option in
     [ $# -ge 1 ] || usage
     # The environment's directories first: flags given after them on the command line win.
     if [ -n "${NOTIFY_URL:-}" ]; then set -- --notify-url "$NOTIFY_URL" "$@"; fi
-    exec "$dockin" install --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
+    if [ -n "${DOCKIN_CACHE_DIR:-}" ]; then set -- --cache-dir "$DOCKIN_CACHE_DIR" "$@"; fi
+    if [ -n "${DOCKIN_LOG_FILE:-}" ]; then set -- --log-file "$DOCKIN_LOG_FILE" "$@"; fi
+    if [ -n "${CONTAINERS_CONF_DIR:-}" ]; then set -- --containers-conf-dir "$CONTAINERS_CONF_DIR" "$@"; fi
+    "$dockin" install --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
       --dockin-conf-dir "$DOCKIN_CONF_DIR" "$@"
+    link_dockin "$@"
     ;;
   uninstall)
-    exec "$dockin" uninstall --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
+    if [ -n "${CONTAINERS_CONF_DIR:-}" ]; then set -- --containers-conf-dir "$CONTAINERS_CONF_DIR" "$@"; fi
+    "$dockin" uninstall --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
       --dockin-conf-dir "$DOCKIN_CONF_DIR" "$@"
+    unlink_dockin "$@"
     ;;
   -h | --help | help)
     usage

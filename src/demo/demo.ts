@@ -4,7 +4,7 @@
 // shows each pod's interfaces, addresses and routes, proves the pods reach each other over both
 // networks, then detaches and removes everything it made, on failure too.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe } from "../cni/errors.ts";
@@ -103,6 +103,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let client: RmClient | undefined;
   let backend = "";
   let status = 0;
+  /** net.ipv4.ip_forward before the demo ("0", "1"), restored at the end when it was off. */
+  let forwarding: string | undefined;
 
   const mainConfig = (backend: string) => ({
     cniVersion: CNI_VERSION,
@@ -173,8 +175,19 @@ export async function runDemo(options: DemoOptions): Promise<number> {
         `    ${net.name.padEnd(9)} ${net.subnet.padEnd(15)} gateway ${net.gateway.padEnd(11)} bridge ${net.bridge}`,
       );
     }
+    forwarding = ipv4Forwarding();
+    out(
+      "    each bridge holds its network's gateway (isGateway), and the bridge plugin turns on IPv4 forwarding" +
+        (forwarding === "1"
+          ? ": net.ipv4.ip_forward is on already"
+          : forwarding === "0"
+            ? ": net.ipv4.ip_forward is off now, the demo turns it back off at the end"
+            : ""),
+    );
 
-    step("Creating a policy: every pod in namespace 'demo' gets both networks (business is the master)");
+    step(
+      "Creating a policy: pods in namespace 'demo' whose names start with 'web-' get both networks (business is the master)",
+    );
     await client.request("PUT", "/api/v1/policies/demo-web", {
       namespace: "demo",
       podPrefix: "web-",
@@ -204,15 +217,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out(`    --- ${pod.name} ---`);
       const rules = run("ip", ["-n", pod.netns, "rule"]);
       const tables = [...rules.matchAll(/lookup (\d+)/g)].map((m) => m[1]!);
-      const views = [
-        ["-br", "addr"],
-        ["route"],
-        ["rule"],
-        ...tables.map((t) => ["route", "show", "table", t]),
+      // What `ip` shows, each under a word: the interfaces with their addresses (ip -br addr), the
+      // main routing table, the policy rules and the tables they name.
+      const views: [string, string[]][] = [
+        ["addresses", ["-br", "addr"]],
+        ["routes", ["route"]],
+        ["rules", ["rule"]],
+        ...tables.map((t): [string, string[]] => [`table ${t}`, ["route", "show", "table", t]]),
       ];
-      for (const args of views) {
+      for (const [label, args] of views) {
         const text = run("ip", ["-n", pod.netns, ...args]).trimEnd();
-        const label = args[0] === "route" && args.length > 1 ? `table ${args[3]}` : args.join(" ");
         for (const line of text.split("\n")) out(`    ${label.padEnd(10)} ${line}`);
       }
     }
@@ -253,6 +267,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       // The bridge plugin never deletes its bridge: the demo made it, so the demo removes it.
       if (tryRun("ip", ["link", "del", net.bridge])) out(`    bridge ${net.bridge} removed`);
     }
+    if (forwarding === "0" && ipv4Forwarding() === "1") {
+      if (tryRun("sysctl", ["-qw", "net.ipv4.ip_forward=0"]))
+        out("    net.ipv4.ip_forward restored to 0 (off)");
+      else out("    could not restore net.ipv4.ip_forward to 0: sysctl -w net.ipv4.ip_forward=0");
+    }
     if (client !== undefined && rm && rm.exitCode === null) {
       try {
         const listed = (await client.request("GET", "/api/v1/pods")) as { items?: unknown[] };
@@ -288,6 +307,15 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
   }
   return status;
+}
+
+/** net.ipv4.ip_forward as "0" or "1", or undefined when it cannot be read. */
+function ipv4Forwarding(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Beside the running executable (dist/bin when run from source). */

@@ -15,6 +15,7 @@ import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import { findNetwork, NETCONF_EXTENSIONS, type NetworkFile, scanNetworks } from "./netconf.ts";
 import { DEFAULTS, MAIN_CONFIG_FILE } from "./options.ts";
 import { type BackendAuth, networkNames, probe, rmBase } from "./probe.ts";
@@ -35,6 +36,8 @@ export interface DoctorOptions {
   /** The network types to check; default: those the RM reports, else every config in confDir. */
   types: string[] | undefined;
   timeoutMs: number;
+  /** Where the runtime finds plugins besides binDir (its CNI_PATH), for delegates not in binDir. */
+  cniPath: string[];
 }
 
 interface MainConf extends BackendAuth {
@@ -89,7 +92,11 @@ function locate(opts: DoctorOptions, checks: Check[]): string | undefined {
     checks.push({
       status: "fail",
       title: `a dockin-cni config in ${opts.cniConfDir}`,
-      detail: files.length === 0 ? "the directory has no CNI config" : `only ${files.join(", ")}`,
+      detail: !existsSync(opts.cniConfDir)
+        ? "the directory does not exist"
+        : files.length === 0
+          ? "the directory has no CNI config"
+          : `only ${files.join(", ")}`,
       fix: INSTALL_FIX,
     });
     return undefined;
@@ -272,22 +279,32 @@ async function checkPlugin(
   opts: DoctorOptions,
   checks: Check[],
 ): Promise<void> {
-  const file = join(conf.binDir, name);
-  const title = `${file} exists and speaks ${[...versions].sort(compareVersions).join(", ")}`;
+  const inBin = join(conf.binDir, name);
+  const speaks = [...versions].sort(compareVersions).join(", ");
+  let file = inBin;
+  let title = `${inBin} exists and speaks ${speaks}`;
   const fix = name.startsWith("dockin-")
     ? INSTALL_FIX
-    : `install the CNI reference plugins into ${conf.binDir} (e.g. copy /usr/lib/cni/${name} from Debian's containernetworking-plugins)`;
-  try {
-    if (!statSync(file).isFile()) throw new Error("not a regular file");
-    accessSync(file, constants.X_OK);
-  } catch (err) {
+    : `install the CNI reference plugins (Debian: apt install containernetworking-plugins puts them in /usr/lib/cni), then link ${name} into binDir (ln -s /usr/lib/cni/${name} ${inBin}) or make sure the runtime's CNI_PATH includes their dir (containerd: bin_dir; podman: cni_plugin_dirs)`;
+  const problem = executableProblem(inBin);
+  if (problem !== undefined) {
+    // dockin-cni runs a delegate from binDir, else from the runtime's CNI_PATH.
+    const elsewhere = name.startsWith("dockin-")
+      ? undefined
+      : opts.cniPath.map((d) => join(d, name)).find((f) => f !== inBin && executableProblem(f) === undefined);
+    if (elsewhere === undefined) {
+      const looked = name.startsWith("dockin-") ? "" : `; not in ${opts.cniPath.join(":")} either`;
+      checks.push({ status: "fail", title, detail: `missing or not executable (${problem})${looked}`, fix });
+      return;
+    }
+    file = elsewhere;
+    title = `${name} is found and speaks ${speaks}`;
     checks.push({
-      status: "fail",
-      title,
-      detail: `missing or not executable (${(err as Error).message})`,
-      fix,
+      status: "warn",
+      title: `${name} is in binDir ${conf.binDir}`,
+      detail: `not there, but in ${dirname(elsewhere)}: dockin-cni uses it only when the runtime's CNI_PATH includes ${dirname(elsewhere)}`,
+      fix: `ln -s ${elsewhere} ${inBin}, or make sure the runtime's CNI_PATH includes ${dirname(elsewhere)} (containerd: bin_dir; podman: cni_plugin_dirs)`,
     });
-    return;
   }
   const problems: string[] = [];
   for (const v of versions) {
@@ -304,6 +321,82 @@ async function checkPlugin(
         : `use cniVersion values ${name} supports in the network configs, or upgrade it`,
     });
   } else checks.push({ status: "ok", title });
+}
+
+function executableProblem(file: string): string | undefined {
+  try {
+    if (!statSync(file).isFile()) return "not a regular file";
+    accessSync(file, constants.X_OK);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * Where a bridge network's gateway is: its uplink (`uplink`, which install enslaves), the bridge
+ * itself (`isGateway`, which also needs IPv4 forwarding), or, when the config says neither, what
+ * the live bridge shows (a port that is not a pod's veth, or an address).
+ */
+function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
+  const c = found.config ?? {};
+  const plugins = Array.isArray(c.plugins) ? c.plugins : [c];
+  const bridgePlugin = plugins.find((p): p is Record<string, unknown> => isObject(p) && p.type === "bridge");
+  if (bridgePlugin === undefined) return;
+  const bridge = typeof bridgePlugin.bridge === "string" ? bridgePlugin.bridge : "cni0";
+  const title = `network "${type}": pods can reach a gateway through bridge ${bridge}`;
+  const uplink = typeof bridgePlugin.uplink === "string" ? bridgePlugin.uplink : undefined;
+  if (uplink !== undefined) {
+    const nic = linkInfo(uplink);
+    const redo = `dockin install <webhook> ${type} --uplink ${type}=${uplink} again (an enslavement does not survive a reboot), or: ip link add ${bridge} type bridge; ip link set ${uplink} master ${bridge} up`;
+    if (nic === undefined) {
+      checks.push({
+        status: "fail",
+        title,
+        detail: `its uplink ${uplink} does not exist on this host`,
+        fix: `fix "uplink" in ${found.path}, or ${redo}`,
+      });
+    } else if (nic.master !== bridge) {
+      checks.push({
+        status: "fail",
+        title,
+        detail: `its uplink ${uplink} is ${nic.master === undefined ? "not enslaved to any bridge" : `enslaved to ${nic.master}`}, not to ${bridge}`,
+        fix: `run ${redo}`,
+      });
+    } else checks.push({ status: "ok", title, detail: `uplink ${uplink}: the gateway is behind it` });
+    return;
+  }
+  if (bridgePlugin.isGateway === true) {
+    checks.push({ status: "ok", title, detail: "the bridge holds the gateway address (isGateway)" });
+    if (ipv4Forwarding() === false) {
+      checks.push({
+        status: "warn",
+        title: `IPv4 forwarding is on (network "${type}" routes through the bridge)`,
+        detail:
+          "net.ipv4.ip_forward is 0: the bridge plugin turns it on at the next ADD (isGateway), but until then pods reach the gateway and nothing beyond it",
+        fix: "sysctl -w net.ipv4.ip_forward=1, and keep it in /etc/sysctl.d/ (e.g. 99-dockin.conf)",
+      });
+    }
+    return;
+  }
+  const live = linkInfo(bridge);
+  const uplinks = live === undefined ? [] : bridgePorts(bridge).filter((p) => p.kind !== "veth");
+  if (uplinks.length > 0) {
+    checks.push({
+      status: "ok",
+      title,
+      detail: `${bridge} has port ${uplinks.map((p) => p.name).join(", ")} (an uplink made outside dockin install)`,
+    });
+  } else if (live !== undefined && live.addresses.length > 0) {
+    checks.push({ status: "ok", title, detail: `${bridge} holds ${live.addresses.join(", ")}` });
+  } else {
+    checks.push({
+      status: "warn",
+      title,
+      detail: `${found.file} gives ${bridge} neither an uplink nor the gateway address (isGateway)${live === undefined ? "" : ", and the bridge has neither"}: a pod's default route points at a gateway nobody answers`,
+      fix: `set "isGateway": true in ${found.path} (what dockin install --gateway-on-bridge writes), or enslave the NIC toward the site's router (dockin install <webhook> ${type} --uplink ${type}=NIC); a network whose webhook entries have no gateway needs neither`,
+    });
+  }
 }
 
 function checkNetwork(
@@ -401,6 +494,7 @@ export async function doctor(opts: DoctorOptions): Promise<{ path: string | unde
   for (const type of types) {
     const found = checkNetwork(type, files, conf, checks);
     if (found?.config === undefined) continue;
+    checkGateway(type, found, checks);
     const v = String(found.config.cniVersion);
     versions.get("dockin-ipam")?.add(v);
     const plugins = Array.isArray(found.config.plugins) ? found.config.plugins : [found.config];

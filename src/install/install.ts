@@ -6,8 +6,10 @@ import { dirname, join } from "node:path";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import { ipChange, linkInfo } from "./links.ts";
 import {
   bridgeConfig,
+  describeGateway,
   findNetwork,
   NETCONF_EXTENSIONS,
   type NetworkFile,
@@ -15,6 +17,7 @@ import {
   stemOf,
 } from "./netconf.ts";
 import {
+  type Gateway,
   type InstallOptions,
   MAIN_CONFIG_FILE,
   PLUGINS,
@@ -22,6 +25,7 @@ import {
   type UninstallOptions,
   UsageError,
 } from "./options.ts";
+import { probe, rmBase } from "./probe.ts";
 import { resolveSource } from "./source.ts";
 import { sameContent, Transaction } from "./txn.ts";
 
@@ -36,10 +40,14 @@ export type Verb = "create" | "update" | "unchanged" | "keep" | "remove" | "abse
 
 export interface Step {
   verb: Verb;
+  /** A file, or `link NAME` for a change to a network interface. */
   path: string;
   note: string;
-  /** Stages the change (create/update) or nothing. */
-  apply?: (txn: Transaction, staged: Map<string, string>) => void;
+  /**
+   * Stages the change (create/update) or nothing. A link change is made at once and pushes its
+   * undo onto `undo`, which runs when a later step or the commit fails.
+   */
+  apply?: (txn: Transaction, staged: Map<string, string>, undo: (() => void)[]) => void;
 }
 
 export interface Report {
@@ -129,14 +137,16 @@ function pluginSteps(source: Source, binDir: string): Step[] {
   return steps;
 }
 
-function networkSteps(opts: InstallOptions, cniVersion: string): Step[] {
+function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[]): Step[] {
   const files = scanNetworks(opts.dockinConfDir);
   const steps: Step[] = [];
   const taken = new Set(files.map((f) => f.file));
   for (const type of opts.types) {
+    const gateway = opts.gateways.get(type) ?? { mode: "bridge", ipMasq: false, chosen: false };
     const found = findNetwork(files, type);
     if (found !== undefined) {
       steps.push({ verb: "keep", path: found.path, note: `network "${type}" exists; never replaced` });
+      steps.push(...keptUplinkSteps(type, found, gateway, notes));
       continue;
     }
     // A broken file that looks like this type's own config may be the user's edited one.
@@ -151,12 +161,110 @@ function networkSteps(opts: InstallOptions, cniVersion: string): Step[] {
     for (let n = 1; taken.has(file); n++) file = `${type}-${n}.json`;
     taken.add(file);
     const path = join(opts.dockinConfDir, file);
-    const text = json(bridgeConfig(type, cniVersion));
+    const config = bridgeConfig(type, cniVersion, gateway);
+    const text = json(config);
     steps.push({
       verb: "create",
       path,
-      note: `network "${type}" on bridge ${String(bridgeConfig(type, cniVersion).bridge)}`,
+      note: `network "${type}" on bridge ${String(config.bridge)}, ${describeGateway(gateway)}`,
       apply: (txn) => txn.stageText(path, text),
+    });
+    if (gateway.mode === "uplink") steps.push(...uplinkSteps(type, String(config.bridge), gateway.nic));
+  }
+  return steps;
+}
+
+/** For a kept network config: its own uplink (the config decides), and a note when the flags differ. */
+function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, notes: string[]): Step[] {
+  const c = found.config ?? {};
+  const uplink = typeof c.uplink === "string" ? c.uplink : undefined;
+  const bridge = typeof c.bridge === "string" ? c.bridge : undefined;
+  const asked = gateway.mode === "uplink" ? `--uplink ${type}=${gateway.nic}` : "--gateway-on-bridge";
+  const kept =
+    uplink !== undefined
+      ? `uplink ${uplink}`
+      : c.isGateway === true
+        ? "the gateway on the bridge"
+        : "neither an uplink nor isGateway";
+  const same =
+    gateway.mode === "uplink" ? uplink === gateway.nic : uplink === undefined && c.isGateway === true;
+  if (gateway.chosen && !same) {
+    notes.push(
+      `${asked} was not applied: ${found.path} is kept as it is (${kept}); edit it, or move it away and install again`,
+    );
+  }
+  return uplink !== undefined && bridge !== undefined ? uplinkSteps(type, bridge, uplink) : [];
+}
+
+/**
+ * The link changes for an uplink: the bridge (created now, as the bridge plugin would create it
+ * at the first ADD) and the NIC enslaved to it, both up. Refused with the reason, before anything
+ * changes, when the NIC is missing, belongs to another bridge or holds addresses.
+ */
+function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
+  const link = linkInfo(nic);
+  const flag = `--uplink ${type}=${nic}`;
+  if (link === undefined) {
+    throw new UsageError(
+      `${flag}: there is no interface "${nic}" on this host (ip link lists them); nothing was changed`,
+    );
+  }
+  if (link.kind === "bridge")
+    throw new UsageError(`${flag}: ${nic} is a bridge; name the NIC toward the site's router`);
+  if (link.master !== undefined && link.master !== bridge) {
+    throw new UsageError(
+      `${flag}: ${nic} is already enslaved to ${link.master}; free it first (ip link set ${nic} nomaster); nothing was changed`,
+    );
+  }
+  if (link.master !== bridge && link.addresses.length > 0) {
+    throw new UsageError(
+      `${flag}: ${nic} holds ${link.addresses.join(", ")}; enslaving it would cut this host off that network. ` +
+        "Use a NIC (or a VLAN interface) for the pods alone, or move the addresses to the bridge yourself; nothing was changed",
+    );
+  }
+  const steps: Step[] = [];
+  const br = linkInfo(bridge);
+  if (br !== undefined && br.kind !== "bridge") {
+    throw new UsageError(
+      `${flag}: ${bridge} exists and is not a bridge (it is ${br.kind ?? "a plain link"}); nothing was changed`,
+    );
+  }
+  if (br === undefined) {
+    steps.push({
+      verb: "create",
+      path: `link ${bridge}`,
+      note: `bridge of network "${type}" (ip link add ${bridge} type bridge)`,
+      apply: (_txn, _staged, undo) => {
+        ipChange(["link", "add", bridge, "type", "bridge"]);
+        undo.push(() => ipChange(["link", "del", bridge]));
+        ipChange(["link", "set", bridge, "up"]);
+      },
+    });
+  } else if (!br.up) {
+    steps.push({
+      verb: "update",
+      path: `link ${bridge}`,
+      note: "set up",
+      apply: (_txn, _staged, undo) => {
+        ipChange(["link", "set", bridge, "up"]);
+        undo.push(() => ipChange(["link", "set", bridge, "down"]));
+      },
+    });
+  }
+  if (link.master === bridge && link.up) {
+    steps.push({ verb: "unchanged", path: `link ${nic}`, note: `uplink of ${bridge}` });
+  } else {
+    steps.push({
+      verb: "update",
+      path: `link ${nic}`,
+      note: `enslaved to ${bridge} as network "${type}"'s uplink (ip link set ${nic} master ${bridge} up; not persistent across a reboot)`,
+      apply: (_txn, _staged, undo) => {
+        const wasUp = link.up;
+        ipChange(["link", "set", nic, "master", bridge]);
+        undo.push(() => ipChange(["link", "set", nic, "nomaster"]));
+        ipChange(["link", "set", nic, "up"]);
+        if (!wasUp) undo.push(() => ipChange(["link", "set", nic, "down"]));
+      },
     });
   }
   return steps;
@@ -188,19 +296,108 @@ export async function install(opts: InstallOptions): Promise<Report> {
       apply: (txn) => txn.stageText(confPath, confText),
     });
   }
-  steps.push(...networkSteps(opts, cniVersion));
+  steps.push(...networkSteps(opts, cniVersion, notes));
+  if (opts.podman) steps.push(podmanStep(opts));
+  notes.push(notifyNote(opts));
+  if (opts.probe) {
+    const warning = await probeWebhook(opts);
+    if (warning !== undefined) notes.push(warning);
+  }
   const changed = steps.some((s) => s.apply !== undefined);
   if (changed && !opts.dryRun) {
     const staged = new Map<string, string>();
+    const undo: (() => void)[] = [];
     try {
       Transaction.run((txn) => {
-        for (const s of steps) s.apply?.(txn, staged);
+        for (const s of steps) s.apply?.(txn, staged, undo);
       });
     } catch (err) {
+      for (const u of undo.reverse()) {
+        try {
+          u();
+        } catch {
+          // best effort: report the original failure
+        }
+      }
       throw new Error(`installing failed (${describe(err)}); nothing was changed`, { cause: err });
     }
   }
+  if (opts.gateways.size > 0 && [...opts.gateways.values()].some((g) => g.mode === "uplink")) {
+    notes.push(
+      "an uplink's enslavement is not persistent: after a reboot run the same install again (it only redoes what is missing), or configure the bridge in the host's network configuration (docs/install.md)",
+    );
+  }
+  if (opts.podman)
+    notes.push(
+      "podman: run containers with --network dockin-cni (the main config's name); see docs/podman.md",
+    );
   return { steps, notes, changed };
+}
+
+/** Where the notify URL came from, for the plan. */
+function notifyNote(opts: InstallOptions): string {
+  if (opts.notifySource === "beside-rm") {
+    return `notifyUrl ${opts.notifyUrl}: beside the Dockin RM's webhook, so the RM frees a detached pod's addresses (--no-notify to leave it out)`;
+  }
+  if (opts.notifySource === "flag") return `notifyUrl ${opts.notifyUrl} (--notify-url)`;
+  return "no notifyUrl: the backend is told of no detach, so it frees no address by itself (--notify-url URL to set one)";
+}
+
+/**
+ * One request to the webhook, as doctor makes it (with the TLS and token settings): a warning
+ * when nothing answers or it answers as if the URL were wrong; undefined when it answers.
+ */
+export async function probeWebhook(opts: InstallOptions): Promise<string | undefined> {
+  const auth = {
+    caFile: opts.caFile,
+    certFile: opts.certFile,
+    keyFile: opts.keyFile,
+    tokenFile: opts.tokenFile,
+  };
+  const reply = await probe(opts.webhook, auth, { timeoutMs: 3000 });
+  const later = "installed anyway: dockin-cni fails every pod until it answers (dockin doctor checks)";
+  if (!reply.ok) return `warning: nothing answers at ${opts.webhook} (${reply.error}); ${later}`;
+  if (reply.status === 404) {
+    const hint = rmBase(opts.webhook) === undefined ? "" : " (is it the RM's address and port?)";
+    return `warning: ${opts.webhook} answered HTTP 404: is the path right${hint}? ${later}`;
+  }
+  if ((reply.status === 401 || reply.status === 403) && opts.tokenFile === undefined) {
+    return `warning: ${opts.webhook} answered HTTP ${reply.status}: it wants a token (--token-file FILE); ${later}`;
+  }
+  if (reply.status >= 500) return `warning: ${opts.webhook} answered HTTP ${reply.status}; ${later}`;
+  return undefined;
+}
+
+/** The containers.conf drop-in that makes podman 4+ use CNI (and find Dockin's configs). */
+export function podmanDropIn(opts: Pick<InstallOptions, "binDir" | "cniConfDir">): string {
+  const dirs = [...new Set([opts.binDir, "/usr/lib/cni", "/opt/cni/bin"])];
+  return [
+    PODMAN_HEADER,
+    "# Containers join Dockin's networks with `podman run --network dockin-cni ...`.",
+    "# Remove this file to go back to podman's default network backend.",
+    "[network]",
+    'network_backend = "cni"',
+    `cni_plugin_dirs = [${dirs.map((d) => JSON.stringify(d)).join(", ")}]`,
+    `network_config_dir = ${JSON.stringify(opts.cniConfDir.replace(/\/+$/, ""))}`,
+    "",
+  ].join("\n");
+}
+
+export const PODMAN_DROP_IN = "50-dockin-cni.conf";
+const PODMAN_HEADER =
+  "# Written by `dockin install --podman`: podman calls CNI plugins (Dockin) instead of netavark.";
+
+function podmanStep(opts: InstallOptions): Step {
+  const path = join(opts.containersConfDir, PODMAN_DROP_IN);
+  const text = podmanDropIn(opts);
+  const current = readText(path);
+  if (current === text) return { verb: "unchanged", path, note: "podman uses CNI" };
+  return {
+    verb: current === undefined ? "create" : "update",
+    path,
+    note: 'podman drop-in: network_backend = "cni", the plugin and config dirs',
+    apply: (txn) => txn.stageText(path, text),
+  };
 }
 
 export function uninstall(opts: UninstallOptions): Report {
@@ -209,6 +406,22 @@ export function uninstall(opts: UninstallOptions): Report {
     if (existsSync(path)) {
       steps.push({ verb: "remove", path, note: "", apply: (txn) => txn.remove(path) });
     } else steps.push({ verb: "absent", path, note: "" });
+  }
+  const dropIn = join(opts.containersConfDir, PODMAN_DROP_IN);
+  const dropInText = readText(dropIn);
+  if (dropInText?.startsWith(PODMAN_HEADER)) {
+    steps.push({
+      verb: "remove",
+      path: dropIn,
+      note: "podman drop-in: podman goes back to its default network backend",
+      apply: (txn) => txn.remove(dropIn),
+    });
+  } else if (dropInText !== undefined) {
+    steps.push({
+      verb: "keep",
+      path: dropIn,
+      note: "not written by dockin install (edited?): remove it by hand",
+    });
   }
   const kept = scanNetworks(opts.dockinConfDir).filter((f) =>
     NETCONF_EXTENSIONS.some((e) => f.file.endsWith(e)),
@@ -233,7 +446,7 @@ export function uninstall(opts: UninstallOptions): Report {
       }
     }
     Transaction.run((txn) => {
-      for (const s of steps) s.apply?.(txn, new Map());
+      for (const s of steps) s.apply?.(txn, new Map(), []);
     });
   }
   return { steps, notes, changed };

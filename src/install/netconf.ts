@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripComments } from "../plugin/netconf.ts";
+import type { Gateway } from "./options.ts";
 
 export const NETCONF_EXTENSIONS = [".conf", ".json", ".conflist"];
 
@@ -84,7 +85,24 @@ export function bridgeName(network: string): string {
   return `dk-${head}${head === "" ? "" : "-"}${hash}`.slice(0, 15);
 }
 
-/** The bridge network config written for a listed type that has none. */
-export function bridgeConfig(network: string, cniVersion: string): Record<string, unknown> {
-  return { cniVersion, name: network, type: "bridge", bridge: bridgeName(network) };
+/**
+ * The bridge network config written for a listed type that has none. With the gateway on the
+ * bridge: `isGateway` (and `ipMasq` when asked, written either way so the choice shows). With an
+ * uplink: `uplink` names the NIC; the bridge plugin ignores the key, install and doctor read it.
+ */
+export function bridgeConfig(
+  network: string,
+  cniVersion: string,
+  gateway: Gateway = { mode: "bridge", ipMasq: false, chosen: false },
+): Record<string, unknown> {
+  const base = { cniVersion, name: network, type: "bridge", bridge: bridgeName(network) };
+  if (gateway.mode === "uplink") return { ...base, isGateway: false, uplink: gateway.nic };
+  return { ...base, isGateway: true, ipMasq: gateway.ipMasq };
+}
+
+/** How a plan line names a network's gateway choice. */
+export function describeGateway(gateway: Gateway): string {
+  if (gateway.mode === "uplink") return `uplink ${gateway.nic}: the gateway is the site's router behind it`;
+  const masq = gateway.ipMasq ? ", ipMasq: NAT for traffic leaving the subnet" : "";
+  return `gateway on the bridge (isGateway; turns on net.ipv4.ip_forward)${masq}${gateway.chosen ? "" : "; the default: --uplink TYPE=NIC instead"}`;
 }

@@ -163,7 +163,7 @@ export class EtcdStore implements Store {
 
   async putNetwork(
     name: string,
-    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[], others: Network[]) => Network,
   ): Promise<{ network: Network; created: boolean }> {
     return this.run(`writing network "${name}"`, async (a) => {
       const key = this.keys.network(name);
@@ -177,13 +177,19 @@ export class EtcdStore implements Store {
         const { family, value } = this.keys.addrParts(x.key);
         return { family, value, owner: utf8(x.value) };
       });
-      const network = decide(existing, allocated);
-      // Commit only if the network is as read and no address of it was taken since the read
-      // (a new address key has a mod revision after the snapshot's).
+      const all = this.keys.networks();
+      const listed = await this.rangeAll(a, all, prefixEnd(all), { revision: rev });
+      const others = listed.kvs
+        .map((x) => decodeNetwork(this.keys.nameIn(all, x.key), x.value))
+        .filter((n) => n.name !== name);
+      const network = decide(existing, allocated, others);
+      // Commit only if the network is as read, no other network was written and no address of it
+      // was taken since the read (a new key has a mod revision after the snapshot's).
       const txn = await this.kv.txn(
         {
           compare: [
             { key, target: "Mod", result: "Equal", mod_revision: kv?.mod_revision ?? "0" },
+            { key: all, range_end: prefixEnd(all), target: "Mod", result: "Less", mod_revision: next(rev) },
             {
               key: addrs,
               range_end: prefixEnd(addrs),

@@ -31,6 +31,11 @@ export interface PoolSpec {
  */
 export interface NetworkSpec extends PoolSpec {
   ipv6?: PoolSpec;
+  /**
+   * The network may share addresses with other networks (separate L2 domains reusing a range);
+   * without it, a subnet overlapping another network's is refused. Kept only when true.
+   */
+  allowOverlap?: true;
 }
 
 export interface Network {
@@ -312,7 +317,9 @@ export function validateNetworkSpec(body: unknown): NetworkSpec {
     throwIfInvalid(errors, "invalid network");
     throw new Error("unreachable");
   }
-  const primary = validatePool(body, "", errors, [...POOL_KEYS, "ipv6"]);
+  const primary = validatePool(body, "", errors, [...POOL_KEYS, "ipv6", "allowOverlap"]);
+  if (body.allowOverlap !== undefined && typeof body.allowOverlap !== "boolean")
+    errors.add("allowOverlap", "must be true or false");
   let ipv6: PoolSpec | undefined;
   if (body.ipv6 !== undefined) {
     if (!isObject(body.ipv6)) errors.add("ipv6", "must be an object with subnet, gateway…");
@@ -328,7 +335,35 @@ export function validateNetworkSpec(body: unknown): NetworkSpec {
   throwIfInvalid(errors, "invalid network");
   const spec: NetworkSpec = { ...(primary as PoolSpec) };
   if (ipv6 !== undefined) spec.ipv6 = ipv6;
+  if (body.allowOverlap === true) spec.allowOverlap = true;
   return spec;
+}
+
+/** Whether two prefixes of one family share an address (one contains the other's first address). */
+function prefixesOverlap(a: Prefix, b: Prefix): boolean {
+  return contains(a, b.ip) || contains(b, a.ip);
+}
+
+/**
+ * The networks among `others` whose subnets overlap `spec`'s (either family), each as
+ * `"name" (subnet)`; empty when none do. The caller refuses unless the spec allows overlap.
+ */
+export function overlappingNetworks(spec: NetworkSpec, others: readonly Network[]): string[] {
+  const mine = [spec.subnet, spec.ipv6?.subnet].flatMap((t) => {
+    const p = t === undefined ? undefined : parsePrefix(t);
+    return p === undefined ? [] : [p];
+  });
+  const found: string[] = [];
+  for (const other of others) {
+    for (const text of [other.spec.subnet, other.spec.ipv6?.subnet]) {
+      const theirs = text === undefined ? undefined : parsePrefix(text);
+      if (theirs !== undefined && mine.some((m) => prefixesOverlap(m, theirs))) {
+        found.push(`"${other.name}" (${text})`);
+        break;
+      }
+    }
+  }
+  return found;
 }
 
 /** The pool of a validated spec, ready for arithmetic. */

@@ -9,6 +9,7 @@ import {
   matchPolicy,
   type Network,
   type NetworkSpec,
+  overlappingNetworks,
   type PodRecord,
   type Policy,
   type Pool,
@@ -127,7 +128,15 @@ export class RmService {
     const now = this.now();
     this.networks.delete(name);
     this.answers = new WeakMap();
-    const { network, created } = await this.store.putNetwork(name, (existing, allocated) => {
+    const { network, created } = await this.store.putNetwork(name, (existing, allocated, others) => {
+      const overlaps = spec.allowOverlap ? [] : overlappingNetworks(spec, others);
+      if (overlaps.length > 0) {
+        throw new RmError(
+          "Conflict",
+          `network "${name}" (${[spec.subnet, spec.ipv6?.subnet].filter(Boolean).join(", ")}) overlaps network ${overlaps.join(", ")}: ` +
+            'choose a subnet of its own, or set "allowOverlap": true (dockin networks create --allow-overlap) when the networks are separate L2 domains',
+        );
+      }
       const misfits: string[] = [];
       for (const a of allocated) {
         const pool = pools.find((p) => p.family === a.family);

@@ -212,7 +212,7 @@ class SqliteStore implements Store {
 
   async putNetwork(
     name: string,
-    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[], others: Network[]) => Network,
   ): Promise<{ network: Network; created: boolean }> {
     return this.write(() => {
       const existing = this.networkSync(name);
@@ -223,7 +223,8 @@ class SqliteStore implements Store {
           value: keyValue(str(r, "addr")),
           owner: str(r, "owner"),
         }));
-      const network = decide(existing, allocated);
+      const others = this.networkRows().filter((n) => n.name !== name);
+      const network = decide(existing, allocated, others);
       this.stmt(
         `INSERT INTO networks (name, spec, created, updated) VALUES (?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, updated = excluded.updated`,
@@ -237,8 +238,7 @@ class SqliteStore implements Store {
     return this.networkSync(name);
   }
 
-  async listNetworks(): Promise<Network[]> {
-    this.check();
+  private networkRows(): Network[] {
     return this.stmt("SELECT name, spec, created, updated FROM networks ORDER BY name")
       .all()
       .map((row) => ({
@@ -247,6 +247,11 @@ class SqliteStore implements Store {
         created: str(row, "created"),
         updated: str(row, "updated"),
       }));
+  }
+
+  async listNetworks(): Promise<Network[]> {
+    this.check();
+    return this.networkRows();
   }
 
   async deleteNetwork(name: string): Promise<void> {

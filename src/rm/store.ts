@@ -38,13 +38,14 @@ export interface Store {
   readonly description: string;
 
   /**
-   * Creates or replaces a network. `decide` gets the current network (if any) and the addresses
-   * allocated in it, and returns the network to write or throws (e.g. a 409 when an allocated
-   * address would fall outside the new subnet).
+   * Creates or replaces a network. `decide` gets the current network (if any), the addresses
+   * allocated in it and every other network (all read in the write's transaction), and returns
+   * the network to write or throws (e.g. a 409 when an allocated address would fall outside the
+   * new subnet, or when the subnet overlaps another network's).
    */
   putNetwork(
     name: string,
-    decide: (existing: Network | undefined, allocated: HeldAddress[]) => Network,
+    decide: (existing: Network | undefined, allocated: HeldAddress[], others: Network[]) => Network,
   ): Promise<{ network: Network; created: boolean }>;
   getNetwork(name: string): Promise<Network | undefined>;
   listNetworks(): Promise<Network[]>;

@@ -22,6 +22,17 @@ test("dockin demo attaches two pods to two networks, pings over both, and leaves
   const run = spawnSync(dockin, ["demo"], { encoding: "utf8", timeout: 180_000 });
   assert.equal(run.status, 0, `dockin demo failed:\n${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /reply received[\s\S]*reply received/);
+  assert.match(
+    run.stdout,
+    /\[4\] Creating a policy: pods in namespace 'demo' whose names start with 'web-' get both networks/,
+  );
+  assert.match(
+    run.stdout,
+    /the bridge plugin turns on IPv4 forwarding: net\.ipv4\.ip_forward is (on already|off now)/,
+  );
+  assert.match(run.stdout, /^ {4}addresses +eth0\S* +UP +10\.250\.1\.\d+\/24/m);
+  assert.match(run.stdout, /^ {4}routes +default via 10\.250\.1\.1 dev eth0/m);
+  assert.doesNotMatch(run.stdout, /-br addr/);
   assert.match(run.stdout, /the RM holds no pod now/);
   assert.match(run.stdout, /nothing left behind/);
   assert.deepEqual(leftovers(), []);

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { makePki } from "../fixtures/certs.ts";
+import { rand, sh, trySh } from "../plugin/harness.ts";
 import { builtExecutable, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
 
 interface Rm {
@@ -219,10 +220,28 @@ describe("dockin doctor", () => {
       fix: /sh setup\.sh install/,
     },
     {
-      name: "the bridge delegate missing from binDir",
+      name: "the bridge delegate missing from binDir and from the runtime's CNI_PATH",
+      args: ["--cni-path=/nonexistent-dockin-dir"],
       breakIt: (t) => unlinkSync(join(t.binDir, "bridge")),
       title: /bin\/bridge exists/,
-      fix: /install the CNI reference plugins into/,
+      fix: /apt install containernetworking-plugins puts them in \/usr\/lib\/cni\), then link bridge into binDir \(ln -s \/usr\/lib\/cni\/bridge \S+\) or make sure the runtime's CNI_PATH includes/,
+    },
+    {
+      name: "a conf dir that does not exist",
+      args: ["--cni-conf-dir=/nonexistent-dockin-dir/net.d"],
+      breakIt: () => {},
+      title: /a dockin-cni config in \/nonexistent-dockin-dir\/net\.d/,
+      fix: /sh setup\.sh install/,
+    },
+    {
+      name: "an uplink that is not there",
+      breakIt: (t) =>
+        writeFileSync(
+          join(t.dockinConfDir, "test.json"),
+          '{"cniVersion":"1.0.0","name":"test","type":"bridge","bridge":"dk-nothere0","uplink":"dknonic0"}',
+        ),
+      title: /network "test": pods can reach a gateway through bridge dk-nothere0/,
+      fix: /fix "uplink" in \S+test\.json, or dockin install <webhook> test --uplink test=dknonic0 again/,
     },
     {
       name: "a network config in a version the bridge does not speak",
@@ -253,6 +272,47 @@ describe("dockin doctor", () => {
       assert.match(r.stdout, /\d+ of \d+ checks failed/);
     });
   }
+
+  test("warns when a bridge has neither an uplink nor the gateway, and when bridge is only in CNI_PATH", async (ctx) => {
+    const { t } = await installed(ctx);
+    writeFileSync(
+      join(t.dockinConfDir, "test.json"),
+      '{"cniVersion":"1.0.0","name":"test","type":"bridge","bridge":"dk-bare0"}',
+    );
+    unlinkSync(join(t.binDir, "bridge"));
+    const r = await doctor(t, ["--cni-path=/usr/lib/cni"]);
+    assert.equal(r.status, 0, r.stdout);
+    assert.match(
+      entry(r.stdout, /network "test": pods can reach a gateway through bridge dk-bare0/),
+      /\[warn\][^\n]*\n\s+test\.json gives dk-bare0 neither an uplink nor the gateway address \(isGateway\): a pod's default route points at a gateway nobody answers\s+fix: set "isGateway": true in \S+test\.json .*--uplink test=NIC/,
+    );
+    assert.match(entry(r.stdout, /network "dockin": pods can reach a gateway/), /\[ok {2}\][\s\S]*isGateway/);
+    assert.match(
+      entry(r.stdout, /bridge is in binDir/),
+      /\[warn\][^\n]*\n\s+not there, but in \/usr\/lib\/cni: dockin-cni uses it only when the runtime's CNI_PATH includes \/usr\/lib\/cni\s+fix: ln -s \/usr\/lib\/cni\/bridge/,
+    );
+    assert.match(entry(r.stdout, /bridge is found and speaks 1\.0\.0/), /\[ok {2}\]/);
+  });
+
+  test("warns when IPv4 forwarding is off for a network whose gateway is on the bridge", async (ctx) => {
+    const { t } = await installed(ctx);
+    const ns = `dkdoc${rand(3)}`;
+    sh("ip", ["netns", "add", ns]);
+    ctx.after(() => trySh("ip", ["netns", "del", ns]));
+    sh("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    const r = await new Promise<string>((resolve) => {
+      execFile(
+        "ip",
+        ["netns", "exec", ns, sea, "doctor", `--cni-conf-dir=${t.cniConfDir}`, "--timeout-ms=1000"],
+        { env: {} },
+        (_err, stdout) => resolve(stdout),
+      );
+    });
+    assert.match(
+      entry(r, /IPv4 forwarding is on \(network "test" routes through the bridge\)/),
+      /\[warn\][^\n]*\n\s+net\.ipv4\.ip_forward is 0[\s\S]*fix: sysctl -w net\.ipv4\.ip_forward=1/,
+    );
+  });
 
   test("passes with the token the RM wants, read from tokenFile", async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), "dockin-token-"));

@@ -1,6 +1,6 @@
 // Shared by the install tests: the standalone executable (dist/bin/dockin, made by `npm run build`),
 // temp trees, snapshots of a tree, read-only mounts, processes.
-import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { execFile, type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +24,10 @@ export interface Tree {
   binDir: string;
   dockinConfDir: string;
   cacheDir: string;
+  /** Where setup.sh links `dockin` (DOCKIN_LINK_DIR). */
+  linkDir: string;
+  /** Where install --podman writes its drop-in (CONTAINERS_CONF_DIR). */
+  containersConfDir: string;
   env: NodeJS.ProcessEnv;
   /** Read-only mounts made by readOnly(), unmounted by cleanup(). */
   mounts: string[];
@@ -39,6 +43,8 @@ export function tempTree(): Tree {
     binDir: join(base, "opt", "cni", "bin"),
     dockinConfDir: join(base, "etc", "cni", "dockin", "net.d"),
     cacheDir: join(base, "var", "lib", "cni", "dockin"),
+    linkDir: join(base, "usr", "local", "bin"),
+    containersConfDir: join(base, "etc", "containers", "containers.conf.d"),
     env: {},
     mounts: [],
     cleanup() {
@@ -46,7 +52,14 @@ export function tempTree(): Tree {
       rmSync(base, { recursive: true, force: true });
     },
   };
-  t.env = { CNI_CONF_PATH: t.cniConfDir, BIN_DIR: t.binDir, DOCKIN_CONF_DIR: t.dockinConfDir };
+  // Every directory setup.sh writes is under the temp root: never /usr/local/bin or /etc/containers.
+  t.env = {
+    CNI_CONF_PATH: t.cniConfDir,
+    BIN_DIR: t.binDir,
+    DOCKIN_CONF_DIR: t.dockinConfDir,
+    DOCKIN_LINK_DIR: t.linkDir,
+    CONTAINERS_CONF_DIR: t.containersConfDir,
+  };
   return t;
 }
 
@@ -98,6 +111,27 @@ export function setup(
     cwd: root,
     encoding: "utf8",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...tree.env, ...extraEnv },
+  });
+}
+
+/** setup.sh without blocking this process (for a server the test runs in-process). */
+export function setupAsync(
+  tree: Tree,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  builtExecutable();
+  return new Promise((resolve) => {
+    execFile(
+      "sh",
+      [setupSh, ...args],
+      {
+        cwd: root,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...tree.env, ...extraEnv },
+      },
+      (err, stdout, stderr) => resolve({ status: err === null ? 0 : Number(err.code ?? 1), stdout, stderr }),
+    );
   });
 }
 

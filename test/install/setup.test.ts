@@ -8,10 +8,13 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { before, describe, type TestContext, test } from "node:test";
 import {
@@ -20,6 +23,7 @@ import {
   readOnly,
   runEnv,
   setup,
+  setupAsync,
   snapshot,
   type Tree,
   tempTree,
@@ -61,6 +65,7 @@ describe("setup.sh install", () => {
         logFile: "/var/log/dockin-cni.log",
         logLevel: "info",
         backend: WEBHOOK,
+        notifyUrl: "http://127.0.0.1:10002/rmController/podDetached",
       },
     ]);
     assert.deepEqual(readdirSync(t.dockinConfDir).sort(), ["dockin.json", "test.json"]);
@@ -69,6 +74,8 @@ describe("setup.sh install", () => {
       name: "test",
       type: "bridge",
       bridge: "dk-test",
+      isGateway: true,
+      ipMasq: false,
     });
     assert.equal(readJson(join(t.dockinConfDir, "dockin.json")).bridge, "dk-dockin");
   });
@@ -129,7 +136,7 @@ describe("setup.sh install", () => {
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
     const plugin = statSync(join(t.binDir, "dockin-cni")).ino;
     const other = "https://rm.example.test:8443/rmController/getPodMultiNetwork";
-    const r = setup(t, ["install", other, "test"]);
+    const r = setup(t, ["install", other, "test", "--no-probe"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /update +\S+00-dockin-cni\.conflist/);
     const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: { backend: string }[] };
@@ -137,21 +144,64 @@ describe("setup.sh install", () => {
     assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
   });
 
-  test("NOTIFY_URL (--notify-url) goes into the main config as notifyUrl; without it there is none", (ctx) => {
+  test("notifyUrl: NOTIFY_URL (--notify-url), else beside a Dockin RM's webhook, said in the plan; --no-notify leaves it out", (ctx) => {
     const t = tree(ctx);
-    const notify = "http://127.0.0.1:10002/rmController/podDetached";
+    type Main = { plugins: { notifyUrl?: string }[] };
+    const notifyUrl = () =>
+      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl;
+    const notify = "http://127.0.0.1:10003/elsewhere";
     const r = setup(t, ["install", WEBHOOK, "test"], { NOTIFY_URL: notify });
     assert.equal(r.status, 0, r.stderr);
-    type Main = { plugins: { notifyUrl?: string }[] };
-    assert.equal(
-      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
-      notify,
+    assert.equal(notifyUrl(), notify);
+    const beside = setup(t, [
+      "install",
+      "http://127.0.0.1:10002/prefix/rmController/getPodMultiNetwork",
+      "test",
+    ]);
+    assert.equal(beside.status, 0, beside.stderr);
+    assert.equal(notifyUrl(), "http://127.0.0.1:10002/prefix/rmController/podDetached");
+    assert.match(
+      beside.stdout,
+      /note: notifyUrl \S+podDetached: beside the Dockin RM's webhook, so the RM frees a detached pod's addresses \(--no-notify to leave it out\)/,
     );
-    assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
-    assert.equal(
-      (readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as Main).plugins[0]?.notifyUrl,
-      undefined,
+    const off = setup(t, ["install", WEBHOOK, "test", "--no-notify"]);
+    assert.equal(off.status, 0, off.stderr);
+    assert.equal(notifyUrl(), undefined);
+    assert.match(off.stdout, /note: no notifyUrl/);
+    const other = setup(t, ["install", "http://127.0.0.1:10002/hook", "test"]);
+    assert.equal(other.status, 0, other.stderr);
+    assert.equal(notifyUrl(), undefined, "not a Dockin RM's path: no default");
+  });
+
+  test("probes the webhook and warns, without failing, when nothing answers or the path is wrong", async (ctx) => {
+    const t = tree(ctx);
+    const down = setup(t, ["install", "http://127.0.0.1:1/rmController/getPodMultiNetwork", "test"]);
+    assert.equal(down.status, 0, down.stderr);
+    assert.match(
+      down.stdout,
+      /note: warning: nothing answers at http:\/\/127\.0\.0\.1:1\/rmController\/getPodMultiNetwork \(.*\); installed anyway/,
     );
+    const server = createServer((req, res) => {
+      res.writeHead(req.url?.startsWith("/rmController/getPodMultiNetwork") ? 400 : 404);
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    ctx.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const wrong = await setupAsync(t, [
+      "install",
+      `http://127.0.0.1:${port}/rmControler/getPodMultiNetwork`,
+      "test",
+    ]);
+    assert.equal(wrong.status, 0, wrong.stderr);
+    assert.match(wrong.stdout, /warning: \S+ answered HTTP 404: is the path right\?/);
+    const right = await setupAsync(t, [
+      "install",
+      `http://127.0.0.1:${port}/rmController/getPodMultiNetwork`,
+      "test",
+    ]);
+    assert.equal(right.status, 0, right.stderr);
+    assert.doesNotMatch(right.stdout, /warning/);
   });
 
   test("--dry-run prints the plan and changes nothing", (ctx) => {
@@ -195,6 +245,64 @@ describe("setup.sh install", () => {
   });
 });
 
+describe("setup.sh: PATH, the cache and log dirs, podman", () => {
+  test("links dockin into DOCKIN_LINK_DIR and says so; keeps a foreign file; uninstall removes only its link", (ctx) => {
+    const t = tree(ctx);
+    const r = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.equal(r.status, 0, r.stderr);
+    const link = join(t.linkDir, "dockin");
+    assert.match(r.stdout, new RegExp(`setup\\.sh: linked ${link} -> \\S+dockin: dockin is on PATH`));
+    assert.equal(realpathSync(link), realpathSync(builtExecutable()));
+    const again = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.match(again.stdout, /links to \S+ already: dockin is on PATH/);
+    const dry = tree(ctx);
+    assert.match(setup(dry, ["install", WEBHOOK, "test", "--dry-run", "--no-probe"]).stdout, /would link/);
+    assert.equal(existsSync(join(dry.linkDir, "dockin")), false);
+    const u = setup(t, ["uninstall"]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.match(u.stdout, /removed the link/);
+    assert.equal(existsSync(link), false);
+
+    writeFileSync(link, "#!/bin/sh\n");
+    const foreign = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    assert.match(foreign.stdout, /exists and is not a link to \S+: left as it is/);
+    assert.equal(setup(t, ["uninstall"]).status, 0);
+    assert.equal(readFileSync(link, "utf8"), "#!/bin/sh\n");
+  });
+
+  test("DOCKIN_CACHE_DIR and DOCKIN_LOG_FILE go into the main config", (ctx) => {
+    const t = tree(ctx);
+    const cache = join(t.root, "cache");
+    const log = join(t.root, "log", "cni.log");
+    const r = setup(t, ["install", WEBHOOK, "test", "--no-probe"], {
+      DOCKIN_CACHE_DIR: cache,
+      DOCKIN_LOG_FILE: log,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const plugin = (
+      readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: Record<string, unknown>[] }
+    ).plugins[0];
+    assert.equal(plugin?.cacheDir, cache);
+    assert.equal(plugin?.logFile, log);
+  });
+
+  test("--podman writes the containers.conf drop-in; uninstall removes it, and keeps one it did not write", (ctx) => {
+    const t = tree(ctx);
+    const r = setup(t, ["install", WEBHOOK, "test", "--podman", "--no-probe"]);
+    assert.equal(r.status, 0, r.stderr);
+    const dropIn = join(t.containersConfDir, "50-dockin-cni.conf");
+    assert.match(readFileSync(dropIn, "utf8"), /network_backend = "cni"/);
+    assert.match(r.stdout, /podman: run containers with --network dockin-cni/);
+    const u = setup(t, ["uninstall"]);
+    assert.match(u.stdout, /remove +\S+50-dockin-cni\.conf +\(podman drop-in/);
+    assert.equal(existsSync(dropIn), false);
+    writeFileSync(dropIn, '[network]\nnetwork_backend = "cni"\n');
+    const kept = setup(t, ["uninstall"]);
+    assert.match(kept.stdout, /keep +\S+50-dockin-cni\.conf/);
+    assert.equal(existsSync(dropIn), true);
+  });
+});
+
 describe("setup.sh uninstall", () => {
   test("removes the plugins and the main config, keeps the network configs and says so", (ctx) => {
     const t = tree(ctx);
@@ -220,7 +328,7 @@ describe("errors: a clear message, a non-zero exit, nothing written", () => {
     {
       name: "a misspelled flag",
       args: ["install", WEBHOOK, "test", "--dryrun"],
-      message: /Unknown option '--dryrun'/,
+      message: /unknown option --dryrun; did you mean --dry-run\?\n\nusage: dockin install/,
     },
     {
       name: "a URL that is not one",

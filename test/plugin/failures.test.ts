@@ -266,11 +266,28 @@ describe("dockin-cni rolls back when a delegate fails", () => {
   }
 });
 
-const slowDelegate = (marker: string) => `case "$CNI_COMMAND" in
+/** A delegate that hangs in ADD: its pid (the `sleep`, through exec) in `pidFile`, then `marker`. */
+const slowDelegate = (marker: string, pidFile: string) => `case "$CNI_COMMAND" in
 VERSION) echo '{"cniVersion":"1.0.0","supportedVersions":["1.0.0"]}' ;;
-ADD) touch ${marker}; sleep 30 ;;
+ADD) echo $$ > ${pidFile}; touch ${marker}; exec sleep 30 ;;
 *) exit 0 ;;
 esac`;
+
+/** Kills the stand-in delegate a SIGKILLed plugin leaves behind (it runs in its own group). */
+function killLeftover(pidFile: string): void {
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
 
 describe("dockin-cni killed half-way through ADD", () => {
   for (const version of VERSIONS) {
@@ -279,7 +296,9 @@ describe("dockin-cni killed half-way through ADD", () => {
         w.network("test");
         const slow = w.network("dockin");
         const marker = join(w.dir, "slow-started");
-        w.fake("dkslow", slowDelegate(marker));
+        const pidFile = join(w.dir, "slow.pid");
+        w.fake("dkslow", slowDelegate(marker, pidFile));
+        w.onCleanup(() => killLeftover(pidFile));
         w.file(
           "dockin.json",
           JSON.stringify({

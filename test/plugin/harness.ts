@@ -15,7 +15,18 @@ export const REFERENCE = "/usr/lib/cni";
 export const VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
 export const CHECK_VERSIONS = VERSIONS.filter((v) => v >= "0.4.0");
 
-export const rand = (n = 4): string => randomBytes(n).toString("hex");
+/**
+ * A random hex name part of 2n digits. Under scripts/test.ts it starts with the run's tag
+ * (DOCKIN_TEST_RUN), so that the run's leak check (test/leaks.ts) tells its own namespaces, links,
+ * rules and processes from other runs'; short ones grow by the tag's 4 digits, longer ones (n >= 5,
+ * used inside 15-character link names) keep their length.
+ */
+export const rand = (n = 4): string => {
+  const random = randomBytes(n).toString("hex");
+  const tag = process.env.DOCKIN_TEST_RUN;
+  if (tag === undefined || !/^[0-9a-f]{4}$/.test(tag)) return random;
+  return n >= 5 ? `${tag}${random.slice(4)}` : `${tag}${random}`;
+};
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -108,6 +119,8 @@ export class World {
   webhook = new Webhook();
   backend = "";
   extra: Record<string, unknown> = {};
+  /** Run first at cleanup: what a test made beyond namespaces and bridges (stand-in processes…). */
+  private readonly undo: (() => void)[] = [];
 
   constructor() {
     this.dir = mkdtempSync(join(tmpdir(), "dk-cni-"));
@@ -174,7 +187,19 @@ export class World {
     return existsSync(this.cacheDir) ? readdirSync(this.cacheDir) : [];
   }
 
+  /** Registers something to remove at cleanup (runs before the namespaces and bridges go). */
+  onCleanup(fn: () => void): void {
+    this.undo.push(fn);
+  }
+
   async cleanup(): Promise<void> {
+    for (const fn of this.undo.reverse()) {
+      try {
+        fn();
+      } catch {
+        // keep cleaning
+      }
+    }
     await this.webhook.stop().catch(() => {});
     for (const ns of this.namespaces) trySh("ip", ["netns", "del", ns]);
     for (const br of this.bridges) trySh("ip", ["link", "del", br]);

@@ -177,6 +177,36 @@ describe("networks", () => {
     assert.equal(r.status, 409);
     assert.match(String(obj(r).message), /192\.168\.1\.200 \(pod default\/p\): .*outside the subnet/);
   });
+
+  it("refuses (409) a subnet overlapping another network's, naming it, unless allowOverlap", async () => {
+    await rm.call("PUT", "/api/v1/networks/test", NET);
+    await rm.call("PUT", "/api/v1/networks/dual", { subnet: "10.9.0.0/24", ipv6: { subnet: "fd00:9::/64" } });
+    for (const [name, body, other] of [
+      ["same", NET, /network "test" \(192\.168\.1\.0\/24\)/],
+      ["wider", { subnet: "192.168.0.0/16" }, /network "test" \(192\.168\.1\.0\/24\)/],
+      ["inside", { subnet: "192.168.1.128/25" }, /network "test"/],
+      [
+        "v6",
+        { subnet: "10.10.0.0/24", ipv6: { subnet: "fd00:9::8/125" } },
+        /network "dual" \(fd00:9::\/64\)/,
+      ],
+    ] as const) {
+      const r = await rm.call("PUT", `/api/v1/networks/${name}`, body);
+      assert.equal(r.status, 409, name);
+      assert.match(String(obj(r).message), other);
+      assert.match(String(obj(r).message), /allowOverlap/);
+      assert.equal((await rm.call("GET", `/api/v1/networks/${name}`)).status, 404, name);
+    }
+    // Neighbours that do not share an address, and the network itself when it changes, pass.
+    assert.equal((await rm.call("PUT", "/api/v1/networks/next", { subnet: "192.168.2.0/24" })).status, 201);
+    assert.equal((await rm.call("PUT", "/api/v1/networks/test", { subnet: "192.168.1.0/25" })).status, 200);
+    const allowed = await rm.call("PUT", "/api/v1/networks/same", { ...NET, allowOverlap: true });
+    assert.equal(allowed.status, 201);
+    assert.equal(obj(allowed).allowOverlap, true);
+    const bad = await rm.call("PUT", "/api/v1/networks/odd", { ...NET, allowOverlap: "yes" });
+    assert.equal(bad.status, 400);
+    assert.match(String(obj(bad).message), /allowOverlap/);
+  });
 });
 
 describe("pods", () => {

@@ -125,6 +125,25 @@ describe("dockin admin commands", () => {
     assert.equal((await admin("policies", "delete", "gcme")).code, 0);
   });
 
+  it("refuses an overlapping subnet naming the other network, and creates it with --allow-overlap", async () => {
+    await admin("networks", "create", "ovl-a", "--subnet", "10.123.0.0/24");
+    const r = await admin("networks", "create", "ovl-b", "--subnet", "10.123.0.0/25");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /overlaps network "ovl-a" \(10\.123\.0\.0\/24\).*--allow-overlap.*\(HTTP 409\)/);
+    const ok = await admin(
+      "networks",
+      "create",
+      "ovl-b",
+      "--subnet",
+      "10.123.0.0/25",
+      "--allow-overlap",
+      "--json",
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).allowOverlap, true);
+    for (const n of ["ovl-a", "ovl-b"]) assert.equal((await admin("networks", "delete", n)).code, 0);
+  });
+
   it("prints the server's message and exits 1 on a refused request", async () => {
     const r = await admin("networks", "create", "bad", "--subnet", "192.168.1.0/24", "--gateway", "10.0.0.1");
     assert.equal(r.code, 1);
@@ -144,6 +163,15 @@ describe("dockin admin commands", () => {
     const usage = await admin("networks", "create", "x");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--subnet \(or -f FILE\) is required/);
+    const typo = await admin("networks", "create", "x", "--subnt", "10.0.0.0/24");
+    assert.equal(typo.code, 2);
+    assert.match(
+      typo.stderr,
+      /^dockin networks create: unknown option --subnt; did you mean --subnet\?\n\nusage: dockin networks/,
+    );
+    const far = await runDockin(["pods", "list", "--frobnicate"]);
+    assert.equal(far.code, 2);
+    assert.match(far.stderr, /^dockin pods list: unknown option --frobnicate\n\nusage: dockin pods/);
     const unreachable = await runDockin(["networks", "list", "--server", "http://127.0.0.1:1"]);
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach the RM at http:\/\/127\.0\.0\.1:1/);

@@ -103,6 +103,29 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
     );
 
     it(
+      "putNetwork's decision sees every other network, and a refusal writes nothing",
+      withStore(async (store) => {
+        await store.putNetwork("a", network("a", { subnet: "10.0.0.0/24" }));
+        await store.putNetwork("b", network("b", { subnet: "10.1.0.0/24" }));
+        let seen: string[] = [];
+        await assert.rejects(
+          store.putNetwork("c", (_existing, _allocated, others) => {
+            seen = others.map((n) => `${n.name} ${n.spec.subnet}`).sort();
+            throw new RmError("Conflict", "overlap");
+          }),
+          /overlap/,
+        );
+        assert.deepEqual(seen, ["a 10.0.0.0/24", "b 10.1.0.0/24"]);
+        assert.equal(await store.getNetwork("c"), undefined);
+        await store.putNetwork("a", (existing, _allocated, others) => {
+          seen = others.map((n) => n.name);
+          return network("a", { subnet: "10.0.0.0/23" })(existing);
+        });
+        assert.deepEqual(seen, ["b"]);
+      }),
+    );
+
+    it(
       "refuses to delete a network while it has allocated addresses",
       withStore(async (store) => {
         await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));

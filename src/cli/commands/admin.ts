@@ -2,9 +2,9 @@
 // client (src/rm/client.ts), tables and JSON output, and the handling of errors and exit codes.
 import { readFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
-import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
 import { ApiError, ClientOptionError, RmClient } from "../../rm/client.ts";
+import { FlagError, parseFlags } from "../args.ts";
 
 export class UsageError extends Error {}
 
@@ -128,11 +128,11 @@ export async function runAdmin(
     await run(rest);
     return 0;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof ClientOptionError ||
-      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
+    if (err instanceof FlagError) {
+      process.stderr.write(`dockin ${command} ${sub}: ${err.message}\n\n${usage}`);
+      return 2;
+    }
+    if (err instanceof UsageError || err instanceof ClientOptionError) {
       process.stderr.write(`dockin ${command} ${sub}: ${(err as Error).message}\n`);
       return 2;
     }
@@ -164,7 +164,7 @@ export function one(positionals: string[], what: string): string {
 /** `<kind> delete NAME`: DELETE /api/v1/<collection>/NAME, then a line or the server's JSON. */
 export function deleteByName(kind: string, collection: string): Subcommand {
   return async (args) => {
-    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+    const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
     const name = one(positionals, `${kind} NAME`);
     const out = await new RmClient(values).request("DELETE", `/api/v1/${collection}/${enc(name)}`);
     if (values.json) return printJson(out);

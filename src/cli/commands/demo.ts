@@ -1,8 +1,14 @@
-import { parseArgs } from "node:util";
 import { defaultBinDir, runDemo } from "../../demo/demo.ts";
+import { FlagError, parseFlags } from "../args.ts";
 
-export default async function demo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+const USAGE =
+  "usage: dockin demo [--bin-dir DIR] [--cni-path DIR]\n\n" +
+  "Runs the whole product on this machine (as root): an RM on a temporary SQLite store, two\n" +
+  "networks, a policy, two pods attached through dockin-cni, pings over both networks, then\n" +
+  "removes everything it made.\n";
+
+function parse(argv: string[]) {
+  return parseFlags({
     args: argv,
     options: {
       "bin-dir": { type: "string" },
@@ -10,13 +16,19 @@ export default async function demo(argv: string[]): Promise<number> {
       help: { type: "boolean", short: "h" },
     },
   });
+}
+
+export default async function demo(argv: string[]): Promise<number> {
+  let values: ReturnType<typeof parse>["values"];
+  try {
+    values = parse(argv).values;
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`dockin demo: ${err.message}\n\n${USAGE}`);
+    return 2;
+  }
   if (values.help) {
-    process.stdout.write(
-      "usage: dockin demo [--bin-dir DIR] [--cni-path DIR]\n\n" +
-        "Runs the whole product on this machine (as root): an RM on a temporary SQLite store, two\n" +
-        "networks, a policy, two pods attached through dockin-cni, pings over both networks, then\n" +
-        "removes everything it made.\n",
-    );
+    process.stdout.write(USAGE);
     return 0;
   }
   return runDemo({

@@ -1,7 +1,7 @@
 // `dockin networks create|list|show|delete`: the RM's networks.
-import { parseArgs } from "node:util";
 import { RmClient } from "../../rm/client.ts";
 import type { NetworkView } from "../../rm/service.ts";
+import { parseFlags } from "../args.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -20,6 +20,7 @@ const USAGE = `usage: dockin networks <subcommand> [options]
 
   create NAME --subnet CIDR [--gateway IP] [--range-start IP] [--range-end IP] [--exclude IP]...
               [--subnet6 CIDR [--gateway6 IP] [--range-start6 IP] [--range-end6 IP] [--exclude6 IP]...]
+              [--allow-overlap]   let the subnet overlap another network's (separate L2 domains)
   create NAME -f FILE       the JSON body of PUT /api/v1/networks/NAME ("-" reads stdin)
                             (create replaces an existing network of that name)
   list                      every network with its size and use
@@ -53,7 +54,7 @@ const range = (p: { rangeStart?: string; rangeEnd?: string }): string =>
     : `${p.rangeStart ?? "…"}-${p.rangeEnd ?? "…"}`;
 
 const create = async (args: string[]) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
     options: {
@@ -69,6 +70,7 @@ const create = async (args: string[]) => {
       "range-start6": { type: "string" },
       "range-end6": { type: "string" },
       exclude6: { type: "string", multiple: true },
+      "allow-overlap": { type: "boolean" },
     },
   });
   const name = one(positionals, "network NAME");
@@ -79,6 +81,11 @@ const create = async (args: string[]) => {
     if (top === undefined) throw new UsageError("--subnet (or -f FILE) is required");
     const v6 = pool(values, "6");
     body = v6 === undefined ? top : { ...top, ipv6: v6 };
+  }
+  if (values["allow-overlap"]) {
+    if (typeof body !== "object" || body === null || Array.isArray(body))
+      throw new UsageError("--allow-overlap needs a JSON object body");
+    body = { ...body, allowOverlap: true };
   }
   const net = (await new RmClient(values).request(
     "PUT",
@@ -92,7 +99,7 @@ const create = async (args: string[]) => {
 };
 
 const list = async (args: string[]) => {
-  const { values } = parseArgs({ args, options: CLIENT_OPTIONS });
+  const { values } = parseFlags({ args, options: CLIENT_OPTIONS });
   const { items } = (await new RmClient(values).request("GET", "/api/v1/networks")) as {
     items: NetworkView[];
   };
@@ -118,7 +125,7 @@ const list = async (args: string[]) => {
 };
 
 const show = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
   const name = one(positionals, "network NAME");
   const n = (await new RmClient(values).request("GET", `/api/v1/networks/${enc(name)}`)) as NetworkView;
   if (values.json) return printJson(n);

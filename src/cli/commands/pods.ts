@@ -1,7 +1,7 @@
 // `dockin pods create|list|show|delete|release|gc`: the RM's pods and their addresses.
-import { parseArgs } from "node:util";
 import { RmClient } from "../../rm/client.ts";
 import type { PodView } from "../../rm/service.ts";
+import { parseFlags } from "../args.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -65,7 +65,7 @@ function printPod(p: PodView): void {
 }
 
 const create = async (args: string[]) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
     options: {
@@ -87,7 +87,7 @@ const create = async (args: string[]) => {
 };
 
 const list = async (args: string[]) => {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args,
     options: {
       ...CLIENT_OPTIONS,
@@ -126,14 +126,14 @@ const list = async (args: string[]) => {
 };
 
 const show = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
   const pod = (await new RmClient(values).request("GET", path(onePod(positionals)))) as PodView;
   if (values.json) return printJson(pod);
   printPod(pod);
 };
 
 const remove = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
   const ref = onePod(positionals);
   const pod = (await new RmClient(values).request("DELETE", path(ref))) as PodView;
   if (values.json) return printJson(pod);
@@ -142,7 +142,7 @@ const remove = async (args: string[]) => {
 };
 
 const release = async (args: string[]) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
     options: { ...CLIENT_OPTIONS, "container-id": { type: "string" } },
@@ -160,7 +160,7 @@ const release = async (args: string[]) => {
 };
 
 const gc = async (args: string[]) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
     options: { ...CLIENT_OPTIONS, node: { type: "string" } },

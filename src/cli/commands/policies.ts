@@ -1,7 +1,7 @@
 // `dockin policies create|list|show|delete`: rules that give unregistered pods their networks.
-import { parseArgs } from "node:util";
 import { RmClient } from "../../rm/client.ts";
 import type { Policy } from "../../rm/model.ts";
+import { parseFlags } from "../args.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -36,7 +36,7 @@ const nets = (p: Policy) =>
     .join(" ");
 
 const create = async (args: string[]) => {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
     options: {
@@ -73,7 +73,7 @@ const create = async (args: string[]) => {
 };
 
 const list = async (args: string[]) => {
-  const { values } = parseArgs({ args, options: CLIENT_OPTIONS });
+  const { values } = parseFlags({ args, options: CLIENT_OPTIONS });
   const { items } = (await new RmClient(values).request("GET", "/api/v1/policies")) as { items: Policy[] };
   if (values.json) return printJson(items);
   const rows = items.map((p) => [
@@ -90,7 +90,7 @@ const list = async (args: string[]) => {
 };
 
 const show = async (args: string[]) => {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: CLIENT_OPTIONS });
+  const { values, positionals } = parseFlags({ args, allowPositionals: true, options: CLIENT_OPTIONS });
   const p = (await new RmClient(values).request(
     "GET",
     `/api/v1/policies/${enc(one(positionals, "policy NAME"))}`,

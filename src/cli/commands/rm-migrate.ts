@@ -1,8 +1,9 @@
 // `dockin rm migrate --from SPEC --to SPEC`: copies a store into an empty one and verifies the copy.
-import { parseArgs } from "node:util";
+
 import { migrate } from "../../rm/migrate.ts";
 import { openStore } from "../../rm/open-store.ts";
 import type { Store } from "../../rm/store.ts";
+import { parseFlags } from "../args.ts";
 
 const USAGE = `usage: dockin rm migrate --from SPEC --to SPEC [options]
 
@@ -21,7 +22,7 @@ then reads both again and compares them. Stop the RM serving the source first.
 export default async function rmMigrate(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({
+    values = parseFlags({
       args: argv,
       options: {
         from: { type: "string" },

@@ -1,6 +1,5 @@
 // `dockin rm serve`: runs the resource manager until SIGTERM/SIGINT.
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
 import { isLevel } from "../../cni/log.ts";
 import { Tokens } from "../../rm/http.ts";
@@ -8,6 +7,7 @@ import { rmLogger } from "../../rm/log.ts";
 import { openStore } from "../../rm/open-store.ts";
 import { RmServer, type TlsOptions } from "../../rm/server.ts";
 import { RmService } from "../../rm/service.ts";
+import { FlagError, parseFlags } from "../args.ts";
 
 const USAGE = `usage: dockin rm serve [options]
 
@@ -52,7 +52,7 @@ const read = (flag: string, path: string): Buffer => {
 };
 
 async function serve(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: argv,
     options: {
       listen: { type: "string", default: "127.0.0.1:10002" },
@@ -190,8 +190,12 @@ export default async function rmCommand(argv: string[]): Promise<number> {
   try {
     return await serve(rest);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`dockin rm serve: ${(err as Error).message}\n`);
+    if (err instanceof FlagError) {
+      process.stderr.write(`dockin rm serve: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`dockin rm serve: ${err.message}\n`);
       return 2;
     }
     throw err;

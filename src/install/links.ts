@@ -1,0 +1,78 @@
+// The host's links as install and doctor see them, through iproute2's JSON output (`ip -j`), and
+// the few changes install makes for an uplink: create the network's bridge, enslave the NIC, set
+// both up. The reference bridge plugin never enslaves an interface: it only creates the bridge and
+// the pods' veths, so an uplink is install's job (and the operator's after a reboot: see
+// docs/install.md).
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+export interface LinkInfo {
+  name: string;
+  /** The bridge (or bond…) this link is enslaved to. */
+  master: string | undefined;
+  /** `bridge`, `veth`, `vlan`… (undefined for a plain NIC). */
+  kind: string | undefined;
+  up: boolean;
+  /** Addresses with scope global, as `a.b.c.d/len`. */
+  addresses: string[];
+}
+
+function ip(args: readonly string[]): { ok: boolean; stdout: string; stderr: string } {
+  const r = spawnSync("ip", args, { encoding: "utf8" });
+  if (r.error !== undefined) {
+    return { ok: false, stdout: "", stderr: `cannot run ip (iproute2): ${r.error.message}` };
+  }
+  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
+}
+
+interface IpLink {
+  ifname?: string;
+  master?: string;
+  flags?: string[];
+  linkinfo?: { info_kind?: string };
+  addr_info?: { local?: string; prefixlen?: number; scope?: string }[];
+}
+
+/** The link named `name`, or undefined when there is none. */
+export function linkInfo(name: string): LinkInfo | undefined {
+  const link = ip(["-j", "-d", "link", "show", "dev", name]);
+  if (!link.ok) return undefined;
+  const [l] = JSON.parse(link.stdout) as IpLink[];
+  if (l === undefined) return undefined;
+  const addr = ip(["-j", "addr", "show", "dev", name]);
+  const [a] = addr.ok ? (JSON.parse(addr.stdout) as IpLink[]) : [];
+  return {
+    name,
+    master: l.master,
+    kind: l.linkinfo?.info_kind,
+    up: (l.flags ?? []).includes("UP"),
+    addresses: (a?.addr_info ?? [])
+      .filter((x) => x.scope === "global" && x.local !== undefined)
+      .map((x) => `${x.local}/${x.prefixlen}`),
+  };
+}
+
+/** The links enslaved to `bridge`, with their kinds. */
+export function bridgePorts(bridge: string): { name: string; kind: string | undefined }[] {
+  const r = ip(["-j", "-d", "link", "show", "master", bridge]);
+  if (!r.ok) return [];
+  return (JSON.parse(r.stdout) as IpLink[]).map((l) => ({
+    name: l.ifname ?? "?",
+    kind: l.linkinfo?.info_kind,
+  }));
+}
+
+/** Runs one `ip` change; throws with iproute2's message. */
+export function ipChange(args: readonly string[]): void {
+  const r = ip(args);
+  if (!r.ok) throw new Error(`ip ${args.join(" ")}: ${r.stderr || "failed"}`);
+}
+
+/** Whether IPv4 forwarding is on in this network namespace, or undefined when it cannot be read. */
+export function ipv4Forwarding(): boolean | undefined {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim() === "1";
+  } catch {
+    return undefined;
+  }
+}
