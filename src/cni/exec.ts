@@ -341,7 +341,9 @@ async function runUnlessBusy(opts: ExecOptions): Promise<RunOutcome> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ETXTBSY") throw e;
       if (waited + pause > budget) {
-        const why = `${(e as Error).message}: the file was still open for writing after ${waited} ms (is it being replaced?)`;
+        // The code, not the runtime's message (Node: "spawn ETXTBSY"; Bun: "ETXTBSY: text file is
+        // busy, posix_spawn '<path>'"): the path is named by the caller already.
+        const why = `ETXTBSY: the file was still open for writing after ${waited} ms (is it being replaced?)`;
         throw Object.assign(new Error(why, { cause: e }), { code: "ETXTBSY" });
       }
     }
