@@ -351,13 +351,14 @@ export class RmService {
       for (const pod of page) {
         const key = `${pod.namespace}/${pod.name}`;
         if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node)) continue;
+        // The decision may run more than once (etcd): it only says whether it freed the pod.
+        let freed = false;
         await this.store.updatePod(pod.namespace, pod.name, (existing) => {
           // Checked again inside the transaction: the pod may have been re-attached meanwhile.
-          if (existing === undefined || existing.sticky || existing.containerId !== pod.containerId)
-            return undefined;
-          released.push(key);
-          return releasePod(existing);
+          freed = !(existing === undefined || existing.sticky || existing.containerId !== pod.containerId);
+          return freed && existing !== undefined ? releasePod(existing, { as: "gc" }) : undefined;
         });
+        if (freed) released.push(key);
       }
       const last = page[page.length - 1];
       if (last === undefined || page.length < 1000) break;
