@@ -544,9 +544,9 @@ class SqliteStore implements Store {
     return this.write(() => {
       const res = this.stmt(
         `DELETE FROM history WHERE id IN (
-           SELECT h.id FROM history h WHERE h.id < ? AND EXISTS (
+           SELECT h.id FROM history h WHERE h.id < ? AND (h.address = '' OR EXISTS (
              SELECT 1 FROM history n WHERE n.address = h.address AND n.id > h.id AND n.network = h.network
-           ) ORDER BY h.id LIMIT ?)`,
+           )) ORDER BY h.id LIMIT ?)`,
       ).run(idFloor(before), Math.max(0, Math.floor(limit)));
       return Number(res.changes);
     });
