@@ -9,6 +9,7 @@ import { RmError } from "../../src/rm/errors.ts";
 import { type EtcdStore, openEtcdStore } from "../../src/rm/etcd-store.ts";
 import type { Network } from "../../src/rm/model.ts";
 import type { Store } from "../../src/rm/store.ts";
+import { runHistorySuite } from "../rm/history-suite.ts";
 import { runStoreSuite } from "../rm/store-suite.ts";
 import { EtcdCluster } from "./cluster.ts";
 
@@ -34,6 +35,15 @@ async function open(prefix = `/test-${process.pid}-${n++}`): Promise<Store> {
 }
 
 runStoreSuite("etcd (3 members)", () => open(), {
+  reopen: async (store) => {
+    const prefix = prefixes.get(store);
+    assert.ok(prefix);
+    await store.close();
+    return open(prefix);
+  },
+});
+
+runHistorySuite("etcd (3 members)", () => open(), {
   reopen: async (store) => {
     const prefix = prefixes.get(store);
     assert.ok(prefix);
@@ -113,6 +123,11 @@ describe("etcd store: compare-and-swap against another writer", () => {
       );
       assert.deepEqual(await store.usage(), [{ network: "n", family: 4, allocated: 2 }]);
       assert.equal(store.stats.conflicts, 1);
+      // The history holds the change that committed, once; the lost attempt's address never shows.
+      assert.deepEqual(
+        (await store.history({ limit: 10 })).map((e) => `${e.event} ${e.address} ${e.namespace}/${e.name}`),
+        ["allocated 10.0.0.2 ns/p"],
+      );
     } finally {
       await store.close();
     }
@@ -192,6 +207,10 @@ describe("etcd store: compare-and-swap against another writer", () => {
       // The race did happen, and was lost and retried rather than won twice.
       assert.ok(a.stats.conflicts + b.stats.conflicts > 0, "the two stores never collided");
       assert.deepEqual(await a.usage(), [{ network: "n", family: 4, allocated: 400 }]);
+      // One event per allocation, whatever the retries: none lost, none twice.
+      const events = await b.history({ limit: 1000 });
+      assert.equal(events.length, 400);
+      assert.deepEqual(new Set(events.map((e) => e.address)), new Set(ips));
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
