@@ -41,6 +41,8 @@ export interface PodChange {
   cursors: AllocationKey[];
   /** How the history records the releases (default "released"; "gc" for garbage collection). */
   releaseAs?: "released" | "gc";
+  /** A copy of a pod as it was, not a change of holder (`rm migrate`): the history records nothing. */
+  copy?: boolean;
 }
 
 /** What a pod should be: its attachments and where it came from. */

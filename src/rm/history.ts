@@ -115,6 +115,7 @@ export function podEvents(
   change: PodChange,
 ): HistoryDraft[] {
   const out: HistoryDraft[] = [];
+  if (change.copy === true) return out;
   const holder = (r: PodRecord | null | undefined) => ({
     namespace,
     name,
