@@ -5,7 +5,7 @@
 //     addressAt) on a store holding 1,000,000 events: random addresses at random times, p50/p99.
 // Both RMs run in this process (the store's `history: false` has no command-line flag).
 //
-// Usage: node_modules/.bin/node bench/rm-history.ts [rounds] [allocations-per-round] [events]
+// Usage: node_modules/.bin/node bench/rm-history.ts [rounds] [allocations-per-round] [events] [both|alloc|holder]
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import { allocate, call, median } from "./rm-common.ts";
 const rounds = Number(process.argv[2] ?? 7);
 const count = Number(process.argv[3] ?? 400);
 const total = Number(process.argv[4] ?? 1_000_000);
+const which = process.argv[5] ?? "both";
 const dir = mkdtempSync(join(tmpdir(), "dockin-bench-history-"));
 
 async function serve(store: Store): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -42,10 +43,13 @@ async function throughput(): Promise<void> {
     for (const rm of Object.values(rms))
       await call(`${rm.url}/api/v1/networks/n`, "PUT", { subnet: "10.0.0.0/12" });
     const rates = { off: [] as number[], on: [] as number[] };
+    const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // Alternate which goes first, so neither always runs on the warmer (or the busier) machine.
       const order = r % 2 === 0 ? (["off", "on"] as const) : (["on", "off"] as const);
       for (const k of order) rates[k].push(await allocate(rms[k].url, "n", `r${r}`, count));
+      // Each round's pair ran back to back: their ratio cancels the machine's slower swings.
+      ratios.push((rates.on[r] ?? 0) / (rates.off[r] ?? 1));
     }
     const events = (await on.history({ limit: 1_000_000 })).length;
     console.log(`allocations per second, ${rounds} rounds of ${count}, 16 concurrent clients, medians`);
@@ -124,8 +128,8 @@ async function holderAt(): Promise<void> {
 }
 
 try {
-  await throughput();
-  await holderAt();
+  if (which !== "holder") await throughput();
+  if (which !== "alloc") await holderAt();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

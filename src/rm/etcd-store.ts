@@ -538,35 +538,35 @@ export class EtcdStore implements Store {
     }
   }
 
-  async pruneHistory(before: number, limit: number): Promise<number> {
+  async pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }> {
     const max = Math.max(0, Math.floor(limit));
-    if (max === 0) return 0;
+    if (max === 0) return { deleted: 0, next: from };
     return this.run("pruning the address history", async (a) => {
       const base = this.keys.events();
-      const cutoff = Buffer.concat([base, Buffer.from(idFloor(before))]);
+      const start = from === undefined ? base : after(this.keys.event(from));
+      const res = await this.kv.range(
+        { key: start, range_end: Buffer.concat([base, Buffer.from(idFloor(before))]), limit: max },
+        a.call(),
+      );
       const doomed: HistoryEvent[] = [];
-      let from = base;
-      let revision: string | undefined;
-      // Old events oldest first, skipping those kept (the latest of their address in their network).
-      while (doomed.length < max && Buffer.compare(from, cutoff) < 0) {
-        const res = await this.kv.range(
-          { key: from, range_end: cutoff, limit: 500, ...(revision === undefined ? {} : { revision }) },
-          a.call(),
-        );
-        revision ??= res.header.revision;
-        for (const kv of res.kvs) {
-          if (doomed.length >= max) break;
-          const e = decodeEvent(kv.key.subarray(base.length).toString("latin1"), utf8(kv.value));
-          if (e.address === "" || (await this.hasNewer(a, e, revision))) doomed.push(e);
-        }
-        const last = res.kvs[res.kvs.length - 1];
-        if (!res.more || last === undefined) break;
-        from = after(last.key);
+      for (const kv of res.kvs) {
+        const e = decodeEvent(kv.key.subarray(base.length).toString("latin1"), utf8(kv.value));
+        if (e.address === "" || (await this.hasNewer(a, e, res.header.revision))) doomed.push(e);
       }
+      // 32 events (up to 128 keys) a transaction: etcd's default --max-txn-ops.
       for (let i = 0; i < doomed.length; i += 32) {
         await this.kv.txn({ success: this.historyDeletes(doomed.slice(i, i + 32)) }, a.call());
       }
-      return doomed.length;
+      const last = res.kvs[res.kvs.length - 1];
+      const next =
+        res.kvs.length < max || last === undefined
+          ? undefined
+          : last.key.subarray(base.length).toString("latin1");
+      return { deleted: doomed.length, next };
     });
   }
 

@@ -22,7 +22,7 @@ export function parseRetention(text: string): number {
 }
 
 export interface PrunerOptions {
-  /** Events deleted per store write (default 500). */
+  /** Events looked at per store write (default 500). */
   batch?: number;
   /** Time between passes (default: a tenth of the retention, from 10 s to 1 h). */
   intervalMs?: number;
@@ -76,11 +76,13 @@ export class HistoryPruner {
     const before = this.now() - this.retentionMs;
     let total = 0;
     try {
+      let from: string | undefined;
       for (;;) {
         if (this.stopped) break;
-        const n = await this.store.pruneHistory(before, this.batch);
-        total += n;
-        if (n < this.batch) break;
+        const step = await this.store.pruneHistory(before, this.batch, from);
+        total += step.deleted;
+        if (step.next === undefined) break;
+        from = step.next;
         // Let the writes that queued meanwhile (allocations) go first.
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -56,13 +56,16 @@ export const MIGRATIONS: readonly { name: string; sql: string }[] = [
   {
     // Address history (history.ts): ids sort by time, so each index ends with the id and every
     // query (an address, a pod, a network, newest first, from a time or a page on) is one range.
+    // The rows are stored in address order, so "who had this address at T" reads one contiguous
+    // run of rows and no index.
     name: "address history",
     sql: `
       CREATE TABLE history (
-        id TEXT PRIMARY KEY, event TEXT NOT NULL, network TEXT NOT NULL, address TEXT NOT NULL,
-        namespace TEXT NOT NULL, name TEXT NOT NULL, container TEXT, node TEXT
+        address TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, network TEXT NOT NULL,
+        namespace TEXT NOT NULL, name TEXT NOT NULL, container TEXT, node TEXT,
+        PRIMARY KEY (address, id)
       ) STRICT, WITHOUT ROWID;
-      CREATE INDEX history_by_address ON history (address, id);
+      CREATE UNIQUE INDEX history_by_id ON history (id);
       CREATE INDEX history_by_pod ON history (namespace, name, id);
       CREATE INDEX history_by_network ON history (network, id);
     `,
@@ -540,15 +543,33 @@ class SqliteStore implements Store {
     await this.write(() => this.insertEvents(events));
   }
 
-  async pruneHistory(before: number, limit: number): Promise<number> {
+  async pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }> {
+    const max = Math.max(0, Math.floor(limit));
     return this.write(() => {
-      const res = this.stmt(
-        `DELETE FROM history WHERE id IN (
-           SELECT h.id FROM history h WHERE h.id < ? AND (h.address = '' OR EXISTS (
-             SELECT 1 FROM history n WHERE n.address = h.address AND n.id > h.id AND n.network = h.network
-           )) ORDER BY h.id LIMIT ?)`,
-      ).run(idFloor(before), Math.max(0, Math.floor(limit)));
-      return Number(res.changes);
+      const rows = this.stmt(
+        "SELECT id, address, network FROM history WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+      ).all(from ?? "", idFloor(before), max);
+      // A newer event of the same address and network, looked for among the address's rows (the
+      // primary key range; `+` keeps SQLite off the network index, which would scan the network).
+      const newer = this.stmt(
+        "SELECT 1 AS x FROM history WHERE address = ? AND id > ? AND +network = ? LIMIT 1",
+      );
+      const del = this.stmt("DELETE FROM history WHERE address = ? AND id = ?");
+      let deleted = 0;
+      for (const r of rows) {
+        const address = str(r, "address");
+        const id = str(r, "id");
+        if (address === "" || newer.get(address, id, str(r, "network")) !== undefined) {
+          del.run(address, id);
+          deleted++;
+        }
+      }
+      const last = rows[rows.length - 1];
+      return { deleted, next: rows.length < max || last === undefined ? undefined : str(last, "id") };
     });
   }
 

@@ -90,11 +90,16 @@ export interface Store {
   /** Writes events as they are, ids included (`rm migrate`). */
   importHistory(events: readonly HistoryEvent[]): Promise<void>;
   /**
-   * Deletes up to `limit` events older than `before` (ms), oldest first, except the latest event of
-   * each address in each network (so that who holds an address stays known however long ago it
-   * was taken). Returns how many it deleted: fewer than `limit` means none is left to prune.
+   * One step of pruning: looks at up to `limit` events older than `before` (ms), oldest first and
+   * after the id `from` when given, and deletes those that are not the latest event of their
+   * address in their network (so that who holds an address stays known however long ago it was
+   * taken). Returns how many it deleted and where the next step starts (undefined: done).
    */
-  pruneHistory(before: number, limit: number): Promise<number>;
+  pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }>;
 
   /** A cheap round trip proving the store answers (for /readyz). */
   ping(): Promise<void>;

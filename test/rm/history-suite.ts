@@ -284,9 +284,13 @@ export function runHistorySuite(
           event(T0 + 20 * MIN, 0, "released", "10.0.0.2", "ns/d"), // recent
         ]);
         const cutoff = T0 + 10 * MIN;
-        assert.equal(await store.pruneHistory(cutoff, 2), 2);
-        assert.equal(await store.pruneHistory(cutoff, 100), 2);
-        assert.equal(await store.pruneHistory(cutoff, 100), 0);
+        // Two steps: the first looks at 2 events (both go), the second at the rest before the cutoff.
+        const first = await store.pruneHistory(cutoff, 2);
+        assert.equal(first.deleted, 2);
+        assert.ok(first.next !== undefined);
+        assert.deepEqual(await store.pruneHistory(cutoff, 100, first.next), { deleted: 2, next: undefined });
+        // What is left before the cutoff is kept: a new pass deletes nothing.
+        assert.deepEqual(await store.pruneHistory(cutoff, 100), { deleted: 0, next: undefined });
         assert.deepEqual(
           (await all(store)).map((e) => `${(Date.parse(e.time) - T0) / MIN} ${e.name}`),
           ["20 d", "3 c", "2 b"],

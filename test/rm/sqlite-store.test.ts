@@ -184,7 +184,7 @@ describe("sqlite store", () => {
         .sort();
       assert.deepEqual(
         indexes.filter((i) => i.startsWith("history_")),
-        ["history_by_address", "history_by_network", "history_by_pod"],
+        ["history_by_id", "history_by_network", "history_by_pod"],
       );
     } finally {
       check.close();
