@@ -60,6 +60,9 @@ async function throughput(): Promise<void> {
       `| history on (${events} events written) | ${Math.round(median(rates.on))} | ${(median(rates.on) / median(rates.off)).toFixed(2)}x |`,
     );
     console.log(
+      `median of the rounds' on/off ratios (each pair ran back to back): ${median(ratios).toFixed(2)}x`,
+    );
+    console.log(
       `rounds, off: ${rates.off.map(Math.round).join(" ")}; on: ${rates.on.map(Math.round).join(" ")}`,
     );
   } finally {
