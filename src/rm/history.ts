@@ -7,7 +7,7 @@
 // An event's id is its time (milliseconds, 12 hex digits), a counter within the millisecond and a
 // random tag of this process (6 hex digits each): ids sort like the events' order in this process,
 // any store can range over a time span by id, and `rm migrate` carries them over unchanged.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { formatIP, parseIP } from "../cni/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { PodRecord } from "./model.ts";
@@ -152,8 +152,42 @@ export function podEvents(
         if (value === undefined) continue;
         const key = { network: att.network, family: a.family, value };
         if (change.allocate.some((x) => sameKey(x, key))) continue;
-        out.push({ event: "reassigned", network: att.network, address: a.ip, ...holder(record) });
+        out.push({ event: "reassigned", network: att.network, address: formatIP(key), ...holder(record) });
       }
+    }
+  }
+  return out;
+}
+
+/**
+ * Events standing for the addresses a pod held before its store kept history (an upgrade): one per
+ * address, at the pod's last update (by then it held the address, whenever it took it), with ids
+ * derived from what they record, so that seeding twice (two replicas at once) writes the same events.
+ */
+export function seedEvents(pod: PodRecord): HistoryEvent[] {
+  const updated = Date.parse(pod.updated);
+  const ms = Number.isFinite(updated) ? updated : 0;
+  const out: HistoryEvent[] = [];
+  for (const att of pod.attachments) {
+    for (const a of att.addresses) {
+      const ip = parseIP(a.ip);
+      if (ip === undefined) continue;
+      const address = formatIP(ip);
+      const tag = createHash("sha256")
+        .update(`${pod.namespace}/${pod.name}|${att.network}|${address}`)
+        .digest("hex");
+      const id = `${idFloor(ms)}${tag.slice(0, 12)}`;
+      out.push({
+        id,
+        time: timeOfId(id),
+        event: a.fixed ? "reserved" : "allocated",
+        network: att.network,
+        address,
+        namespace: pod.namespace,
+        name: pod.name,
+        containerId: pod.containerId ?? null,
+        node: pod.node ?? null,
+      });
     }
   }
   return out;

@@ -17,13 +17,14 @@ import {
   idFloor,
   networkDeleted,
   podEvents,
+  seedEvents,
   timeOfId,
 } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
-export const MIGRATIONS: readonly { name: string; sql: string }[] = [
+export const MIGRATIONS: readonly { name: string; sql: string; then?: (db: DatabaseSync) => void }[] = [
   {
     name: "networks, pods, allocations, cursors, policies",
     sql: `
@@ -69,6 +70,17 @@ export const MIGRATIONS: readonly { name: string; sql: string }[] = [
       CREATE INDEX history_by_pod ON history (namespace, name, id);
       CREATE INDEX history_by_network ON history (network, id);
     `,
+    // The addresses held at the upgrade, as events at each pod's last update (history.ts seedEvents).
+    then: (db) => {
+      const ins = db.prepare(
+        `INSERT INTO history (id, event, network, address, namespace, name, container, node)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const row of db.prepare("SELECT record FROM pods").iterate()) {
+        for (const e of seedEvents(JSON.parse(str(row as Row, "record")) as PodRecord))
+          ins.run(e.id, e.event, e.network, e.address, e.namespace, e.name, e.containerId, e.node);
+      }
+    },
   },
 ];
 
@@ -141,6 +153,7 @@ class SqliteStore implements Store {
       if (m === undefined) break;
       this.tx(() => {
         this.db.exec(m.sql);
+        m.then?.(this.db);
         this.db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }

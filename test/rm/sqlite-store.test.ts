@@ -127,7 +127,7 @@ describe("sqlite store", () => {
     }
   });
 
-  it("upgrades a schema 2 database (before history): its pods stay, and their changes are recorded from then on", async () => {
+  it("upgrades a schema 2 database (before history): its pods stay, their addresses are seeded, changes recorded", async () => {
     const path = join(dir, "schema2.db");
     // The database exactly as a dockin before history made it: schema 1 and 2, with a pod holding .7.
     const db = new DatabaseSync(path);
@@ -161,14 +161,19 @@ describe("sqlite store", () => {
 
     const upgraded = await openSqliteStore(path);
     try {
-      assert.deepEqual(await upgraded.history({ limit: 10 }), []);
+      // The address held at the upgrade is in the history, as of the pod's last update.
+      const seeded = await upgraded.history({ limit: 10 });
+      assert.deepEqual(
+        seeded.map((e) => [e.time, e.event, e.network, e.address, `${e.namespace}/${e.name}`]),
+        [["2026-01-01T00:00:00.000Z", "allocated", "n", "10.0.0.7", "shop/web-0"]],
+      );
       assert.equal((await upgraded.getPod("shop", "web-0"))?.attachments[0]?.addresses[0]?.ip, "10.0.0.7");
       await upgraded.updatePod("shop", "web-0", (e) => (e === undefined ? undefined : releasePod(e)));
       assert.deepEqual(
         (await upgraded.history({ address: "10.0.0.7", limit: 10 })).map(
           (e) => `${e.event} ${e.namespace}/${e.name}`,
         ),
-        ["released shop/web-0"],
+        ["released shop/web-0", "allocated shop/web-0"],
       );
       assert.deepEqual(await upgraded.usage(), []);
     } finally {
