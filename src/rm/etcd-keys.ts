@@ -12,6 +12,7 @@
 //   <prefix>/v1/history/address/<address>/<id> the event's network (an index: one range per address)
 //   <prefix>/v1/history/pod/<ns>/<name>/<id>    "" (an index: one range per pod)
 //   <prefix>/v1/history/network/<network>/<id>  "" (an index: one range per network)
+//   <prefix>/v1/history/seeded                  "1": the addresses held before history are events
 //
 // History ids start with their time (history.ts), so a time span is a key range in every one of
 // those; the history is kept in its own keys, apart from etcd's revisions (which compaction drops).
@@ -108,6 +109,11 @@ export class Keys {
 
   policy(name: string): Buffer {
     return this.b(`${this.root}/policies/${name}`);
+  }
+
+  /** Written once the history holds the addresses held before there was one (seedEvents). */
+  historySeeded(): Buffer {
+    return this.b(`${this.root}/history/seeded`);
   }
 
   /** Every history event. */

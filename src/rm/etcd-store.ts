@@ -34,6 +34,7 @@ import {
   matches,
   networkDeleted,
   podEvents,
+  seedEvents,
 } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
@@ -140,6 +141,35 @@ export class EtcdStore implements Store {
           `etcd layout under ${this.keys.root} is version ${have}, not one this dockin knows (${SCHEMA_VERSION}); upgrade dockin`,
         );
       }
+    });
+    await this.seedHistory();
+  }
+
+  /**
+   * A layout written before there was a history (no marker): the addresses its pods hold become
+   * events (history.ts seedEvents), then the marker. Seed ids derive from what they record, so
+   * two replicas seeding at once write the same keys.
+   */
+  private async seedHistory(): Promise<void> {
+    const marker = this.keys.historySeeded();
+    const seeded = await this.run("reading the history marker", async (a) => {
+      const res = await this.kv.range({ key: marker, count_only: true }, a.call());
+      return Number(res.count) > 0;
+    });
+    if (seeded) return;
+    const base = this.keys.pods();
+    let from = base;
+    for (;;) {
+      const page = await this.run("reading pods to seed the history", (a) =>
+        this.rangeAll(a, from, prefixEnd(base), { limit: 500 }),
+      );
+      await this.importHistory(page.kvs.flatMap((kv) => seedEvents(JSON.parse(utf8(kv.value)) as PodRecord)));
+      const last = page.kvs[page.kvs.length - 1];
+      if (last === undefined || page.kvs.length < 500) break;
+      from = after(last.key);
+    }
+    await this.run("writing the history marker", async (a) => {
+      await this.kv.put({ key: marker, value: Buffer.from("1") }, a.call());
     });
   }
 

@@ -24,7 +24,7 @@ import type { Network, PodRecord, Policy } from "./model.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
-export const MIGRATIONS: readonly { name: string; sql: string; then?: (db: DatabaseSync) => void }[] = [
+export const MIGRATIONS: readonly { name: string; sql: string; after?: (db: DatabaseSync) => void }[] = [
   {
     name: "networks, pods, allocations, cursors, policies",
     sql: `
@@ -71,7 +71,7 @@ export const MIGRATIONS: readonly { name: string; sql: string; then?: (db: Datab
       CREATE INDEX history_by_network ON history (network, id);
     `,
     // The addresses held at the upgrade, as events at each pod's last update (history.ts seedEvents).
-    then: (db) => {
+    after: (db) => {
       const ins = db.prepare(
         `INSERT INTO history (id, event, network, address, namespace, name, container, node)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -153,7 +153,7 @@ class SqliteStore implements Store {
       if (m === undefined) break;
       this.tx(() => {
         this.db.exec(m.sql);
-        m.then?.(this.db);
+        m.after?.(this.db);
         this.db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }

@@ -65,6 +65,40 @@ describe("etcd store", () => {
     await assert.rejects(open(prefix), /layout .* version 99/);
   });
 
+  it("seeds the history of a layout written before there was one, once", async () => {
+    const prefix = `/seed-${process.pid}`;
+    let store = (await open(prefix)) as EtcdStore;
+    try {
+      await store.putNetwork("n", (e) => ({
+        name: "n",
+        spec: { subnet: "10.0.0.0/24" },
+        created: e?.created ?? "x",
+        updated: "x",
+      }));
+      const req: PodRequest = { attachments: [{ network: "n", ips: ["10.0.0.9"] }], sticky: true };
+      // A pod as an older dockin wrote it: no event, and no marker.
+      await store.updatePod("ns", "p", (e, view) => ({
+        ...planPod("ns", "p", e, req, view, "2026-01-01T00:00:00.000Z"),
+        copy: true,
+      }));
+      assert.deepEqual(await store.history({ limit: 10 }), []);
+      // biome-ignore lint/complexity/useLiteralKeys: a private field, on purpose
+      await store["kv"].deleteRange({ key: store.keys.historySeeded() });
+      for (let i = 0; i < 2; i++) {
+        await store.close();
+        store = (await open(prefix)) as EtcdStore;
+        assert.deepEqual(
+          (await store.history({ limit: 10 })).map(
+            (e) => `${e.time} ${e.event} ${e.address} ${e.namespace}/${e.name}`,
+          ),
+          ["2026-01-01T00:00:00.000Z reserved 10.0.0.9 ns/p"],
+        );
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it("answers 503 once closed", async () => {
     const store = await open();
     await store.close();
