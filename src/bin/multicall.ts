@@ -1,10 +1,8 @@
-// The multi-call entry of the standalone executable: one binary installed under several names
-// (`dockin-cni`, `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role
-// is loaded only when it runs, so a plugin's start-up never evaluates the RM or the CLI.
-import { createRequire } from "node:module";
-import { basename, dirname } from "node:path";
-import { getAsset, getRawAsset } from "node:sea";
-import { Script } from "node:vm";
+// The multi-call entry of the executable: one file installed under several names (`dockin-cni`,
+// `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role is a dynamic
+// import, so a plugin's start-up never evaluates the RM or the CLI (the build splits them into
+// their own chunks).
+import { basename } from "node:path";
 
 /** Loads (and so runs) one role's entry module. */
 export type RoleLoader = () => Promise<unknown>;
@@ -31,50 +29,4 @@ export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = pr
     process.stderr.write(`${role}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   });
-}
-
-/** Each role's bundle as a CommonJS function; the build compiles the same text for its code cache. */
-export function wrapRole(source: string): string {
-  return `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
-}
-
-export function roleFilename(role: string): string {
-  return `/dockin-sea/${role}.js`;
-}
-
-function cacheOf(role: string): { cachedData?: Buffer } {
-  try {
-    return { cachedData: Buffer.from(getRawAsset(`${role}.cache`)) };
-  } catch {
-    return {}; // built without code caches
-  }
-}
-
-/**
- * Loaders for roles kept as SEA assets (`<role>.js` and its V8 code cache `<role>.cache`): only the
- * role that runs is read, compiled (from the cache when V8 accepts it) and run.
- */
-export function assetRoles(roles: readonly string[]): Record<string, RoleLoader> {
-  const out: Record<string, RoleLoader> = {};
-  for (const role of roles) {
-    out[role] = async () => {
-      const filename = roleFilename(role);
-      const source = getAsset(`${role}.js`, "utf8");
-      const cache = cacheOf(role);
-      const script = new Script(wrapRole(source), { filename, ...cache });
-      if (process.env.DOCKIN_SEA_DEBUG === "1") {
-        const state =
-          cache.cachedData === undefined
-            ? "absent"
-            : script.cachedDataRejected === true
-              ? "rejected"
-              : "accepted";
-        process.stderr.write(`sea: role ${role} (${source.length} bytes), code cache ${state}\n`);
-      }
-      const run = script.runInThisContext() as (...args: unknown[]) => void;
-      const module = { exports: {} };
-      run(module.exports, createRequire(process.execPath), module, filename, dirname(filename));
-    };
-  }
-  return out;
 }

@@ -314,6 +314,43 @@ function runWithPipes(file: string, args: readonly string[], opts: RunOptions): 
   });
 }
 
+/** The longest wait for a delegate that is busy (ETXTBSY), and the longest pause between tries. */
+const BUSY_WAIT_MS = 5000;
+const BUSY_PAUSE_MS = 500;
+
+/**
+ * Runs the delegate, trying again while exec fails with ETXTBSY ("text file busy": the file is
+ * open for writing, as while an upgrade copies a plugin over in place), as libcni does. The
+ * pauses double from 20 ms up to 500 ms and add up to at most 5 s or half the deadline, whichever
+ * is less; the time spent waiting is taken off the deadline of the run that follows.
+ */
+async function runUnlessBusy(opts: ExecOptions): Promise<RunOutcome> {
+  const budget = Math.min(BUSY_WAIT_MS, opts.timeoutMs / 2);
+  let waited = 0;
+  let pause = 20;
+  for (;;) {
+    try {
+      // Its own process group, so that the deadline kills whatever it started too (bridge runs its
+      // IPAM plugin; a shell script runs its commands), not only the process we started.
+      return await runProcess(opts.file, [], {
+        env: delegateEnvironment(opts),
+        input: typeof opts.stdin === "string" ? opts.stdin : JSON.stringify(opts.stdin),
+        timeoutMs: opts.timeoutMs - waited,
+        group: true,
+      });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ETXTBSY") throw e;
+      if (waited + pause > budget) {
+        const why = `${(e as Error).message}: the file was still open for writing after ${waited} ms (is it being replaced?)`;
+        throw Object.assign(new Error(why, { cause: e }), { code: "ETXTBSY" });
+      }
+    }
+    await new Promise((r) => setTimeout(r, pause));
+    waited += pause;
+    pause = Math.min(pause * 2, BUSY_PAUSE_MS);
+  }
+}
+
 /**
  * Runs a plugin and returns its parsed stdout (undefined when empty, as for DEL). A failure is
  * thrown as a CniError carrying the plugin's own code and message; a plugin still running at the
@@ -324,14 +361,7 @@ export async function execPlugin(opts: ExecOptions): Promise<unknown> {
   const what = `${name} ${opts.env.command}`;
   let run: RunOutcome;
   try {
-    // Its own process group, so that the deadline kills whatever it started too (bridge runs its
-    // IPAM plugin; a shell script runs its commands), not only the process we started.
-    run = await runProcess(opts.file, [], {
-      env: delegateEnvironment(opts),
-      input: typeof opts.stdin === "string" ? opts.stdin : JSON.stringify(opts.stdin),
-      timeoutMs: opts.timeoutMs,
-      group: true,
-    });
+    run = await runUnlessBusy(opts);
   } catch (e) {
     throw new CniError(
       ErrorCode.PluginNotAvailable,

@@ -2,9 +2,22 @@
 // synchronously (the process may exit right after), to a file and, for errors, to stderr.
 // Lines logged before the configuration names the file are kept and written once it does.
 // Never to stdout: that is the protocol channel.
-import { appendFileSync, mkdirSync, renameSync, statSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { describe } from "./errors.ts";
+import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
+import { writeAllSync } from "./write.ts";
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -91,7 +104,7 @@ export class Logger {
     }
     if (this.stderr && rank(level) <= rank("warn")) {
       try {
-        writeSync(2, line);
+        writeAllSync(2, line); // whole lines: Bun's stderr may be non-blocking
       } catch {
         // stderr closed: the file still gets the line
       }
@@ -117,7 +130,7 @@ export class Logger {
       }
     } catch (err) {
       try {
-        writeSync(2, `dockin: cannot write log file ${this.file}: ${(err as Error).message}\n`);
+        writeAllSync(2, `dockin: cannot write log file ${this.file}: ${(err as Error).message}\n`);
       } catch {
         // nowhere left to report it
       }
@@ -126,15 +139,105 @@ export class Logger {
 
   /** Appends to the file, first moving it to `<file>.1` when the text would take it past maxBytes. */
   private append(file: string, text: string): void {
-    let size = 0;
-    try {
-      size = statSync(file).size;
-    } catch {
-      size = 0;
-    }
-    if (size > 0 && size + Buffer.byteLength(text) > this.maxBytes) renameSync(file, `${file}.1`);
+    const room = this.maxBytes - Buffer.byteLength(text);
+    if (sizeOf(file) > Math.max(room, 0)) rotate(file, room);
     appendFileSync(file, text, { mode: 0o600 });
   }
+}
+
+const sizeOf = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+/**
+ * Moves `file` to `<file>.1`, several plugin processes writing it at once. Only the holder of
+ * `<file>.lock` (created O_EXCL, naming its process) rotates, and only when the file is still past
+ * `room` once it holds the lock: a process that saw the file too large just before another one
+ * rotated it finds the new, small file, and leaves it (a rename of its own would move the new file
+ * over `.1`, and every line of the old one would be lost). A process that finds the lock taken
+ * does not wait: it appends to the file as it is, which the holder's rename then moves to `.1`
+ * with its lines. A lock whose process is gone (killed while rotating) is cleared.
+ */
+function rotate(file: string, room: number): void {
+  const lock = `${file}.lock`;
+  if (!takeLock(lock)) return;
+  try {
+    if (sizeOf(file) > Math.max(room, 0)) renameSync(file, `${file}.1`);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function takeLock(lock: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, "wx", 0o600);
+      try {
+        writeSync(fd, JSON.stringify(processIdentity(process.pid) ?? { pid: process.pid }));
+      } finally {
+        closeSync(fd);
+      }
+      return true;
+    } catch (err) {
+      // Taken by another process; any other failure: append without rotating.
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") return false;
+    }
+    if (!clearStaleLock(lock)) return false;
+  }
+  return false;
+}
+
+/** A lock holder read from the lock file; undefined while it is being written (or unreadable). */
+function holderOf(lock: string): ProcessIdentity | undefined {
+  try {
+    const v = JSON.parse(readFileSync(lock, "utf8")) as Partial<ProcessIdentity>;
+    return typeof v.pid === "number" && typeof v.start === "number"
+      ? { pid: v.pid, start: v.start }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A lock without a readable holder is given this long (ms) before it counts as left behind. */
+const UNREADABLE_LOCK_MS = 10_000;
+
+/** Removes the lock when its holder is gone; true when it did (or the lock was gone already). */
+function clearStaleLock(lock: string): boolean {
+  const holder = holderOf(lock);
+  if (holder === undefined) {
+    let age: number;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      return true;
+    }
+    if (age < UNREADABLE_LOCK_MS) return false;
+  } else if (stillRunning(holder)) return false;
+  // Moved aside first, so that of two processes clearing it only one succeeds; what was moved may
+  // be a lock another process took meanwhile, which is put back.
+  const aside = `${lock}.${process.pid}.stale`;
+  try {
+    renameSync(lock, aside);
+  } catch {
+    return true;
+  }
+  const moved = holderOf(aside);
+  if (moved !== undefined && stillRunning(moved)) {
+    try {
+      linkSync(aside, lock);
+    } catch {
+      // a third process holds the lock now
+    }
+    rmSync(aside, { force: true });
+    return false;
+  }
+  rmSync(aside, { force: true });
+  return true;
 }
 
 /** JSON replacer: an Error becomes its message and its causes' (JSON.stringify prints it as {}). */

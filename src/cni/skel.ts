@@ -1,7 +1,7 @@
 // The protocol driver every Dockin plugin runs on: reads the environment and stdin once,
 // checks the version and verb, calls the plugin, and prints the result or the error object.
 // stdout carries nothing else.
-import { fstatSync, readFileSync, writeSync } from "node:fs";
+import { fstatSync, readFileSync } from "node:fs";
 import {
   type CniEnv,
   checkNetnsNotOwn,
@@ -13,6 +13,7 @@ import {
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
+import { writeAllSync } from "./write.ts";
 
 /** The network configuration from stdin: the spec's keys, plus whatever the plugin defines. */
 export interface NetConf {
@@ -54,6 +55,29 @@ export interface PluginIO {
   guardStdout?(): void;
 }
 
+/**
+ * The console's methods that may print to stdout in one runtime or another, and the ones that
+ * keep the state those print (a timer's start, a count, a group's indent).
+ */
+const CONSOLE_METHODS = [
+  "log",
+  "info",
+  "debug",
+  "dir",
+  "dirxml",
+  "table",
+  "trace",
+  "count",
+  "countReset",
+  "group",
+  "groupCollapsed",
+  "groupEnd",
+  "time",
+  "timeLog",
+  "timeEnd",
+  "assert",
+] as const;
+
 export const processIO: PluginIO = {
   env: process.env,
   readStdin: () => {
@@ -74,26 +98,37 @@ export const processIO: PluginIO = {
     }
   },
   writeStdout: (text) => {
-    writeSync(1, text);
+    writeAllSync(1, text);
   },
   setExitCode: (code) => {
     process.exitCode = code;
   },
   writeStderr: (text) => {
     try {
-      writeSync(2, text);
+      writeAllSync(2, text);
     } catch {
       // stderr closed: nothing to tell
     }
   },
   guardStdout: () => {
-    // stdout is the protocol channel: any stray console.log or library write goes to stderr.
-    // A lazy getter, so that neither stream is built (net and stream modules loaded) unless used.
-    Object.defineProperty(process, "stdout", {
-      configurable: true,
-      enumerable: true,
-      get: () => process.stderr,
-    });
+    // stdout is the protocol channel: any stray console output goes to stderr. Bun's console
+    // writes to fd 1 itself, not through process.stdout (console.trace too): every method goes
+    // through a console whose both streams are stderr, made on first use. process.stdout itself
+    // is not redirected: on Bun, touching it in any way (a getter defined over it included) builds
+    // the stream, a quarter of an IPAM plugin's start-up (BENCHMARKS.md); instead the build
+    // refuses a plugin whose sources name it (scripts/build.ts).
+    type Methods = Record<string, (...args: unknown[]) => void>;
+    let quiet: Methods | undefined;
+    const methods = console as unknown as Methods;
+    for (const name of CONSOLE_METHODS) {
+      methods[name] = (...args: unknown[]) => {
+        quiet ??= new console.Console({
+          stdout: process.stderr,
+          stderr: process.stderr,
+        }) as unknown as Methods;
+        quiet[name]?.(...args);
+      };
+    }
   },
 };
 

@@ -6,11 +6,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { RmClient } from "../cli/commands/rm-client.ts";
+import { join, resolve } from "node:path";
 import { describe } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
+import { executableDir } from "../install/source.ts";
+import { RmClient } from "../rm/client.ts";
 
 export interface DemoOptions {
   /** Where dockin-cni, dockin-ipam and dockin are (dist/bin by default). */
@@ -289,7 +290,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   return status;
 }
 
-/** dist/bin when run from the built `dockin`. */
+/** Beside the running executable (dist/bin when run from source). */
 export function defaultBinDir(): string {
-  return resolve(dirname(process.argv[1] ?? "."));
+  return executableDir() ?? resolve("dist", "bin");
 }

@@ -22,7 +22,7 @@ import {
   type UninstallOptions,
   UsageError,
 } from "./options.ts";
-import { resolveSource, sourceFiles } from "./source.ts";
+import { resolveSource } from "./source.ts";
 import { sameContent, Transaction } from "./txn.ts";
 
 /**
@@ -101,20 +101,19 @@ function readText(path: string): string | undefined {
 }
 
 function pluginSteps(source: Source, binDir: string): Step[] {
-  const files = sourceFiles(source);
   const steps: Step[] = [];
   // With one multi-call executable every name after the first is a hard link to a file already in
   // the bin dir with the right bytes (installed earlier, or staged just now): one copy on disk.
   let linkFrom: ((staged: Map<string, string>) => string | undefined) | undefined;
   for (const name of PLUGINS) {
     const dest = join(binDir, name);
-    const src = files[name];
+    const src = source.file;
     if (sameContent(src, dest)) {
       steps.push({ verb: "unchanged", path: dest, note: `same as ${src}` });
-      if (source.kind === "sea" && linkFrom === undefined) linkFrom = () => dest;
+      if (linkFrom === undefined) linkFrom = () => dest;
       continue;
     }
-    const from = source.kind === "sea" ? linkFrom : undefined;
+    const from = linkFrom;
     steps.push({
       verb: existsSync(dest) ? "update" : "create",
       path: dest,
@@ -125,7 +124,7 @@ function pluginSteps(source: Source, binDir: string): Step[] {
         else staged.set(dest, txn.stageCopy(src, dest));
       },
     });
-    if (source.kind === "sea" && linkFrom === undefined) linkFrom = (staged) => staged.get(dest);
+    if (linkFrom === undefined) linkFrom = (staged) => staged.get(dest);
   }
   return steps;
 }
@@ -174,11 +173,6 @@ export async function install(opts: InstallOptions): Promise<Report> {
       found === undefined
         ? `no working bridge plugin in ${opts.binDir}: configs use cniVersion ${cniVersion}; install the CNI plugins there (dockin doctor checks)`
         : `configs use cniVersion ${cniVersion}: what ${join(opts.binDir, "bridge")} speaks, up to 1.0.0 (--cni-version to choose)`,
-    );
-  }
-  if (source.kind === "dev") {
-    notes.push(
-      `--dev: the installed plugins run on this repository's Node (${source.dir}); not for real hosts`,
     );
   }
   const steps = pluginSteps(source, opts.binDir);

@@ -30,12 +30,11 @@ export interface Dirs {
   dockinConfDir: string;
 }
 
-/** Where the plugin executables come from. */
-export type Source =
-  /** One multi-call standalone executable, installed under every plugin name (one copy). */
-  | { kind: "sea"; file: string }
-  /** dist/bin's bundles, which run on this repository's pinned Node (development only). */
-  | { kind: "dev"; dir: string };
+/** Where the plugins come from: one multi-call standalone executable, installed under every
+ * plugin name (one copy). */
+export interface Source {
+  file: string;
+}
 
 export interface InstallOptions extends Dirs {
   webhook: string;
@@ -51,9 +50,8 @@ export interface InstallOptions extends Dirs {
   tokenFile: string | undefined;
   /** Where dockin-cni reports each detach, so the RM can release addresses (our RM: …/podDetached). */
   notifyUrl: string | undefined;
-  /** undefined: the running standalone executable, else the repository's dist/sea/dockin. */
+  /** undefined: the running executable, else (run from source) the repository's dist/bin/dockin. */
   from: string | undefined;
-  dev: boolean;
   dryRun: boolean;
 }
 
@@ -87,8 +85,7 @@ options:
                          TLS and bearer-token settings for the webhook, written into the config
   --notify-url URL       told of every detach so the RM can release addresses (setup.sh: NOTIFY_URL);
                          for dockin rm serve: http://<rm>:10002/rmController/podDetached
-  --from FILE            the standalone executable to install (default: this one, or dist/sea/dockin)
-  --dev                  install dist/bin's plugins instead (they need this repository's Node)
+  --from FILE            the dockin executable to install (default: the one running)
   --dry-run              print the plan, change nothing
 `;
 
@@ -198,7 +195,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           "token-file": { type: "string" },
           "notify-url": { type: "string" },
           from: { type: "string" },
-          dev: { type: "boolean", default: false },
         },
       }),
     "dockin install --help",
@@ -231,7 +227,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new UsageError("--cert-file and --key-file go together");
   }
-  if (values.dev && values.from !== undefined) throw new UsageError("--dev and --from exclude each other");
   return {
     ...dirs(values),
     webhook,
@@ -246,7 +241,6 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
     tokenFile: absolute("token-file", values["token-file"]),
     notifyUrl,
     from: absolute("from", values.from),
-    dev: values.dev,
     dryRun: values["dry-run"],
   };
 }

@@ -1,14 +1,21 @@
-// Where the plugin executables come from: the standalone multi-call executable (the running one
-// when `dockin` is itself standalone, else the repository's dist/sea/dockin), or, for development,
-// dist/bin's bundles, which run on this repository's pinned Node.
+// Where the plugins come from: the one multi-call executable that `npm run build` makes
+// (dist/bin/dockin), installed under each plugin name. That is the running `dockin` when it is the
+// built executable, else (run from source, in development) the repository's dist/bin/dockin.
 import { accessSync, constants, existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { isSea } from "node:sea";
-import { PLUGINS, type Source, UsageError } from "./options.ts";
+import { type Source, UsageError } from "./options.ts";
 
-/** The repository that holds the running `dockin` (dist/bin/dockin or src/bin/dockin.ts), if any. */
+/**
+ * Whether this process is the compiled executable: Bun puts a compiled program's modules in its
+ * virtual file system, under /$bunfs/.
+ */
+export function isStandalone(moduleUrl: string = import.meta.url): boolean {
+  return moduleUrl.includes("/$bunfs/");
+}
+
+/** The repository that holds the running source (src/…), if any. */
 export function repoRoot(start: string | undefined = process.argv[1]): string | undefined {
-  if (start === undefined || isSea()) return undefined;
+  if (start === undefined || isStandalone()) return undefined;
   let dir: string;
   try {
     dir = dirname(realpathSync(start));
@@ -28,6 +35,13 @@ export function repoRoot(start: string | undefined = process.argv[1]): string | 
   }
 }
 
+/** The directory of the running executable's plugins: dist/bin when run from source. */
+export function executableDir(): string | undefined {
+  if (isStandalone()) return dirname(process.execPath);
+  const root = repoRoot();
+  return root === undefined ? undefined : join(root, "dist", "bin");
+}
+
 function checkExecutable(file: string, what: string, hint: string): void {
   try {
     if (!statSync(file).isFile()) throw new Error("not a regular file");
@@ -37,35 +51,20 @@ function checkExecutable(file: string, what: string, hint: string): void {
   }
 }
 
-export function resolveSource(opts: { from: string | undefined; dev: boolean }): Source {
-  const build = "build it with `node scripts/sea.ts` (npm run dist)";
-  if (opts.dev) {
-    const root = repoRoot();
-    if (root === undefined)
-      throw new UsageError("--dev needs dockin run from its repository (dist/bin/dockin)");
-    const dir = join(root, "dist", "bin");
-    for (const p of PLUGINS) checkExecutable(join(dir, p), "plugin", "run `npm run build` first");
-    return { kind: "dev", dir };
-  }
+export function resolveSource(opts: { from: string | undefined }): Source {
+  const build = "build it with `npm run build` (dist/bin/dockin)";
   if (opts.from !== undefined) {
     checkExecutable(opts.from, "--from", build);
-    return { kind: "sea", file: opts.from };
+    return { file: opts.from };
   }
-  if (isSea()) return { kind: "sea", file: process.execPath };
-  const root = repoRoot();
-  const file = root === undefined ? undefined : join(root, "dist", "sea", "dockin");
+  if (isStandalone()) return { file: process.execPath };
+  const dir = executableDir();
+  const file = dir === undefined ? undefined : join(dir, "dockin");
   if (file === undefined || !existsSync(file)) {
     throw new UsageError(
-      `no standalone executable to install${file === undefined ? "" : ` (${file} is missing)`}: ${build}, ` +
-        "pass --from FILE, or --dev to install dist/bin's plugins (they need this repository's Node)",
+      `no dockin executable to install${file === undefined ? "" : ` (${file} is missing)`}: ${build}, or pass --from FILE`,
     );
   }
-  checkExecutable(file, "standalone executable", build);
-  return { kind: "sea", file };
-}
-
-/** The file each plugin name is installed from. */
-export function sourceFiles(source: Source): Record<(typeof PLUGINS)[number], string> {
-  if (source.kind === "sea") return { "dockin-cni": source.file, "dockin-ipam": source.file };
-  return { "dockin-cni": join(source.dir, "dockin-cni"), "dockin-ipam": join(source.dir, "dockin-ipam") };
+  checkExecutable(file, "dockin executable", build);
+  return { file };
 }

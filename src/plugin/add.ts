@@ -8,7 +8,15 @@ import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { type AttachmentRecord, newRecord, readRecord, writeRecord } from "./record.ts";
+import {
+  type AttachmentRecord,
+  newRecord,
+  type RecordNetwork,
+  readRecord,
+  recordPath,
+  setAside,
+  writeRecord,
+} from "./record.ts";
 import { type Plan, validateReply } from "./reply.ts";
 import { addPolicy } from "./routing.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
@@ -46,6 +54,35 @@ export async function planRecord(
     networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
   });
   return { record, dctx };
+}
+
+/**
+ * Attaches every network in parallel (its chain, then its policy routing); throws the first
+ * network's failure, with the network named, once all of them have settled.
+ */
+async function attachAll(
+  networks: RecordNetwork[],
+  dctx: DelegateContext,
+  { pod, mark }: { pod: PodIdentity; mark: (phase: string) => void },
+): Promise<void> {
+  const outcomes = await Promise.allSettled(
+    networks.map(async (net) => {
+      net.result = await addChain(net, dctx);
+      mark(`attach:${net.ifName}`);
+      await addPolicy(dctx.netns, net);
+      mark(`policy:${net.ifName}`);
+    }),
+  );
+  const failedAt = outcomes.findIndex((o) => o.status === "rejected");
+  if (failedAt < 0) return;
+  const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
+  const net = networks[failedAt]!;
+  const code = reason instanceof CniError ? reason.code : ErrorCode.DelegateFailed;
+  // The delegate's message is inlined, not chained as `cause`: logs would print it twice.
+  throw new CniError(
+    code,
+    `attaching network "${net.name}" (${net.ifName}) to pod ${podLabel(pod)}: ${reason instanceof Error ? reason.message : String(reason)}`,
+  );
 }
 
 export async function add(ctx: Context): Promise<Result> {
@@ -91,6 +128,10 @@ export async function add(ctx: Context): Promise<Result> {
   if (leftover.kind === "found") {
     log.warn("a record of an earlier ADD exists: detaching it first");
     await detach(ctx, leftover.record, env.netns);
+  } else if (leftover.kind === "corrupt") {
+    // Evidence, not garbage: the new record must not overwrite it.
+    const path = setAside(recordPath(conf.cacheDir, env.containerId, env.ifName));
+    log.warn("unreadable attachment record set aside", { path, reason: leftover.reason });
   }
   preloadSpawn();
   mark("local");
@@ -116,33 +157,21 @@ export async function add(ctx: Context): Promise<Result> {
   writeRecord(conf.cacheDir, record);
   mark("record");
 
-  const outcomes = await Promise.allSettled(
-    networks.map(async (net) => {
-      net.result = await addChain(net, dctx);
-      mark(`attach:${net.ifName}`);
-      await addPolicy(env.netns, net);
-      mark(`policy:${net.ifName}`);
-    }),
-  );
-  const failedAt = outcomes.findIndex((o) => o.status === "rejected");
-  if (failedAt >= 0) {
-    const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
-    const net = networks[failedAt]!;
-    log.error("attach failed: rolling back", { network: net.name, error: describe(reason) });
+  try {
+    await attachAll(networks, dctx, { pod, mark });
+    record.state = "attached";
+    writeRecord(conf.cacheDir, record, { durable: false });
+  } catch (err) {
+    // Anything that fails after the first write (a delegate, a policy, the rewrite as
+    // `attached` on a full disk) leaves nothing: the record on disk names what to detach.
+    log.error("ADD failed after the record was written: rolling back", { error: describe(err) });
     try {
       await detach(ctx, record, env.netns);
-    } catch (err) {
-      log.error("rollback incomplete: the record stays for DEL", { error: describe(err) });
+    } catch (undo) {
+      log.error("rollback incomplete: the record stays for DEL", { error: describe(undo) });
     }
-    const code = reason instanceof CniError ? reason.code : ErrorCode.DelegateFailed;
-    // The delegate's message is inlined, not chained as `cause`: logs would print it twice.
-    throw new CniError(
-      code,
-      `attaching network "${net.name}" (${net.ifName}) to pod ${podLabel(pod)}: ${reason instanceof Error ? reason.message : String(reason)}`,
-    );
+    throw err;
   }
-  record.state = "attached";
-  writeRecord(conf.cacheDir, record, false);
   mark("done");
   log.debug("timings", { phases });
   const master = networks.find((n) => n.master)!;

@@ -1,15 +1,18 @@
 // DEL: from the record alone when there is one; without one, the webhook's answer as a fallback;
-// when that fails too, success with a warning (a DEL that fails forever leaves a stuck pod).
+// when that fails too, success with a warning (a DEL that fails forever leaves a stuck pod),
+// except with an unreadable record while the pod still has interfaces: then DEL fails, so that
+// the runtime retries until the backend can say what to detach. An unreadable record is never
+// deleted: once DEL is done with it, it is set aside, renamed, as evidence.
 
-import { rmSync } from "node:fs";
-import { describe } from "../cni/errors.ts";
+import { CniError, describe, ErrorCode } from "../cni/errors.ts";
 import { planRecord } from "./add.ts";
 import { type Context, webhookOptions } from "./context.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { readRecord, recordPath } from "./record.ts";
+import { readRecord, recordPath, setAside } from "./record.ts";
 import { validateReply } from "./reply.ts";
+import { podLinks } from "./routing.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
 
 export async function del(ctx: Context): Promise<void> {
@@ -23,8 +26,8 @@ export async function del(ctx: Context): Promise<void> {
     await notify(ctx, record.pod, record.containerId, record.ifName);
     return;
   }
-  const pod = podIdentity(env.args);
-  log.with({ pod: podLabel(pod) });
+  const pod = podOf(ctx);
+  if (pod !== undefined) log.with({ pod: podLabel(pod) });
   if (found.kind === "corrupt") {
     log.warn("attachment record unreadable: falling back to the webhook", { error: found.reason });
   } else {
@@ -33,20 +36,53 @@ export async function del(ctx: Context): Promise<void> {
   try {
     await fallback(ctx, pod);
   } catch (err) {
+    if (found.kind === "corrupt") await refuseIfAttached(ctx, found.reason, err);
     log.warn("DEL without a record could not reach the delegates; nothing else to do", {
       error: describe(err),
     });
   }
-  if (found.kind === "corrupt")
-    rmSync(recordPath(conf.cacheDir, env.containerId, env.ifName), { force: true });
+  if (found.kind === "corrupt") {
+    const path = recordPath(conf.cacheDir, env.containerId, env.ifName);
+    try {
+      log.warn("unreadable attachment record set aside", { path: setAside(path), reason: found.reason });
+    } catch (err) {
+      log.warn("setting the unreadable attachment record aside failed", { path, error: describe(err) });
+    }
+  }
   if (pod !== undefined) await notify(ctx, pod, env.containerId, env.ifName);
 }
 
-/** DEL of each network the webhook names for the pod, in reverse order, without prevResult. */
+/** The pod named by CNI_ARGS; undefined (with a warning) when CNI_ARGS cannot be parsed. */
+function podOf(ctx: Context): PodIdentity | undefined {
+  try {
+    return podIdentity(ctx.args.env.args);
+  } catch (err) {
+    ctx.log.warn("CNI_ARGS unreadable: DEL goes on without the pod's name", { error: describe(err) });
+    return undefined;
+  }
+}
+
+/**
+ * With an unreadable record and no answer from the backend, nothing says which interfaces are
+ * Dockin's: if the pod still has any, DEL fails (code 11) and the runtime retries; the record
+ * stays in place so that the retry comes back here. A pod with no interface left has nothing
+ * to detach.
+ */
+async function refuseIfAttached(ctx: Context, reason: string, backendError: unknown): Promise<void> {
+  const { env } = ctx.args;
+  const left = await podLinks(env.netns);
+  if (left.length === 0) return;
+  throw new CniError(
+    ErrorCode.TryAgainLater,
+    `DEL of ${env.containerId} (${env.ifName}): the attachment record is unreadable (${reason}) and the backend could not say which networks to detach (${describe(backendError)}); the pod still has ${left.join(", ")}: retry when the backend answers`,
+  );
+}
+
+/** DEL of each network the webhook names for the pod, in parallel, without prevResult. */
 async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<void> {
   const { env } = ctx.args;
   const { conf } = ctx;
-  if (pod === undefined) throw new Error("CNI_ARGS has no K8S_POD_NAME");
+  if (pod === undefined) throw new Error("CNI_ARGS names no pod (no readable K8S_POD_NAME)");
   if (conf.backend === "") throw new Error("no backend configured");
   const options = { ...webhookOptions(conf), deadlineMs: Math.min(conf.deadlineMs, 5_000), retries: 1 };
   const reply = await callWebhook(podQueryUrl(conf.backend, pod, env.containerId), options);
@@ -56,9 +92,9 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
     networks: loadNetworkDir(conf.confDir),
   });
   const { record } = await planRecord(ctx, plan, pod);
-  await detach(ctx, record, env.netns);
+  // The file at the record's path, if any, is the unreadable one: del() sets it aside.
+  await detach(ctx, record, env.netns, { removeFile: false });
 }
-
 /** Tells the RM the pod is detached (POST notifyUrl); a failure is only a warning. */
 export async function notify(
   ctx: Context,
@@ -76,6 +112,7 @@ export async function notify(
   };
   if (pod.namespace !== undefined) body.podNamespace = pod.namespace;
   if (pod.uid !== undefined) body.podUid = pod.uid;
+  const started = Date.now();
   try {
     await callWebhook(
       conf.notifyUrl,
@@ -85,8 +122,12 @@ export async function notify(
         body,
       },
     );
-    log.info("notified", { outcome: "ok" });
+    log.info("notified", { outcome: "ok", ms: Date.now() - started });
   } catch (err) {
-    log.warn("notifying the RM of the detach failed", { outcome: "failed", error: describe(err) });
+    log.warn("notifying the RM of the detach failed", {
+      outcome: "failed",
+      ms: Date.now() - started,
+      error: describe(err),
+    });
   }
 }

@@ -52,6 +52,23 @@ interface Head {
   bodyStart: number;
 }
 
+/**
+ * The final reply's head, after any informational (1xx) replies, which HTTP/1.1 lets a server send
+ * before it (100 Continue, 103 Early Hints) and which a client skips (RFC 9110 §15.2). 101 would
+ * switch protocols, which this client never asks for: an error.
+ */
+function finalHead(data: Buffer): Head | undefined {
+  let at = 0;
+  for (;;) {
+    const head = parseHead(data.subarray(at));
+    if (head === undefined) return undefined;
+    if (head.status === 101)
+      throw new TransportError("the server switched protocols (101), which was not asked for");
+    if (head.status >= 200 || head.status < 100) return { ...head, bodyStart: at + head.bodyStart };
+    at += head.bodyStart;
+  }
+}
+
 function parseHead(data: Buffer): Head | undefined {
   const end = data.indexOf("\r\n\r\n");
   if (end < 0) {
@@ -72,8 +89,7 @@ function parseHead(data: Buffer): Head | undefined {
 /** The body when the reply is complete (`ended`: the server closed), else undefined. */
 function bodyOf(data: Buffer, head: Head, ended: boolean, max: number): Buffer | undefined {
   const raw = data.subarray(head.bodyStart);
-  if (head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200))
-    return Buffer.alloc(0);
+  if (head.status === 204 || head.status === 304) return Buffer.alloc(0);
   if ((head.headers.get("transfer-encoding") ?? "").toLowerCase().includes("chunked")) {
     const body = dechunk(raw);
     if (body === undefined && raw.length > max + MAX_HEAD)
@@ -152,7 +168,7 @@ export function exchange(ex: Exchange, onSocket: (s: Socket) => void): Promise<R
     let head: Head | undefined;
     const progress = (ended: boolean) => {
       try {
-        head ??= parseHead(data);
+        head ??= finalHead(data);
         if (head === undefined) {
           if (ended) finish(new TransportError("connection closed before a reply"));
           return;

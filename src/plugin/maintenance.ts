@@ -8,7 +8,7 @@ import { notify } from "./del.ts";
 import { IPAM_TYPE } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { listRecordFiles, readRecordFile } from "./record.ts";
+import { addInProgress, listRecordFiles, readRecordFile } from "./record.ts";
 import { callWebhook, safeUrl } from "./webhook.ts";
 
 /** Ready when every delegate of every network in confDir exists and the backend answers HTTP. */
@@ -58,7 +58,8 @@ export async function status(ctx: Context): Promise<void> {
 
 /**
  * Detaches and forgets every record not in the valid attachments, telling the RM of each (as DEL
- * does); keeps going on errors. A config without the list is refused, never read as "none valid".
+ * does), except the record of an ADD still running (`addInProgress`); keeps going on errors. A
+ * config without the list is refused, never read as "none valid".
  */
 export async function gc(ctx: Context): Promise<void> {
   const { conf, log } = ctx;
@@ -78,6 +79,17 @@ export async function gc(ctx: Context): Promise<void> {
     }
     const r = read.record;
     if (valid.has(`${r.containerId}:${r.ifName}`)) continue;
+    // The runtime's list was made before an ADD that is running now began: that ADD finishes (or
+    // rolls back) on its own, and a later GC or DEL sees its outcome. One that died half-way has
+    // no live owner and is detached below.
+    if (addInProgress(r)) {
+      log.info("GC: leaving an ADD in progress alone", {
+        containerId: r.containerId,
+        ifName: r.ifName,
+        pid: r.owner?.pid,
+      });
+      continue;
+    }
     try {
       // A /proc/<pid>/ns/net path may name another process's namespace by now: only a bind
       // mount (/var/run/netns/…, as containerd, CRI-O and podman use) is trusted.

@@ -22,9 +22,14 @@ export interface NetworkDir {
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Removes `//` and `/* *\/` comments outside strings; also drops trailing commas before } or ]. */
+/**
+ * Removes `//` and `/* *\/` comments outside strings, and drops a trailing comma before `}` or `]`
+ * (comments and whitespace between them allowed), in one scan, so that strings stay as written.
+ */
 export function stripComments(text: string): string {
   let out = "";
+  // Where in `out` the last comma outside a string stands, while only whitespace or comments follow it.
+  let comma = -1;
   let i = 0;
   while (i < text.length) {
     const c = text[i]!;
@@ -33,17 +38,21 @@ export function stripComments(text: string): string {
       while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
       out += text.slice(i, j + 1);
       i = j + 1;
+      comma = -1;
     } else if (c === "/" && text[i + 1] === "/") {
       while (i < text.length && text[i] !== "\n") i++;
     } else if (c === "/" && text[i + 1] === "*") {
       const end = text.indexOf("*/", i + 2);
       i = end < 0 ? text.length : end + 2;
     } else {
+      if ((c === "}" || c === "]") && comma >= 0) out = out.slice(0, comma) + out.slice(comma + 1);
+      if (c === ",") comma = out.length;
+      else if (!/\s/.test(c)) comma = -1;
       out += c;
       i++;
     }
   }
-  return out.replace(/,(\s*[}\]])/g, "$1");
+  return out;
 }
 
 /** Parses one network file; throws with the reason when it is not a usable network config. */

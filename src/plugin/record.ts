@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "../cni/errors.ts";
+import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
 import type { PodIdentity } from "./identity.ts";
 import type { PlannedAddress } from "./reply.ts";
@@ -56,12 +57,35 @@ export interface AttachmentRecord {
   /** `adding` until every network is attached, then `attached`. */
   state: "adding" | "attached";
   created: string;
+  /** The ADD's process, to tell an ADD in progress from one that died half-way (`addInProgress`). */
+  owner?: ProcessIdentity;
   networks: RecordNetwork[];
 }
 
-/** A record in state `adding`, as written before the first delegate runs. */
-export function newRecord(fields: Omit<AttachmentRecord, "format" | "state" | "created">): AttachmentRecord {
-  return { format: RECORD_FORMAT, ...fields, state: "adding", created: new Date().toISOString() };
+/**
+ * Whether the record is that of an ADD running now: state `adding` and the process that wrote it
+ * still alive (same pid, same start time). An `adding` record whose process is gone is an ADD that
+ * died half-way (killed, node crash); one without an owner (written by an older dockin-cni) counts
+ * as such too.
+ */
+export function addInProgress(record: AttachmentRecord): boolean {
+  if (record.state !== "adding" || record.owner === undefined) return false;
+  return stillRunning(record.owner);
+}
+
+/** A record in state `adding`, as written before the first delegate runs, owned by this process. */
+export function newRecord(
+  fields: Omit<AttachmentRecord, "format" | "state" | "created" | "owner">,
+): AttachmentRecord {
+  const record: AttachmentRecord = {
+    format: RECORD_FORMAT,
+    ...fields,
+    state: "adding",
+    created: new Date().toISOString(),
+  };
+  const owner = processIdentity(process.pid);
+  if (owner !== undefined) record.owner = owner;
+  return record;
 }
 
 /** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */
@@ -69,13 +93,21 @@ export function recordPath(cacheDir: string, containerId: string, ifName: string
   return join(cacheDir, `${containerId}:${ifName}.json`);
 }
 
-/**
- * Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. With
- * `durable` false the fsyncs are skipped (still atomic against a killed process): used for the
- * rewrite that adds the results, whose loss in a machine crash only costs CHECK its cache, as
- * DEL works from the `adding` record (and the crash took the pod's namespace anyway).
- */
-export function writeRecord(cacheDir: string, record: AttachmentRecord, durable = true): void {
+export interface WriteOptions {
+  /**
+   * false skips the fsyncs (still atomic against a killed process): used for the rewrite that
+   * adds the results, whose loss in a machine crash only costs CHECK its cache, as DEL works
+   * from the `adding` record (and the crash took the pod's namespace anyway). Default true.
+   */
+  durable?: boolean;
+}
+
+/** Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. */
+export function writeRecord(
+  cacheDir: string,
+  record: AttachmentRecord,
+  { durable = true }: WriteOptions = {},
+): void {
   const path = recordPath(cacheDir, record.containerId, record.ifName);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -97,12 +129,10 @@ export function writeRecord(cacheDir: string, record: AttachmentRecord, durable 
     }
   } catch (err) {
     rmSync(tmp, { force: true });
+    // The cause is inlined, not chained: logs print the chain, and would print it twice.
     throw new CniError(
       ErrorCode.IOFailure,
       `writing the attachment record ${path}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
     );
   }
 }
@@ -112,11 +142,19 @@ export type ReadOutcome =
   | { kind: "missing" }
   | { kind: "corrupt"; reason: string };
 
-function isRecord(v: unknown): v is AttachmentRecord {
-  if (typeof v !== "object" || v === null) return false;
+/** Why a parsed value is not a record this build reads, or undefined when it is one. */
+function notARecord(v: unknown): string | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "not a record: not a JSON object";
   const r = v as Record<string, unknown>;
+  if (r.format !== RECORD_FORMAT) {
+    const has = r.format === undefined ? "no format" : `format ${JSON.stringify(r.format)}`;
+    return `not a record this build reads: it has ${has}, this build reads format ${RECORD_FORMAT}`;
+  }
+  return isRecord(r) ? undefined : "not a record: a field is missing or of the wrong type";
+}
+
+function isRecord(r: Record<string, unknown>): boolean {
   return (
-    r.format === RECORD_FORMAT &&
     typeof r.containerId === "string" &&
     typeof r.ifName === "string" &&
     typeof r.netns === "string" &&
@@ -141,7 +179,10 @@ export function readRecordFile(path: string): ReadOutcome {
   }
   try {
     const value: unknown = JSON.parse(text);
-    return isRecord(value) ? { kind: "found", record: value } : { kind: "corrupt", reason: "not a record" };
+    const problem = notARecord(value);
+    return problem === undefined
+      ? { kind: "found", record: value as AttachmentRecord }
+      : { kind: "corrupt", reason: problem };
   } catch (err) {
     return { kind: "corrupt", reason: (err as Error).message };
   }
@@ -149,6 +190,16 @@ export function readRecordFile(path: string): ReadOutcome {
 
 export function readRecord(cacheDir: string, containerId: string, ifName: string): ReadOutcome {
   return readRecordFile(recordPath(cacheDir, containerId, ifName));
+}
+
+/**
+ * Moves an unreadable record out of the way (`<name>.json.unreadable-<ms>`, which no reader
+ * lists) instead of deleting it: it is the evidence of what went wrong. Returns the new path.
+ */
+export function setAside(path: string): string {
+  const aside = `${path}.unreadable-${Date.now()}`;
+  renameSync(path, aside);
+  return aside;
 }
 
 export function removeRecord(cacheDir: string, containerId: string, ifName: string): void {

@@ -2,7 +2,7 @@
 // subnet and a default route via the gateway) and a rule `from <address> lookup <table>`, so that
 // replies leave by the interface the request came in on. Done with iproute2 inside the pod's
 // netns (`nsenter --net=<netns> ip -batch -`): one process per network.
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { runProcess } from "../cni/exec.ts";
 import { formatPrefix, networkOf, parsePrefix } from "../cni/ip.ts";
@@ -146,4 +146,18 @@ export async function checkPolicy(netns: string, net: RecordNetwork): Promise<st
     }
   }
   return problems;
+}
+
+/**
+ * The interfaces in the pod's netns other than loopback; none when the netns is gone (its veths
+ * went with it). Used by DEL when neither the record nor the backend can say what is attached.
+ */
+export async function podLinks(netns: string): Promise<string[]> {
+  if (netns === "" || !existsSync(netns)) return [];
+  const run = await runIn(netns, ["-j", "link", "show"], undefined);
+  if (run.code !== 0) {
+    throw new CniError(ErrorCode.IOFailure, `listing the interfaces in ${netns}: ${run.stderr}`);
+  }
+  const links = JSON.parse(run.stdout || "[]") as { ifname: string }[];
+  return links.map((l) => l.ifname).filter((n) => n !== "lo");
 }

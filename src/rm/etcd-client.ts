@@ -3,6 +3,7 @@
 // a deadline on every request, and the retry loop every store operation runs in.
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import tls from "node:tls";
 import { Etcd3, type IOptions, isRecoverableError, type KVClient } from "etcd3";
 import { describe } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
@@ -75,27 +76,29 @@ export function readTls(files: EtcdTlsFiles): EtcdOptions["tls"] {
   return tls;
 }
 
-let quiet = false;
+let sniGuarded = false;
 
 /**
- * grpc-js gives TLS the endpoint's host as its SNI server name even when the host is an IP address,
- * and Node then warns (DEP0123, "Setting the TLS ServerName to an IP address is not permitted by
- * RFC 6066"). Node sends no SNI for an IP, and the member's certificate is still checked against
- * the IP, so the warning tells an operator nothing to act on: it is dropped, it alone.
+ * grpc-js gives TLS the endpoint's host as its SNI server name even when the host is an IP address.
+ * RFC 6066 forbids an IP there: Node drops it with a warning (DEP0123), and Bun refuses the
+ * connection ("Setting the TLS ServerName to an IP address is not permitted"), so an RM on Bun
+ * never reached an etcd named by IP. tls.connect is wrapped, once, to leave out an IP server name
+ * before it is used, which is what Node does anyway: no SNI is sent, and the member's certificate
+ * is still checked against the IP (the host), as the TLS tests show with a certificate that lacks
+ * it. Only an IP server name is touched; a DNS name goes through as given.
  */
-function quietIpServerName(): void {
-  if (quiet) return;
-  quiet = true;
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const [typeOrOptions, code] = rest;
-    const given =
-      typeof typeOrOptions === "object" && typeOrOptions !== null
-        ? (typeOrOptions as { code?: unknown }).code
-        : code;
-    if (given === "DEP0123") return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
+function noIpServerName(): void {
+  if (sniGuarded) return;
+  sniGuarded = true;
+  const connect = tls.connect;
+  (tls as { connect: (...args: unknown[]) => tls.TLSSocket }).connect = (...args: unknown[]) => {
+    const [first] = args;
+    if (typeof first === "object" && first !== null && "servername" in first) {
+      const { servername, ...rest } = first as tls.ConnectionOptions;
+      if (typeof servername === "string" && isIP(servername) !== 0) args[0] = rest;
+    }
+    return (connect as (...a: unknown[]) => tls.TLSSocket)(...args);
+  };
 }
 
 export function connect(options: EtcdOptions): Etcd3 {
@@ -116,7 +119,7 @@ export function connect(options: EtcdOptions): Etcd3 {
   };
   if (tls !== undefined) {
     if (options.endpoints.some((e) => isIP(new URL(e).hostname.replace(/^\[|\]$/g, "")) !== 0))
-      quietIpServerName();
+      noIpServerName();
     // grpc-js takes the system CAs when the root certificate is null (the type says Buffer).
     config.credentials = { rootCertificate: tls.ca ?? (null as unknown as Buffer) };
     if (tls.key !== undefined) config.credentials.privateKey = tls.key;

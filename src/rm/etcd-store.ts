@@ -37,6 +37,7 @@ import {
   seedEvents,
 } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
+import { missingNetworks, networkInUse } from "./rules.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 const utf8 = (b: Buffer): string => b.toString("utf8");
@@ -275,11 +276,27 @@ export class EtcdStore implements Store {
           `network "${name}" still has ${n} allocated address(es); delete its pods first`,
         );
       }
+      const policies = this.keys.policies();
+      const rev = res.header.revision;
+      const { kvs } = await this.rangeAll(a, policies, prefixEnd(policies), { revision: rev });
+      const inUse = networkInUse(
+        name,
+        kvs.map((x) => JSON.parse(utf8(x.value)) as Policy),
+      );
+      if (inUse !== undefined) throw inUse;
       const cursors = this.keys.cursors(name);
       const txn = await this.kv.txn(
         {
           compare: [
             { key, target: "Mod", result: "Equal", mod_revision: kv.mod_revision },
+            // No policy written since the read (one naming this network would be among them).
+            {
+              key: policies,
+              range_end: prefixEnd(policies),
+              target: "Mod",
+              result: "Less",
+              mod_revision: next(rev),
+            },
             // Still no address key at all in the network.
             {
               key: addrs,
@@ -684,19 +701,52 @@ export class EtcdStore implements Store {
 
   // ---- policies
 
-  async putPolicy(policy: Policy): Promise<boolean> {
-    return this.run(`writing policy "${policy.name}"`, async (a) => {
-      const key = this.keys.policy(policy.name);
-      const put: IRequestOp = { request_put: { key, value: json(policy) } };
-      const res = await this.kv.txn(
+  async putPolicy(
+    name: string,
+    decide: (existing: Policy | undefined) => Policy,
+  ): Promise<{ policy: Policy; created: boolean }> {
+    return this.run(`writing policy "${name}"`, async (a) => {
+      const key = this.keys.policy(name);
+      const res = await this.kv.range({ key }, a.call());
+      const kv = res.kvs[0];
+      const existing = kv === undefined ? undefined : (JSON.parse(utf8(kv.value)) as Policy);
+      const policy = decide(existing);
+      const names = [...new Set(policy.networks.map((att) => att.network))];
+      const read = await this.kv.txn(
         {
-          compare: [{ key, target: "Create", result: "Equal", create_revision: 0 }],
-          success: [put],
-          failure: [put],
+          success: names.map((n) => ({
+            request_range: { key: this.keys.network(n), keys_only: true, revision: res.header.revision },
+          })),
         },
         a.call(),
       );
-      return res.succeeded;
+      // Each network as read: its creation revision (absent: none).
+      const created = new Map<string, string>();
+      names.forEach((n, i) => {
+        const found = read.responses[i]?.response_range.kvs[0];
+        if (found !== undefined) created.set(n, found.create_revision);
+      });
+      const missing = missingNetworks(policy, (n) => created.has(n));
+      if (missing !== undefined) throw missing;
+      // Commit only if the policy is as read and every network it names is still the one read
+      // (a network deleted since, or deleted and created again, has another creation revision).
+      const txn = await this.kv.txn(
+        {
+          compare: [
+            { key, target: "Mod", result: "Equal", mod_revision: kv?.mod_revision ?? "0" },
+            ...[...created].map(([n, rev]) => ({
+              key: this.keys.network(n),
+              target: "Create" as const,
+              result: "Equal" as const,
+              create_revision: rev,
+            })),
+          ],
+          success: [{ request_put: { key, value: json(policy) } }],
+        },
+        a.call(),
+      );
+      if (!txn.succeeded) throw new Retry();
+      return { policy, created: existing === undefined };
     });
   }
 

@@ -1,5 +1,5 @@
 // HTTP plumbing for the RM on node:http: bounded JSON bodies, JSON replies, bearer tokens.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { RmError } from "./errors.ts";
 
@@ -97,4 +97,22 @@ export class Tokens {
     for (const d of this.digests) ok = timingSafeEqual(d, given) || ok;
     if (!ok) throw new RmError("Forbidden", "the bearer token is not accepted");
   }
+
+  /** An HMAC-SHA-256 of `data` keyed by the first token (console sessions: src/rm/ui/session.ts). */
+  sign(data: string): string {
+    return mac(this.digests[0] as Buffer, data);
+  }
+
+  /** Whether `signature` is `data` signed by any accepted token: a rotated-out token's sessions end. */
+  verify(data: string, signature: string): boolean {
+    const given = Buffer.from(signature, "base64url");
+    let ok = false;
+    for (const d of this.digests) {
+      const expected = Buffer.from(mac(d, data), "base64url");
+      ok = (given.length === expected.length && timingSafeEqual(expected, given)) || ok;
+    }
+    return ok;
+  }
 }
+
+const mac = (key: Buffer, data: string): string => createHmac("sha256", key).update(data).digest("base64url");

@@ -6,6 +6,7 @@ import { type Family, parseIP } from "../cni/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { HistoryEvent } from "./history.ts";
 import type { PodRecord } from "./model.ts";
+import { missingNetworks } from "./rules.ts";
 import type { Store } from "./store.ts";
 
 export interface MigrateReport {
@@ -78,10 +79,22 @@ export async function migrate(from: Store, to: Store, options: MigrateOptions = 
   }
 
   const networks = await from.listNetworks();
+  const policies = await from.listPolicies();
+  // The target refuses a policy naming a missing network (older RMs could leave one): say so
+  // before anything is written, rather than half-way.
+  const names = new Set(networks.map((n) => n.name));
+  const broken = policies.flatMap((p) => {
+    const missing = missingNetworks(p, (n) => names.has(n));
+    return missing === undefined ? [] : [`policy "${p.name}": ${missing.message}`];
+  });
+  if (broken.length > 0) {
+    throw new Error(
+      `the source ${from.description} has policies naming networks it does not have (${broken.join("; ")}); fix or delete those policies, then migrate again`,
+    );
+  }
   for (const n of networks) await to.putNetwork(n.name, () => n);
   say(`copied ${networks.length} network(s)`);
-  const policies = await from.listPolicies();
-  for (const p of policies) await to.putPolicy(p);
+  for (const p of policies) await to.putPolicy(p.name, () => p);
   say(`copied ${policies.length} policy(ies)`);
 
   const pods = await allPods(from);

@@ -17,6 +17,8 @@ import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { poolSize, poolsOf } from "./model.ts";
 import type { RmService } from "./service.ts";
+import { Console } from "./ui/console.ts";
+import { CSRF_HEADER, checkCsrf, checkOrigin, cookie, SESSION_COOKIE, validSession } from "./ui/session.ts";
 
 /** Pods per page of GET /api/v1/pods when the query gives no `limit`. */
 const DEFAULT_PAGE = 1000;
@@ -74,10 +76,13 @@ export class RmServer {
   private draining = false;
   /** Responses not yet finished, told to close their connection when a close starts. */
   private readonly active = new Set<ServerResponse>();
+  /** The web console at /ui. */
+  private readonly console: Console;
 
   constructor(options: ServerOptions) {
     this.options = { ...options };
     this.service = options.service;
+    this.console = new Console({ secure: options.tls !== undefined });
     this.routes = this.buildRoutes();
     for (const r of this.routes) if (!r.pattern.includes("{")) this.exact.set(r.pattern, r);
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
@@ -309,6 +314,31 @@ export class RmServer {
     sendJson(ctx.res, 200, reply);
   }
 
+  /**
+   * The bearer token (the CLI, the plugins) or, for the console, its session cookie; a write with
+   * the cookie needs the session's CSRF header too. Without tokens everything is open.
+   */
+  private authorize(req: IncomingMessage, res: ServerResponse, route: Route): void {
+    const tokens = this.options.tokens;
+    if (tokens === undefined || route.auth === "none") return;
+    if (route.auth === "webhook" && this.options.webhookAuth === false) return;
+    const session = cookie(req, SESSION_COOKIE);
+    if (req.headers.authorization === undefined && session !== undefined && validSession(tokens, session)) {
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        const given = req.headers[CSRF_HEADER];
+        checkCsrf(tokens, session, typeof given === "string" ? given : undefined);
+      }
+      return;
+    }
+    try {
+      tokens.check(req.headers.authorization);
+    } catch (err) {
+      if (err instanceof RmError && err.reason === "Unauthorized")
+        res.setHeader("www-authenticate", "Bearer");
+      throw err;
+    }
+  }
+
   private reqId(req: IncomingMessage): string {
     const given = req.headers["x-request-id"];
     if (typeof given === "string" && /^[\w.:-]{1,64}$/.test(given)) return given;
@@ -353,6 +383,11 @@ export class RmServer {
       const mark = raw.indexOf("?");
       const path = mark < 0 ? raw : raw.slice(0, mark);
       const query = new URLSearchParams(mark < 0 ? "" : raw.slice(mark + 1));
+      checkOrigin(req, this.options.tls !== undefined);
+      if (path === "/ui" || path.startsWith("/ui/")) {
+        pattern = "/ui";
+        return await this.console.handle(req, res, path, this.options.tokens);
+      }
       let route = this.exact.get(path);
       let params: string[] = [];
       for (const r of route === undefined ? this.routes : []) {
@@ -374,19 +409,7 @@ export class RmServer {
         res.setHeader("allow", Object.keys(route.methods).join(", "));
         throw new RmError("MethodNotAllowed", `${req.method} is not allowed on ${route.pattern}`);
       }
-      const tokens = this.options.tokens;
-      if (
-        tokens !== undefined &&
-        (route.auth === "admin" || (route.auth === "webhook" && this.options.webhookAuth !== false))
-      ) {
-        try {
-          tokens.check(req.headers.authorization);
-        } catch (err) {
-          if (err instanceof RmError && err.reason === "Unauthorized")
-            res.setHeader("www-authenticate", "Bearer");
-          throw err;
-        }
-      }
+      this.authorize(req, res, route);
       await handler({ req, res, path, query, params });
     } catch (err) {
       if (res.headersSent) {

@@ -185,15 +185,9 @@ export class RmService {
     return networks.map((n) => this.networkView(n, usage));
   }
 
+  /** Deletes a network; the store refuses it (409) while a policy names it or an address is held. */
   async deleteNetwork(name: string): Promise<void> {
     checkName("network", name);
-    const users = (await this.store.listPolicies()).filter((p) => p.networks.some((a) => a.network === name));
-    if (users.length > 0) {
-      throw new RmError(
-        "Conflict",
-        `network "${name}" is used by policy ${users.map((p) => `"${p.name}"`).join(", ")}; change the policy first`,
-      );
-    }
     this.networks.delete(name);
     this.answers = new WeakMap();
     await this.store.deleteNetwork(name);
@@ -318,6 +312,8 @@ export class RmService {
   /**
    * Garbage collection against the pods that are still valid (on one node, or everywhere): every
    * releasing-policy pod not listed (and, with `node`, last attached on that node) is released.
+   * `released` lists each such pod that is gone afterwards, once (one released by another caller
+   * at the same moment too: its addresses are free all the same).
    */
   async gc(body: unknown): Promise<{ released: string[] }> {
     const errors: string[] = [];
@@ -351,14 +347,15 @@ export class RmService {
       for (const pod of page) {
         const key = `${pod.namespace}/${pod.name}`;
         if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node)) continue;
-        // The decision may run more than once (etcd): it only says whether it freed the pod.
-        let freed = false;
-        await this.store.updatePod(pod.namespace, pod.name, (existing) => {
-          // Checked again inside the transaction: the pod may have been re-attached meanwhile.
-          freed = !(existing === undefined || existing.sticky || existing.containerId !== pod.containerId);
-          return freed && existing !== undefined ? releasePod(existing, { as: "gc" }) : undefined;
-        });
-        if (freed) released.push(key);
+        // Checked again inside the transaction: the pod may have been re-attached meanwhile. The
+        // decision stays pure (the store may run it more than once); what it did is read from
+        // what the store returns: the pod is gone once released, and still there when kept.
+        const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
+          existing === undefined || existing.sticky || existing.containerId !== pod.containerId
+            ? undefined
+            : releasePod(existing, { as: "gc" }),
+        );
+        if (left === undefined) released.push(key);
       }
       const last = page[page.length - 1];
       if (last === undefined || page.length < 1000) break;
@@ -372,19 +369,17 @@ export class RmService {
   async putPolicy(name: string, body: unknown): Promise<{ policy: Policy; created: boolean }> {
     checkName("policy", name);
     const spec = validatePolicySpec(body);
-    for (const [i, att] of spec.networks.entries()) {
-      if ((await this.store.getNetwork(att.network)) === undefined) {
-        throw new RmError(
-          "NotFound",
-          `invalid policy: networks[${i}].network: network "${att.network}" not found`,
-        );
-      }
-    }
-    const existing = await this.store.getPolicy(name);
     const now = this.now();
-    const policy: Policy = { name, ...spec, created: existing?.created ?? now, updated: now };
-    const created = await this.store.putPolicy(policy);
-    return { policy, created };
+    // The store checks that every network named exists, in the transaction that writes (404).
+    return this.store.putPolicy(
+      name,
+      (existing): Policy => ({
+        name,
+        ...spec,
+        created: existing?.created ?? now,
+        updated: now,
+      }),
+    );
   }
 
   async getPolicy(name: string): Promise<Policy> {

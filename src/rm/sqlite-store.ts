@@ -21,6 +21,7 @@ import {
   timeOfId,
 } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
+import { missingNetworks, networkInUse } from "./rules.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
@@ -305,6 +306,8 @@ class SqliteStore implements Store {
           `network "${name}" still has ${n} allocated address(es); delete its pods first`,
         );
       }
+      const inUse = networkInUse(name, this.policiesSync());
+      if (inUse !== undefined) throw inUse;
       this.stmt("DELETE FROM networks WHERE name = ?").run(name);
       this.stmt("DELETE FROM cursors WHERE network = ?").run(name);
       this.writeHistory([networkDeleted(name)]);
@@ -487,27 +490,41 @@ class SqliteStore implements Store {
 
   // ---- policies
 
-  async putPolicy(policy: Policy): Promise<boolean> {
+  async putPolicy(
+    name: string,
+    decide: (existing: Policy | undefined) => Policy,
+  ): Promise<{ policy: Policy; created: boolean }> {
     return this.write(() => {
-      const existed = this.stmt("SELECT 1 AS x FROM policies WHERE name = ?").get(policy.name) !== undefined;
+      const existing = this.policySync(name);
+      const policy = decide(existing);
+      const missing = missingNetworks(policy, (network) => this.networkSync(network) !== undefined);
+      if (missing !== undefined) throw missing;
       this.stmt(
         "INSERT INTO policies (name, spec) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
-      ).run(policy.name, JSON.stringify(policy));
-      return !existed;
+      ).run(name, JSON.stringify(policy));
+      return { policy, created: existing === undefined };
     });
   }
 
-  async getPolicy(name: string): Promise<Policy | undefined> {
-    this.check();
+  private policySync(name: string): Policy | undefined {
     const row = this.stmt("SELECT spec FROM policies WHERE name = ?").get(name);
     return row === undefined ? undefined : (JSON.parse(str(row, "spec")) as Policy);
   }
 
-  async listPolicies(): Promise<Policy[]> {
+  async getPolicy(name: string): Promise<Policy | undefined> {
     this.check();
+    return this.policySync(name);
+  }
+
+  private policiesSync(): Policy[] {
     return this.stmt("SELECT spec FROM policies ORDER BY name")
       .all()
       .map((row) => JSON.parse(str(row, "spec")) as Policy);
+  }
+
+  async listPolicies(): Promise<Policy[]> {
+    this.check();
+    return this.policiesSync();
   }
 
   async deletePolicy(name: string): Promise<boolean> {

@@ -49,7 +49,10 @@ export interface Store {
   ): Promise<{ network: Network; created: boolean }>;
   getNetwork(name: string): Promise<Network | undefined>;
   listNetworks(): Promise<Network[]>;
-  /** Deletes a network; throws a 409 while it has allocated addresses, 404 when unknown. */
+  /**
+   * Deletes a network; throws a 409 while it has allocated addresses or a policy names it
+   * (`networkInUse` of rules.ts), 404 when unknown. The checks and the delete are one transaction.
+   */
   deleteNetwork(name: string): Promise<void>;
   /** How many addresses are allocated, per network and family. */
   usage(): Promise<PoolUsage[]>;
@@ -74,8 +77,15 @@ export interface Store {
   /** Sets allocation cursors (`rm migrate` carries them over); other pools' are left as they are. */
   putCursors(cursors: readonly AllocationKey[]): Promise<void>;
 
-  /** Creates or replaces a policy; returns whether it was created. */
-  putPolicy(policy: Policy): Promise<boolean>;
+  /**
+   * Creates or replaces a policy. `decide` gets the current policy (if any) and returns the one to
+   * write (or throws). The store refuses it with a 404 when a network it names does not exist
+   * (`missingNetworks` of rules.ts), checked in the same transaction as the write.
+   */
+  putPolicy(
+    name: string,
+    decide: (existing: Policy | undefined) => Policy,
+  ): Promise<{ policy: Policy; created: boolean }>;
   getPolicy(name: string): Promise<Policy | undefined>;
   listPolicies(): Promise<Policy[]>;
   /** Deletes a policy; false when there was none. */

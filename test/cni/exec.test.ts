@@ -1,5 +1,6 @@
 // exec.ts with real executables: test/fixtures/fake-plugin, scripted through its config.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -248,6 +249,58 @@ describe("execPlugin(): what the delegate answers", () => {
     writeFileSync(notExec, "#!/bin/sh\n", { mode: 0o644 });
     await rejectsCni(run({}, { file: notExec }), 50, /EACCES/);
     await rejectsCni(run({}, { file: join(tmp, "missing") }), 50, /ENOENT/);
+  });
+});
+
+/**
+ * Another process that holds `file` open for writing, as `cp` does while it replaces a plugin in
+ * place: exec of the file fails with ETXTBSY until `release()` lets the holder close it and exit.
+ */
+async function holdOpenForWriting(file: string): Promise<{ release: () => Promise<void> }> {
+  const holder = spawn("sh", ["-c", 'exec 3>>"$0"; echo held; read line', file], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((r) => holder.once("exit", () => r()));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.once("data", () => resolve());
+    holder.once("error", reject);
+    holder.once("exit", () => reject(new Error("the holder exited before it held the file")));
+  });
+  return {
+    release: async () => {
+      holder.stdin.end("\n");
+      await exited;
+    },
+  };
+}
+
+describe("execPlugin(): a delegate being replaced in place (ETXTBSY)", () => {
+  it("is retried until the writer has closed it, as libcni does", async () => {
+    const file = join(tmp, "busy-then-free");
+    writeFileSync(file, `#!/bin/sh\necho '{"replaced":true}'\n`, { mode: 0o755 });
+    const held = await holdOpenForWriting(file);
+    try {
+      const running = execPlugin({ file, env: ENV, stdin: {}, timeoutMs: 20_000 });
+      // Let go while execPlugin is retrying: without a retry it has already failed by now.
+      setTimeout(() => void held.release(), 300);
+      assert.deepEqual(await running, { replaced: true });
+    } finally {
+      await held.release();
+    }
+  });
+  it("gives up after a bounded wait with error 50 naming the cause", async () => {
+    const file = join(tmp, "busy-for-good");
+    writeFileSync(file, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const held = await holdOpenForWriting(file);
+    try {
+      await rejectsCni(
+        execPlugin({ file, env: ENV, stdin: {}, timeoutMs: 1000 }),
+        50,
+        /ETXTBSY: the file was still open for writing after \d+ ms/,
+      );
+    } finally {
+      await held.release();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // log.ts: the structured logger of short-lived plugin processes.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -187,6 +187,114 @@ describe("rotation", () => {
     for (let i = 0; i < 20; i++) log.info(`line ${i}`);
     assert.equal(existsSync(`${file}.1`), false);
     assert.equal(linesOf(file).length, 20);
+  });
+});
+
+describe("rotation across processes", () => {
+  const FLOOD = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "log-flood.ts");
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const until = async (what: () => boolean) => {
+    while (!what()) await sleep(20);
+  };
+  /** A writer process waiting at `go` before it logs `count` lines (`<id> <i>`). */
+  const flood = async (file: string, maxBytes: number, count: number, id: string, go: string) => {
+    const child = spawn(process.execPath, [FLOOD, file, String(maxBytes), String(count), id, go], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    await until(() => existsSync(`${go}.${id}.ready`) || child.exitCode !== null);
+    return { child, exited };
+  };
+  const allLines = (file: string): string[] => [...linesOf(`${file}.1`), ...linesOf(file)].map((l) => l.msg);
+
+  it("keeps every line when several processes write past maxBytes at once (one rotation due)", async () => {
+    // Four writers, about 1.6 times maxBytes in all: exactly one rotation is due, so the file and
+    // .1 must hold every line, once, each writer's in its order.
+    for (let round = 0; round < 2; round++) {
+      const file = freshFile();
+      mkdirSync(dirname(file), { recursive: true });
+      const go = join(dirname(file), "go");
+      const writers = ["w0", "w1", "w2", "w3"];
+      const count = 300;
+      const maxBytes = 100_000;
+      const procs = await Promise.all(writers.map((id) => flood(file, maxBytes, count, id, go)));
+      writeFileSync(go, "");
+      assert.deepEqual(await Promise.all(procs.map((p) => p.exited)), [0, 0, 0, 0]);
+      const size = statSync(file).size + statSync(`${file}.1`).size;
+      assert.ok(size > maxBytes && size < 2 * maxBytes, `round ${round}: ${size} bytes in all`);
+      const lines = allLines(file);
+      assert.equal(new Set(lines).size, lines.length, `round ${round}: a line written twice`);
+      const want = writers.flatMap((id) => Array.from({ length: count }, (_, i) => `${id} ${i}`));
+      const seen = new Set(lines);
+      const missing = want.filter((l) => !seen.has(l));
+      assert.deepEqual(missing, [], `round ${round}: ${missing.length} lines lost`);
+      for (const id of writers) {
+        const mine = lines.filter((l) => l.startsWith(`${id} `)).map((l) => Number(l.split(" ")[1]));
+        assert.deepEqual(
+          mine,
+          [...mine].sort((a, b) => a - b),
+          `round ${round}: ${id} out of order`,
+        );
+      }
+    }
+  });
+
+  it("a rotation held up between its check and its rename loses nothing another process wrote meanwhile", async () => {
+    // The race made certain: strace holds writer A at the entry of its rotation's rename (the
+    // syscall itself, nothing of ours), another process writes past maxBytes meanwhile, then
+    // strace lets A go. Before the fix, A's rename moved the file the other one had just started
+    // over onto .1, and every line of the old file was gone.
+    assert.ok(existsSync("/usr/bin/strace"), "strace not found: install Debian's strace (./dev setup)");
+    const file = freshFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const pre = new Logger({}, { stderr: false, maxBytes: 1_000_000 });
+    pre.configure(file, "info");
+    for (let i = 0; i < 50; i++) pre.info(`pre ${i}`);
+    const maxBytes = statSync(file).size + 10;
+    const go = join(dirname(file), "go");
+    const trace = join(dirname(file), "trace");
+    const a = await flood(file, maxBytes, 1, "A", go);
+    const strace = spawn(
+      "/usr/bin/strace",
+      [
+        "-qq",
+        ...["-p", String(a.child.pid), "-o", trace],
+        ...["-e", "trace=rename,renameat,renameat2"],
+        ...["-e", "inject=rename,renameat,renameat2:delay_enter=300s"],
+      ],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    const straceDone = new Promise<void>((r) => strace.on("close", () => r()));
+    try {
+      const tracer = () =>
+        /^TracerPid:\s*(\d+)/m.exec(readFileSync(`/proc/${a.child.pid}/status`, "utf8"))?.[1];
+      await until(() => strace.exitCode !== null || (tracer() ?? "0") !== "0");
+      assert.equal(strace.exitCode, null, "strace attached to the writer");
+      writeFileSync(go, "");
+      await until(() => existsSync(trace) && readFileSync(trace, "utf8").includes(`rename("${file}"`));
+      const b = spawnSync(
+        process.execPath,
+        [
+          WRITER,
+          JSON.stringify([
+            [["configure", file, "info"], ...Array.from({ length: 20 }, (_, i) => ["info", `B ${i}`])],
+            { stderr: false, maxBytes },
+          ]),
+        ],
+        { encoding: "utf8" },
+      );
+      assert.equal(b.status, 0, b.stderr);
+    } finally {
+      strace.kill("SIGTERM"); // detaches: A's rename goes ahead now
+      await straceDone;
+    }
+    assert.equal(await a.exited, 0);
+    const want = [
+      ...Array.from({ length: 50 }, (_, i) => `pre ${i}`),
+      ...Array.from({ length: 20 }, (_, i) => `B ${i}`),
+      "A 0",
+    ];
+    assert.deepEqual(allLines(file).sort(), want.sort());
   });
 });
 

@@ -6,14 +6,27 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
+import { parseAllDocuments } from "yaml";
 import { DEFAULTS, parseInstallArgs } from "../../src/install/options.ts";
-import { node, root } from "../install/helpers.ts";
-import { parseYamlDocuments, type Yaml, YamlError } from "./yaml.ts";
+import { builtExecutable, root } from "../install/helpers.ts";
 
 const PYTHON = "/usr/bin/python3";
 
 const dir = join(root, "deploy", "kubernetes");
+type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 type Obj = { [key: string]: Yaml };
+
+/**
+ * The documents of a manifest as Kubernetes reads them: YAML 1.1, as sigs.k8s.io/yaml does (so
+ * `0400` is octal). Any error or warning (a duplicate key, a tab in the indentation…) fails, with
+ * the file and the line.
+ */
+function parseManifest(name: string, text: string): Yaml[] {
+  const documents = parseAllDocuments(text, { version: "1.1", uniqueKeys: true, prettyErrors: true });
+  const problems = [...documents].flatMap((d) => [...d.errors, ...d.warnings]);
+  if (problems.length > 0) throw new Error(`${name}: ${problems.map((e) => e.message).join("\n")}`);
+  return [...documents].map((d) => d.toJS() as Yaml);
+}
 
 function isObj(v: Yaml | undefined): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -42,7 +55,7 @@ const files = readdirSync(dir)
   .filter((f) => f.endsWith(".yaml"))
   .sort();
 const docs = new Map(
-  files.map((f) => [f, parseYamlDocuments(readFileSync(join(dir, f), "utf8")).filter(isObj)]),
+  files.map((f) => [f, parseManifest(f, readFileSync(join(dir, f), "utf8")).filter(isObj)]),
 );
 const all = [...docs.values()].flat();
 function find(file: string, kind: string, name: string): Obj {
@@ -54,33 +67,60 @@ const podSpec = (o: Obj): Obj => at(o, "spec.template.spec") as Obj;
 const flag = (args: string[], name: string): string | undefined =>
   args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 
+/**
+ * Problems test/deploy/schema.py finds in the objects: Debian's python3-kubernetes (the official
+ * client, whose models are generated from the API's OpenAPI spec) as the offline schema.
+ * kubectl cannot do it offline: its validation fetches the schema from an API server.
+ */
+function checkSchemas(objects: Obj[]): string[] {
+  const r = spawnSync(PYTHON, [join(root, "test", "deploy", "schema.py")], {
+    encoding: "utf8",
+    input: JSON.stringify(objects),
+  });
+  assert.equal(
+    r.status,
+    0,
+    `the schema check needs python3-kubernetes (apt-get install python3-kubernetes)\n${r.stderr}`,
+  );
+  return JSON.parse(r.stdout) as string[];
+}
+
 const daemonSet = find("install-daemonset.yaml", "DaemonSet", "dockin-install");
 const service = find("rm-service.yaml", "Service", "dockin-rm");
 const rmSqlite = find("rm-sqlite.yaml", "Deployment", "dockin-rm");
 const rmEtcd = find("rm-etcd.yaml", "Deployment", "dockin-rm");
 
-describe("the YAML subset parser", () => {
+describe("reading the manifests", () => {
   test("reads nested mappings, sequences of mappings, scalars and comments", () => {
-    const [doc] = parseYamlDocuments(
-      "a: 1 # c\nb:\n  - x: \"q # not a comment\"\n    y: [1, two]\n  - plain: text with spaces\nc: true\nd: 'it''s'\n",
+    const [doc] = parseManifest(
+      "t.yaml",
+      "a: 1 # c\nb:\n  - x: \"q # not a comment\"\n    z: [1, two]\n  - plain: text with spaces\nc: true\nd: 'it''s'\n",
     );
     assert.deepEqual(doc, {
       a: 1,
-      b: [{ x: "q # not a comment", y: [1, "two"] }, { plain: "text with spaces" }],
+      b: [{ x: "q # not a comment", z: [1, "two"] }, { plain: "text with spaces" }],
       c: true,
       d: "it's",
     });
   });
-  const rejected: [string, string][] = [
-    ["a duplicate key", "a: 1\na: 2\n"],
-    ["stray indentation", "a: 1\n   b: 2\n"],
-    ["a tab", "a:\n\tb: 1\n"],
-    ["an anchor", "a: &x 1\n"],
-    ["a block scalar", "a: |\n  text\n"],
-    ["an octal-looking number", "mode: 0400\n"],
+  test("reads scalars as Kubernetes does (YAML 1.1): 0400 is octal, yes is true", () => {
+    assert.deepEqual(parseManifest("t.yaml", "mode: 0400\nenabled: yes\n"), [{ mode: 256, enabled: true }]);
+  });
+  const rejected: [string, string, RegExp][] = [
+    ["a duplicate key", "a: 1\na: 2\n", /unique/i],
+    ["a tab in the indentation", "a:\n\tb: 1\n", /tab/i],
+    ["an unclosed quote", 'a: "x\n', /quot|missing/i],
   ];
-  for (const [name, text] of rejected) {
-    test(`rejects ${name}`, () => assert.throws(() => parseYamlDocuments(text), YamlError));
+  for (const [name, text, why] of rejected) {
+    test(`rejects ${name}, naming the file and the line`, () =>
+      assert.throws(
+        () => parseManifest("bad.yaml", text),
+        (err: unknown) =>
+          err instanceof Error &&
+          /^bad\.yaml: /.test(err.message) &&
+          why.test(err.message) &&
+          /line \d+/.test(err.message),
+      ));
   }
 });
 
@@ -116,6 +156,42 @@ describe("deploy/kubernetes", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), docs.get(f), `${f}: PyYAML reads it the same`);
     }
+  });
+
+  test("docs/kubernetes.md describes every manifest, and every kind they use", () => {
+    const doc = readFileSync(join(root, "docs", "kubernetes.md"), "utf8");
+    for (const f of files) assert.ok(doc.includes(`\`${f}\``), `docs/kubernetes.md names ${f}`);
+    for (const o of all.filter((o) => o.kind !== "Kustomization"))
+      assert.ok(doc.includes(String(o.kind)), `docs/kubernetes.md names the kind ${String(o.kind)}`);
+  });
+
+  test("every object matches the Kubernetes API's schema (python3-kubernetes' OpenAPI models, offline)", () => {
+    const objects = all.filter((o) => o.kind !== "Kustomization");
+    assert.ok(objects.length >= 7, `${objects.length} objects`);
+    assert.deepEqual(checkSchemas(objects), []);
+  });
+
+  test("the schema check finds an unknown field, a wrong type, a missing required field and a kind outside its apiVersion", () => {
+    const broken = JSON.parse(JSON.stringify(daemonSet)) as Obj;
+    const spec = podSpec(broken);
+    spec.hostNetwrok = true;
+    const init = objs(at(spec, "initContainers"))[0]!;
+    delete init.name;
+    const main = objs(at(spec, "containers"))[0]!;
+    main.ports = [{ containerPort: "10002" }];
+    const problems = checkSchemas([
+      broken,
+      { apiVersion: "v1", kind: "Deployment", metadata: { name: "x" } },
+    ]);
+    assert.deepEqual(
+      problems.sort(),
+      [
+        "0 DaemonSet/dockin-install: spec.template.spec.hostNetwrok: unknown field of V1PodSpec (did you mean hostNetwork?)",
+        "0 DaemonSet/dockin-install: spec.template.spec.initContainers[0]: Invalid value for `name`, must not be `None`",
+        '0 DaemonSet/dockin-install: spec.template.spec.containers[0].ports[0].containerPort: expected an integer, got "10002"',
+        "1 Deployment/x: (object): the API has no kind Deployment in v1",
+      ].sort(),
+    );
   });
 
   test("the DaemonSet runs `dockin install` with the installer's flags and the seed's paths", () => {
@@ -161,7 +237,7 @@ describe("deploy/kubernetes", () => {
     const probe = strings(at(main, "readinessProbe.exec.command"));
     assert.deepEqual(probe.slice(0, 2), ["dockin", "doctor"]);
     assert.equal(flag(probe, "cni-conf-dir"), DEFAULTS.cniConfDir.replace(/\/$/, ""));
-    const r = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "doctor", "--help"], {
+    const r = spawnSync(builtExecutable(), ["doctor", "--help"], {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
@@ -180,7 +256,7 @@ describe("deploy/kubernetes", () => {
       const c = objs(at(podSpec(rm), "containers"))[0]!;
       assert.deepEqual(strings(at(c, "command")), ["dockin", "rm", "serve"]);
       const args = strings(at(c, "args"));
-      const usage = spawnSync(node, [join(root, "src", "bin", "dockin.ts"), "rm", "serve", "--help"], {
+      const usage = spawnSync(builtExecutable(), ["rm", "serve", "--help"], {
         encoding: "utf8",
       });
       assert.equal(usage.status, 0, usage.stderr);
@@ -238,8 +314,8 @@ describe("deploy/kubernetes", () => {
     );
     assert.deepEqual([...images], ["dockin"]);
     const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
-    assert.match(dockerfile, /node_modules\/\.bin\/node scripts\/sea\.ts/);
-    assert.match(dockerfile, /COPY --from=build \/src\/dist\/sea\/dockin \/usr\/local\/bin\/dockin/);
+    assert.match(dockerfile, /RUN npm run build/);
+    assert.match(dockerfile, /COPY --from=build \/src\/dist\/bin\/dockin \/usr\/local\/bin\/dockin/);
     const instructions = dockerfile
       .split("\n")
       .filter((l) => !l.trimStart().startsWith("#"))

@@ -56,7 +56,7 @@ describe("dockin rm migrate", () => {
         created: NOW,
         updated: NOW,
       }));
-      await sqlite.putPolicy({
+      await sqlite.putPolicy("web", () => ({
         name: "web",
         namespace: "prod",
         networks: [{ network: "a", ips: [] }],
@@ -64,7 +64,7 @@ describe("dockin rm migrate", () => {
         priority: 3,
         created: NOW,
         updated: NOW,
-      });
+      }));
       for (let i = 0; i < 250; i++) await put(sqlite, `ns${i % 3}`, `p${i}`, req("a", [], i % 2 === 0));
       for (let i = 0; i < 20; i++) await put(sqlite, "dual", `q${i}`, req("d"));
       await put(sqlite, "fixed", "f", req("d", ["10.2.0.200", "fd00:2::c8"]));

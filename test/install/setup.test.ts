@@ -15,10 +15,9 @@ import {
 import { join } from "node:path";
 import { before, describe, type TestContext, test } from "node:test";
 import {
-  ensureSea,
+  builtExecutable,
   readJson,
   readOnly,
-  root,
   runEnv,
   setup,
   snapshot,
@@ -35,7 +34,7 @@ function tree(ctx: TestContext): Tree {
 }
 
 before(() => {
-  ensureSea();
+  builtExecutable();
 });
 
 describe("setup.sh install", () => {
@@ -196,24 +195,6 @@ describe("setup.sh install", () => {
   });
 });
 
-describe("setup.sh install for development (DOCKIN_DEV=1)", () => {
-  test("installs dist/bin's plugins, which run on this repository's Node, and says so", (ctx) => {
-    const t = tree(ctx);
-    const dist = join(root, "dist", "bin");
-    assert.ok(existsSync(join(dist, "dockin-ipam")), "dist/bin is built (npm run build)");
-    const r = setup(t, ["install", WEBHOOK, "test"], { DOCKIN_DEV: "1" });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /note: --dev: the installed plugins run on this repository's Node/);
-    for (const name of ["dockin-cni", "dockin-ipam"]) {
-      const installed = join(t.binDir, name);
-      assert.equal(readFileSync(installed, "utf8"), readFileSync(join(dist, name), "utf8"));
-      const v = runEnv(installed, [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
-      assert.equal(v.status, 0, `${name}: ${v.stderr}`);
-    }
-    assert.notEqual(statSync(join(t.binDir, "dockin-cni")).ino, statSync(join(t.binDir, "dockin-ipam")).ino);
-  });
-});
-
 describe("setup.sh uninstall", () => {
   test("removes the plugins and the main config, keeps the network configs and says so", (ctx) => {
     const t = tree(ctx);
@@ -340,21 +321,13 @@ describe("the installed plugins", () => {
     );
     assert.equal(bare.status, 0, bare.stderr);
     assert.match(bare.stdout, /supportedVersions/);
-    // Each role loads its own bundle only, and V8 takes its code cache (else start-up is slower).
-    for (const name of ["dockin-ipam", "dockin-cni"]) {
-      const r = runEnv(join(t.binDir, name), [], { CNI_COMMAND: "VERSION", DOCKIN_SEA_DEBUG: "1" }, "{}");
-      assert.equal(r.status, 0, r.stderr);
-      const loaded = r.stderr.split("\n").filter((l) => l.startsWith("sea: "));
-      assert.equal(loaded.length, 1, r.stderr);
-      assert.match(loaded[0] ?? "", new RegExp(`^sea: role ${name} \\(\\d+ bytes\\), code cache accepted$`));
-    }
     // A symbolic link keeps the name it is run as, too.
     symlinkSync(join(t.binDir, "dockin-ipam"), join(t.root, "dockin-ipam"));
     const linked = runEnv(join(t.root, "dockin-ipam"), [], { CNI_COMMAND: "VERSION" }, "{}");
     assert.equal(linked.status, 0, linked.stderr);
     assert.match(linked.stdout, /supportedVersions/);
     // Under any other name it is the dockin CLI.
-    const cli = runEnv(ensureSea(), ["install", "--help"], {});
+    const cli = runEnv(builtExecutable(), ["install", "--help"], {});
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /usage: dockin install/);
   });

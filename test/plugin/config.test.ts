@@ -64,6 +64,16 @@ describe("network files", () => {
     assert.deepEqual(JSON.parse(stripComments(text)), { a: "http://x//y", b: "/*no*/", c: [1, 2] });
   });
 
+  test("stripComments leaves strings that hold a comma before ] or } as written", () => {
+    const cases: [string, unknown][] = [
+      ['{"a": "x,]"}', { a: "x,]" }],
+      ['{"a": "x, }", "b": [","]}', { a: "x, }", b: [","] }],
+      ['{"a": "q\\",]", "b": 1,}', { a: 'q",]', b: 1 }],
+      ['{"a": [1, /* c */ ], "b": {"c": 2, // d\n }, }', { a: [1], b: { c: 2 } }],
+    ];
+    for (const [text, want] of cases) assert.deepEqual(JSON.parse(stripComments(text)), want, text);
+  });
+
   test("loadNetworkDir finds networks by name in .json, .conf and .conflist, reports broken and duplicate files", () => {
     const dir = mkdtempSync(join(tmpdir(), "dk-netconf-"));
     try {

@@ -105,6 +105,41 @@ describe("http1 exchange", () => {
     }
   });
 
+  test("skips a 103 Early Hints sent before the final reply", async () => {
+    const server = createHttp((_req, res) => {
+      res.writeEarlyHints({ link: "</style.css>; rel=preload; as=style" }, () => {
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end('{"final":true}');
+        }, 20);
+      });
+    });
+    const port = await listen(server);
+    try {
+      const reply = await get(port);
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, '{"final":true}');
+      assert.equal(reply.headers.get("link"), undefined);
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("skips several informational replies that arrive with the final reply in one piece", async () => {
+    const { port, server } = await rawServer(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" +
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}",
+      true,
+    );
+    try {
+      const reply = await get(port);
+      assert.equal(reply.status, 202);
+      assert.equal(reply.body, "{}");
+    } finally {
+      await close(server);
+    }
+  });
+
   const refusals: [string, string | Buffer, typeof TooLarge | typeof TransportError, RegExp][] = [
     [
       "refuses a content-length above the cap before reading the body",
@@ -137,6 +172,18 @@ describe("http1 exchange", () => {
       /not an HTTP\/1\.x reply/,
     ],
     ["reports a connection closed before any reply", "", TransportError, /closed before a reply/],
+    [
+      "reports a connection closed after an informational reply only",
+      "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n",
+      TransportError,
+      /closed before a reply/,
+    ],
+    [
+      "refuses a switch of protocols that was not asked for",
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+      TransportError,
+      /101.*not asked for/,
+    ],
     [
       "reports malformed chunked encoding",
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",

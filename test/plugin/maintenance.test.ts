@@ -2,12 +2,12 @@
 // notification, and 20 pods attached at once.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { makePki } from "../fixtures/certs.ts";
-import { cni, inWorld, nsAddresses, podArgs, reply, Webhook, World } from "./harness.ts";
+import { cni, inWorld, nsAddresses, podArgs, REFERENCE, reply, Webhook, World } from "./harness.ts";
 
 const pair = (n: number) => [
   { type: "test", podIp: `10.1.0.${n}`, subnetMask: "255.255.0.0", gateway: "10.1.255.254", master: true },
@@ -117,6 +117,99 @@ describe("dockin-cni GC", () => {
       assert.equal(notes.length, 1);
       assert.equal(notes[0].podName, "pod-7");
       assert.equal(notes[0].event, "detached");
+    });
+  });
+
+  test("GC leaves an ADD in progress alone, and detaches one whose process died half-way", async () => {
+    await inWorld(async (w) => {
+      // The network's delegate is the real bridge behind a gate: its ADD waits for the gate file.
+      const gate = join(w.dir, "gate");
+      w.fake(
+        "gatedbridge",
+        [
+          'if [ "$CNI_COMMAND" = ADD ]; then',
+          `  echo $$ > ${w.dir}/delegate-$CNI_CONTAINERID.pid`,
+          `  while [ ! -e ${gate} ]; do sleep 0.05; done`,
+          "fi",
+          `exec ${join(REFERENCE, "bridge")}`,
+        ].join("\n"),
+      );
+      w.network("test", { type: "gatedbridge" });
+      const waitForRecord = async (name: string): Promise<void> => {
+        while (!w.records().includes(name)) await new Promise((r) => setTimeout(r, 20));
+      };
+      const gcNow = () =>
+        cni({
+          command: "GC",
+          containerId: "",
+          config: w.config("1.1.0", { "cni.dev/valid-attachments": [] }),
+        });
+
+      // An ADD running now (its record in state `adding`, its delegate waiting): GC leaves it.
+      const ns = w.netns();
+      w.webhook.replies.set("pod-1", reply([pair(1)[0]]));
+      const adding = cni({
+        command: "ADD",
+        containerId: "inflight",
+        netns: ns,
+        args: podArgs("pod-1"),
+        config: w.config("1.1.0", { deadlineMs: 60_000, delegateTimeoutMs: 60_000 }),
+      });
+      try {
+        await waitForRecord("inflight:eth0.json");
+        const gc = await gcNow();
+        assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+        assert.deepEqual(w.records(), ["inflight:eth0.json"], "GC left the ADD in progress alone");
+      } finally {
+        // Whatever happened, let the ADD finish: no process outlives the test.
+        writeFileSync(gate, "");
+      }
+      const add = await adding;
+      assert.equal(add.code, 0, add.stdout + add.stderr);
+      assert.deepEqual(nsAddresses(ns), { eth0: ["10.1.0.1/16"] });
+      assert.match(readFileSync(w.logFile, "utf8"), /GC: leaving an ADD in progress alone/);
+      rmSync(gate);
+
+      // An ADD killed half-way (the record still `adding`, its process gone): GC detaches it.
+      const ns2 = w.netns();
+      w.webhook.replies.set("pod-2", reply([pair(2)[0]]));
+      let pid = 0;
+      const killed = cni({
+        command: "ADD",
+        containerId: "crashed",
+        netns: ns2,
+        args: podArgs("pod-2"),
+        config: w.config("1.1.0", { deadlineMs: 60_000, delegateTimeoutMs: 60_000 }),
+        onSpawn: (p) => {
+          pid = p;
+        },
+      });
+      await waitForRecord("crashed:eth0.json");
+      const delegatePid = join(w.dir, "delegate-crashed.pid");
+      while (!existsSync(delegatePid)) await new Promise((r) => setTimeout(r, 20));
+      process.kill(-pid, "SIGKILL");
+      // The delegate runs in its own process group: it goes too, as in a node's crash.
+      process.kill(Number(readFileSync(delegatePid, "utf8")), "SIGKILL");
+      assert.equal((await killed).signal, "SIGKILL");
+      const gc2 = await cni({
+        command: "GC",
+        containerId: "",
+        config: w.config("1.1.0", {
+          "cni.dev/valid-attachments": [{ containerID: "inflight", ifname: "eth0" }],
+        }),
+      });
+      assert.equal(gc2.code, 0, gc2.stdout + gc2.stderr);
+      assert.deepEqual(w.records(), ["inflight:eth0.json"], "GC removed the crashed ADD's record");
+
+      const del = await cni({
+        command: "DEL",
+        containerId: "inflight",
+        netns: ns,
+        args: podArgs("pod-1"),
+        config: w.config("1.1.0"),
+      });
+      assert.equal(del.code, 0, del.stdout + del.stderr);
+      assert.deepEqual(w.portsLeft(), []);
     });
   });
 

@@ -76,11 +76,11 @@ export async function startRm(
   };
 }
 
-/** The dockin CLI as a command line: the built bundle when there is one, else the source on the pinned Node. */
+/** The dockin CLI as a command line: the executable that ships (`npm run build` makes it). */
 export function dockinCommand(): string[] {
-  const root = join(import.meta.dirname, "..", "..");
-  const built = join(root, "dist", "bin", "dockin");
-  return existsSync(built) ? [built] : [process.execPath, join(root, "src", "bin", "dockin.ts")];
+  const built = join(import.meta.dirname, "..", "..", "dist", "bin", "dockin");
+  if (!existsSync(built)) throw new Error(`${built} is missing: run \`npm run build\` (./dev setup)`);
+  return [built];
 }
 
 export interface RmProcess {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
 import { releasePod } from "../../src/rm/allocate.ts";
+import { migrate } from "../../src/rm/migrate.ts";
 import { MIGRATIONS, openSqliteStore } from "../../src/rm/sqlite-store.ts";
 import type { Store } from "../../src/rm/store.ts";
 import { runHistorySuite } from "./history-suite.ts";
@@ -193,6 +194,37 @@ describe("sqlite store", () => {
       );
     } finally {
       check.close();
+    }
+  });
+
+  it("rm migrate refuses, before writing anything, a source policy naming a network it lacks", async () => {
+    // What an RM before the one-transaction check could leave: a policy whose network was deleted.
+    const source = join(dir, "dangling.db");
+    (await openSqliteStore(source)).close();
+    const db = new DatabaseSync(source);
+    const policy = { name: "old", podPrefix: "", networks: [{ network: "gone", ips: [] }] };
+    db.prepare("INSERT INTO policies (name, spec) VALUES (?, ?)").run(
+      "old",
+      JSON.stringify({ ...policy, sticky: false, priority: 0, created: "x", updated: "x" }),
+    );
+    db.close();
+    const from = await openSqliteStore(source);
+    const to = await openSqliteStore(join(dir, "dangling-target.db"));
+    try {
+      await from.putNetwork("kept", () => ({
+        name: "kept",
+        spec: { subnet: "10.0.0.0/24" },
+        created: "x",
+        updated: "x",
+      }));
+      await assert.rejects(
+        migrate(from, to),
+        /policy "old": invalid policy: networks\[0\]\.network: network "gone" not found.*fix or delete those policies/,
+      );
+      assert.deepEqual(await to.listNetworks(), []);
+    } finally {
+      await from.close();
+      await to.close();
     }
   });
 

@@ -358,9 +358,17 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
           created: NOW,
           updated: NOW,
         };
-        assert.equal(await store.putPolicy(policy), true);
-        assert.equal(await store.putPolicy({ ...policy, sticky: false }), false);
-        await store.putPolicy({ ...policy, name: "app" });
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        const first = await store.putPolicy("web", () => policy);
+        assert.deepEqual(first, { policy, created: true });
+        let seen: Policy | undefined;
+        const again = await store.putPolicy("web", (existing) => {
+          seen = existing;
+          return { ...policy, sticky: false, updated: "later" };
+        });
+        assert.deepEqual(seen, policy);
+        assert.equal(again.created, false);
+        await store.putPolicy("app", () => ({ ...policy, name: "app" }));
         assert.deepEqual(
           (await store.listPolicies()).map((p) => p.name),
           ["app", "web"],
@@ -372,6 +380,76 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
       }),
     );
 
+    const policyOn = (name: string, ...networks: string[]): Policy => ({
+      name,
+      podPrefix: "",
+      networks: networks.map((network) => ({ network, ips: [] })),
+      sticky: false,
+      priority: 0,
+      created: NOW,
+      updated: NOW,
+    });
+
+    it(
+      "refuses a policy naming a network that does not exist, naming each, and writes nothing",
+      withStore(async (store) => {
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        await rejects(
+          store.putPolicy("p", () => policyOn("p", "n", "gone", "also-gone")),
+          "NotFound",
+          /^invalid policy: networks\[1\]\.network: network "gone" not found; networks\[2\]\.network: network "also-gone" not found; create the network first$/,
+        );
+        assert.equal(await store.getPolicy("p"), undefined);
+        await store.putPolicy("p", () => policyOn("p", "n"));
+        await rejects(
+          store.putPolicy("p", () => policyOn("p", "gone")),
+          "NotFound",
+          /"gone" not found/,
+        );
+        assert.deepEqual((await store.getPolicy("p"))?.networks, [{ network: "n", ips: [] }]);
+      }),
+    );
+
+    it(
+      "refuses to delete a network a policy names, until the policy lets go of it",
+      withStore(async (store) => {
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        await store.putNetwork("m", network("m", { subnet: "10.1.0.0/24" }));
+        await store.putPolicy("a", () => policyOn("a", "m", "n"));
+        await store.putPolicy("b", () => policyOn("b", "n"));
+        await rejects(
+          store.deleteNetwork("n"),
+          "Conflict",
+          /^network "n" is used by policy "a", "b"; change the policy first$/,
+        );
+        assert.ok(await store.getNetwork("n"));
+        await store.putPolicy("a", () => policyOn("a", "m"));
+        await store.deletePolicy("b");
+        await store.deleteNetwork("n");
+        assert.equal(await store.getNetwork("n"), undefined);
+      }),
+    );
+
+    it(
+      "a network delete racing a policy put that names it: one wins, never a policy naming a deleted network",
+      withStore(async (store) => {
+        for (let round = 0; round < 10; round++) {
+          await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+          const [deleted, put] = await Promise.allSettled([
+            store.deleteNetwork("n"),
+            store.putPolicy("p", () => policyOn("p", "n")),
+          ]);
+          const left = [await store.getNetwork("n"), await store.getPolicy("p")];
+          assert.ok(
+            left[0] !== undefined || left[1] === undefined,
+            `round ${round}: the policy names a deleted network`,
+          );
+          assert.equal([deleted, put].filter((r) => r.status === "fulfilled").length, 1, `round ${round}`);
+          await store.deletePolicy("p");
+        }
+      }),
+    );
+
     if (options.reopen !== undefined) {
       const reopen = options.reopen;
       it("keeps everything across a reopen", async () => {
@@ -379,7 +457,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
         try {
           await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
           await putPod(store, "ns", "p", request("n"));
-          await store.putPolicy({
+          await store.putPolicy("x", () => ({
             name: "x",
             podPrefix: "",
             networks: [{ network: "n", ips: [] }],
@@ -387,7 +465,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
             priority: 0,
             created: NOW,
             updated: NOW,
-          });
+          }));
           store = await reopen(store);
           assert.deepEqual(ipsOf(await store.getPod("ns", "p")), ["10.0.0.1"]);
           assert.equal((await store.getPolicy("x"))?.name, "x");

@@ -1,5 +1,6 @@
 // `dockin networks create|list|show|delete`: the RM's networks.
 import { parseArgs } from "node:util";
+import { RmClient } from "../../rm/client.ts";
 import type { NetworkView } from "../../rm/service.ts";
 import {
   CLIENT_OPTIONS,
@@ -9,12 +10,11 @@ import {
   objectSubcommands,
   one,
   printJson,
-  RmClient,
   readBodyFile,
   runAdmin,
   table,
   UsageError,
-} from "./rm-client.ts";
+} from "./admin.ts";
 
 const USAGE = `usage: dockin networks <subcommand> [options]
 

@@ -1,5 +1,6 @@
 // `dockin pods create|list|show|delete|release|gc`: the RM's pods and their addresses.
 import { parseArgs } from "node:util";
+import { RmClient } from "../../rm/client.ts";
 import type { PodView } from "../../rm/service.ts";
 import {
   CLIENT_OPTIONS,
@@ -9,12 +10,11 @@ import {
   parseAttachment,
   podRef,
   printJson,
-  RmClient,
   readBodyFile,
   runAdmin,
   table,
   UsageError,
-} from "./rm-client.ts";
+} from "./admin.ts";
 
 const USAGE = `usage: dockin pods <subcommand> [options]
 

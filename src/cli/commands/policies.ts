@@ -1,5 +1,6 @@
 // `dockin policies create|list|show|delete`: rules that give unregistered pods their networks.
 import { parseArgs } from "node:util";
+import { RmClient } from "../../rm/client.ts";
 import type { Policy } from "../../rm/model.ts";
 import {
   CLIENT_OPTIONS,
@@ -10,12 +11,11 @@ import {
   one,
   parseAttachment,
   printJson,
-  RmClient,
   readBodyFile,
   runAdmin,
   table,
   UsageError,
-} from "./rm-client.ts";
+} from "./admin.ts";
 
 const USAGE = `usage: dockin policies <subcommand> [options]
 

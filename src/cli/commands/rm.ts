@@ -12,7 +12,8 @@ import { RmService } from "../../rm/service.ts";
 
 const USAGE = `usage: dockin rm serve [options]
 
-Runs the resource manager: the webhook (/rmController/getPodMultiNetwork) and the admin API (/api/v1).
+Runs the resource manager: the webhook (/rmController/getPodMultiNetwork), the admin API (/api/v1) and
+the console (/ui/: a web page over the same API; sign in with a token of --token-file when set).
 
 options:
   --listen HOST:PORT       address to serve on (default 127.0.0.1:10002; [::1]:10002 for IPv6)
@@ -146,6 +147,7 @@ async function serve(argv: string[]): Promise<number> {
   }
   logger.info("listening", {
     url: server.url,
+    console: `${server.url}/ui/`,
     store: store.description,
     auth: tokens === undefined ? "none" : "token",
     webhookAuth: tokens === undefined ? "none" : webhookAuth,

@@ -1,7 +1,9 @@
-// The standalone executable's RM on a real etcd: a lone copy of dist/sea/dockin in an empty
-// directory, run with an empty environment and no node_modules anywhere it could look, serves on a
-// one-member etcd (etcd3's gRPC definitions come from inside the executable, not from its
-// node_modules/etcd3/proto). And the definitions embedded by scripts/sea.ts are the ones etcd3 loads.
+// The standalone executable's RM on a real etcd: a lone copy of dist/bin/dockin in an empty
+// directory, run with an empty environment and no node_modules anywhere it could look (the
+// repository's own is hidden under an empty tmpfs in a mount namespace of its own: Bun bakes the
+// build machine's paths in), serves on a one-member etcd (etcd3's gRPC definitions come from inside
+// the executable, not from node_modules/etcd3/proto). And the definitions embedded by
+// scripts/etcd-protos.ts are the ones etcd3 loads.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -9,8 +11,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { etcdProtoJson } from "../../scripts/sea.ts";
-import { ensureSea, root } from "../install/helpers.ts";
+import { etcdProtoJson } from "../../scripts/etcd-protos.ts";
+import { builtExecutable, root } from "../install/helpers.ts";
 import { EtcdCluster } from "./cluster.ts";
 
 interface Definition {
@@ -79,7 +81,7 @@ describe("embedded etcd gRPC definitions", () => {
   });
 });
 
-describe("dist/sea/dockin rm serve --store etcd, alone in an empty directory", () => {
+describe("dist/bin/dockin rm serve --store etcd, alone in an empty directory", () => {
   let cluster: EtcdCluster | undefined;
   let dir: string | undefined;
   let rm: ChildProcess | undefined;
@@ -87,19 +89,22 @@ describe("dist/sea/dockin rm serve --store etcd, alone in an empty directory", (
   let url = "";
 
   before(async () => {
-    const sea = ensureSea();
-    dir = mkdtempSync(join(tmpdir(), "dockin-sea-etcd-"));
+    const built = builtExecutable();
+    dir = mkdtempSync(join(tmpdir(), "dockin-standalone-etcd-"));
     // Nowhere the executable's require() could look has a node_modules.
     for (let d = dir; ; d = dirname(d)) {
       assert.equal(existsSync(join(d, "node_modules")), false, `${d}/node_modules exists`);
       if (d === parse(d).root) break;
     }
     const exe = join(dir, "dockin");
-    copyFileSync(sea, exe);
+    copyFileSync(built, exe);
     cluster = await EtcdCluster.start({ size: 1 });
-    const child = spawn(exe, ["rm", "serve", "--listen", "127.0.0.1:0", "--store", cluster.storeSpec], {
+    // The repository's node_modules hidden, in this process's own mount namespace only.
+    const hide = `mount -t tmpfs dockin-hide-node-modules "${join(root, "node_modules")}" && exec env -i "$0" "$@"`;
+    const args = ["rm", "serve", "--listen", "127.0.0.1:0", "--store", cluster.storeSpec];
+    const child = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", hide, exe, ...args], {
       cwd: dir,
-      env: {},
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     rm = child;

@@ -1,22 +1,12 @@
-// What the admin commands (networks, pods, policies) share: the connection options, one request
-// to the RM with its error message surfaced, tables and JSON output.
+// What the admin commands (networks, pods, policies) share: the connection options of the RM's
+// client (src/rm/client.ts), tables and JSON output, and the handling of errors and exit codes.
 import { readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
 import type { ParseArgsConfig } from "node:util";
 import { parseArgs } from "node:util";
 import { describe } from "../../cni/errors.ts";
+import { ApiError, ClientOptionError, RmClient } from "../../rm/client.ts";
 
 export class UsageError extends Error {}
-
-/** The RM answered with an error: its status and `{message}`. */
-export class ApiError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
 
 export const CLIENT_OPTIONS = {
   server: { type: "string" },
@@ -36,97 +26,11 @@ export const CLIENT_USAGE = `connection options:
   --json               print the server's JSON instead of a table
 `;
 
-export interface ClientValues {
-  server?: string | undefined;
-  "token-file"?: string | undefined;
-  "ca-cert"?: string | undefined;
-  cert?: string | undefined;
-  key?: string | undefined;
-}
-
 function readOption(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
     throw new UsageError(`${flag} ${path}: ${describe(err)}`);
-  }
-}
-
-export class RmClient {
-  private readonly base: URL;
-  private readonly token: string | undefined;
-  private readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
-
-  constructor(values: ClientValues) {
-    const server = values.server ?? process.env.DOCKIN_SERVER ?? "http://127.0.0.1:10002";
-    try {
-      this.base = new URL(server);
-    } catch {
-      throw new UsageError(`--server "${server}" is not a URL (e.g. http://127.0.0.1:10002)`);
-    }
-    if (this.base.protocol !== "http:" && this.base.protocol !== "https:")
-      throw new UsageError(`--server "${server}": use http:// or https://`);
-    const tokenFile = values["token-file"] ?? process.env.DOCKIN_TOKEN_FILE;
-    if (tokenFile !== undefined && tokenFile !== "") {
-      const line = readOption("--token-file", tokenFile)
-        .toString("utf8")
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .find((l) => l !== "" && !l.startsWith("#"));
-      if (line === undefined) throw new UsageError(`--token-file ${tokenFile}: the file holds no token`);
-      this.token = line;
-    }
-    if (values["ca-cert"] !== undefined) this.tls.ca = readOption("--ca-cert", values["ca-cert"]);
-    if ((values.cert === undefined) !== (values.key === undefined))
-      throw new UsageError("--cert and --key go together");
-    if (values.cert !== undefined) this.tls.cert = readOption("--cert", values.cert);
-    if (values.key !== undefined) this.tls.key = readOption("--key", values.key);
-  }
-
-  /** Sends one request; resolves with the JSON reply of a 2xx, rejects with ApiError otherwise. */
-  request(method: string, path: string, body?: unknown): Promise<unknown> {
-    const url = new URL(
-      path.replace(/^\//, ""),
-      this.base.href.endsWith("/") ? this.base : `${this.base.href}/`,
-    );
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string | number> = { accept: "application/json" };
-    if (payload !== undefined) {
-      headers["content-type"] = "application/json";
-      headers["content-length"] = Buffer.byteLength(payload);
-    }
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
-    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers, timeout: 30_000, ...this.tls }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let json: unknown;
-          try {
-            json = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(json);
-          const message = (json as { message?: unknown } | undefined)?.message;
-          reject(
-            new ApiError(
-              status,
-              typeof message === "string" ? message : `HTTP ${status}: ${text.slice(0, 200)}`,
-            ),
-          );
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error("no answer within 30 s")));
-      req.on("error", (err) =>
-        reject(new Error(`cannot reach the RM at ${this.base.origin}`, { cause: err })),
-      );
-      req.end(payload);
-    });
   }
 }
 
@@ -224,7 +128,11 @@ export async function runAdmin(
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ClientOptionError ||
+      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
       process.stderr.write(`dockin ${command} ${sub}: ${(err as Error).message}\n`);
       return 2;
     }
