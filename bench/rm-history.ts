@@ -3,9 +3,11 @@
 //     history recorded and with it off, interleaved rounds in one run, medians;
 //  2. "who had this address at T" (GET /api/v1/addresses/{ip}?at=T's query, history-api.ts
 //     addressAt) on a store holding 1,000,000 events: random addresses at random times, p50/p99.
-// Both RMs run in this process (the store's `history: false` has no command-line flag).
+// Both RMs run in this process (the store's `history: false` has no command-line flag). Run it on
+// the pinned Bun, the runtime the RM ships on.
 //
-// Usage: node_modules/.bin/node bench/rm-history.ts [rounds] [allocations-per-round] [events] [both|alloc|holder]
+// Usage: bun bench/rm-history.ts [rounds] [allocations-per-round] [events] [both|alloc|holder]
+//   (bun is node_modules/@oven/bun-linux-x64/bin/bun)
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
