@@ -163,6 +163,19 @@ describe("history API", () => {
     );
   });
 
+  it("reads an IPv6 address (or an IPv4-mapped one) in any form, answering in canonical text", async () => {
+    for (const [path, address] of [
+      ["/api/v1/addresses/fd00:0:0::0005", "fd00::5"],
+      ["/api/v1/addresses/fd00%3A%3A5", "fd00::5"],
+      ["/api/v1/addresses/::ffff:10.250.1.2", "10.250.1.2"],
+    ] as const) {
+      const reply = (await get(path)) as AddressReply;
+      assert.equal(reply.address, address, path);
+    }
+    const mapped = (await get("/api/v1/history?address=::ffff:10.250.1.2")) as Page;
+    assert.equal(mapped.items.length, 3);
+  });
+
   it("answers 400 naming the parameter and its fix", async () => {
     const cases: [string, RegExp][] = [
       ["/api/v1/history?limit=0", /limit: "0" is not an integer from 1 to 1000/],
