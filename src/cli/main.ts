@@ -28,6 +28,10 @@ export const commands: Record<string, Entry> = {
     summary: "policies of a running RM (networks for unregistered pods): create, list, show, delete",
     load: async () => (await import("./commands/policies.ts")).default,
   },
+  history: {
+    summary: "address history of a running RM: who held 10.0.0.7 (--at TIME), a pod's or network's events",
+    load: async () => (await import("./commands/history.ts")).default,
+  },
   demo: {
     summary: "run the whole product on this machine: RM, two networks, two pods, ping, cleanup",
     load: async () => (await import("./commands/demo.ts")).default,

@@ -39,6 +39,10 @@ export interface PodChange {
   allocate: AllocationKey[];
   release: AllocationKey[];
   cursors: AllocationKey[];
+  /** How the history records the releases (default "released"; "gc" for garbage collection). */
+  releaseAs?: "released" | "gc";
+  /** A copy of a pod as it was, not a change of holder (`rm migrate`): the history records nothing. */
+  copy?: boolean;
 }
 
 /** What a pod should be: its attachments and where it came from. */
@@ -254,8 +258,8 @@ export function planPod(
   return change;
 }
 
-/** The change that deletes a pod and releases every address it holds. */
-export function releasePod(existing: PodRecord): PodChange {
+/** The change that deletes a pod and releases every address it holds (`as`: how history records it). */
+export function releasePod(existing: PodRecord, options: { as?: "released" | "gc" } = {}): PodChange {
   const release: AllocationKey[] = [];
   for (const att of existing.attachments) {
     for (const a of att.addresses) {
@@ -263,7 +267,9 @@ export function releasePod(existing: PodRecord): PodChange {
       if (value !== undefined) release.push({ network: att.network, family: a.family, value });
     }
   }
-  return { record: null, allocate: [], release, cursors: [] };
+  const change: PodChange = { record: null, allocate: [], release, cursors: [] };
+  if (options.as !== undefined) change.releaseAs = options.as;
+  return change;
 }
 
 /** A change that only rewrites the record (no address moves). */

@@ -8,6 +8,14 @@
 //   <prefix>/v1/addr/<network>/<4|6>/<32 hex>   "<namespace>/<name>" of the pod holding it
 //   <prefix>/v1/cursor/<network>/<4|6>          32 hex: the last address handed out
 //   <prefix>/v1/policies/<name>                 the policy (JSON)
+//   <prefix>/v1/history/events/<id>             an address history event (history.ts: encodeEvent)
+//   <prefix>/v1/history/address/<address>/<id> the event's network (an index: one range per address)
+//   <prefix>/v1/history/pod/<ns>/<name>/<id>    "" (an index: one range per pod)
+//   <prefix>/v1/history/network/<network>/<id>  "" (an index: one range per network)
+//   <prefix>/v1/history/seeded                  "1": the addresses held before history are events
+//
+// History ids start with their time (history.ts), so a time span is a key range in every one of
+// those; the history is kept in its own keys, apart from etcd's revisions (which compaction drops).
 //
 // Names never hold '/', so every "<x>/" prefix is exact. Address keys are 32 hex digits, so a
 // network's addresses sort like the numbers and one range read walks them in order.
@@ -101,6 +109,25 @@ export class Keys {
 
   policy(name: string): Buffer {
     return this.b(`${this.root}/policies/${name}`);
+  }
+
+  /** Written once the history holds the addresses held before there was one (seedEvents). */
+  historySeeded(): Buffer {
+    return this.b(`${this.root}/history/seeded`);
+  }
+
+  /** Every history event. */
+  events(): Buffer {
+    return this.b(`${this.root}/history/events/`);
+  }
+
+  event(id: string): Buffer {
+    return this.b(`${this.root}/history/events/${id}`);
+  }
+
+  /** The history index of one address, one pod or one network (keys end with the event id). */
+  historyBy(index: "address" | "pod" | "network", value: string): Buffer {
+    return this.b(`${this.root}/history/${index}/${value}/`);
   }
 
   /** The last path segment of a key under `parent` (a network or policy name). */

@@ -24,6 +24,18 @@ import {
 } from "./etcd-client.ts";
 import { Keys, prefixEnd, SCHEMA_VERSION } from "./etcd-keys.ts";
 import { decodeNetwork, encodeNetwork, Inflight, Lanes, Snapshot } from "./etcd-view.ts";
+import {
+  decodeEvent,
+  EventIds,
+  encodeEvent,
+  type HistoryEvent,
+  type HistoryQuery,
+  idFloor,
+  matches,
+  networkDeleted,
+  podEvents,
+  seedEvents,
+} from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import { missingNetworks, networkInUse } from "./rules.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
@@ -88,6 +100,7 @@ export class EtcdStore implements Store {
   private readonly lanes = new Lanes();
   private readonly reads: ReadBatcher;
   private readonly pods = new KeyedQueue();
+  private readonly ids = new EventIds();
   private closed = false;
   /** Counters for benchmarks and logs: commits and compare-and-swap losses. */
   readonly stats = { commits: 0, conflicts: 0 };
@@ -129,6 +142,35 @@ export class EtcdStore implements Store {
           `etcd layout under ${this.keys.root} is version ${have}, not one this dockin knows (${SCHEMA_VERSION}); upgrade dockin`,
         );
       }
+    });
+    await this.seedHistory();
+  }
+
+  /**
+   * A layout written before there was a history (no marker): the addresses its pods hold become
+   * events (history.ts seedEvents), then the marker. Seed ids derive from what they record, so
+   * two replicas seeding at once write the same keys.
+   */
+  private async seedHistory(): Promise<void> {
+    const marker = this.keys.historySeeded();
+    const seeded = await this.run("reading the history marker", async (a) => {
+      const res = await this.kv.range({ key: marker, count_only: true }, a.call());
+      return Number(res.count) > 0;
+    });
+    if (seeded) return;
+    const base = this.keys.pods();
+    let from = base;
+    for (;;) {
+      const page = await this.run("reading pods to seed the history", (a) =>
+        this.rangeAll(a, from, prefixEnd(base), { limit: 500 }),
+      );
+      await this.importHistory(page.kvs.flatMap((kv) => seedEvents(JSON.parse(utf8(kv.value)) as PodRecord)));
+      const last = page.kvs[page.kvs.length - 1];
+      if (last === undefined || page.kvs.length < 500) break;
+      from = after(last.key);
+    }
+    await this.run("writing the history marker", async (a) => {
+      await this.kv.put({ key: marker, value: Buffer.from("1") }, a.call());
     });
   }
 
@@ -273,6 +315,7 @@ export class EtcdStore implements Store {
           success: [
             { request_delete_range: { key } },
             { request_delete_range: { key: cursors, range_end: prefixEnd(cursors) } },
+            ...this.historyPuts(this.ids.stamp([networkDeleted(name)])),
           ],
         },
         a.call(),
@@ -376,7 +419,9 @@ export class EtcdStore implements Store {
         );
       }
     }
-    const txn = this.podTxn(namespace, name, kv?.mod_revision ?? "0", snapshot, change);
+    // This attempt's events: they commit with the change or not at all.
+    const events = this.ids.stamp(podEvents(namespace, name, existing, change));
+    const txn = this.podTxn(namespace, name, kv?.mod_revision ?? "0", snapshot, change, events);
     this.inflight.add(change.allocate);
     let committed = false;
     try {
@@ -398,7 +443,14 @@ export class EtcdStore implements Store {
     return change.record ?? undefined;
   }
 
-  private podTxn(namespace: string, name: string, podMod: string, snapshot: Snapshot, change: PodChange) {
+  private podTxn(
+    namespace: string,
+    name: string,
+    podMod: string,
+    snapshot: Snapshot,
+    change: PodChange,
+    events: readonly HistoryEvent[],
+  ) {
     const owner = Buffer.from(`${namespace}/${name}`);
     const key = this.keys.pod(namespace, name);
     const compare: NonNullable<Parameters<KVClient["txn"]>[0]["compare"]> = [
@@ -426,7 +478,165 @@ export class EtcdStore implements Store {
     success.push(...this.cursorPuts(change.cursors));
     if (change.record === null) success.push({ request_delete_range: { key } });
     else success.push({ request_put: { key, value: json(change.record) } });
+    success.push(...this.historyPuts(events));
     return { compare, success };
+  }
+
+  /** The writes of history events: each event and its index keys. */
+  private historyPuts(events: readonly HistoryEvent[]): IRequestOp[] {
+    const ops: IRequestOp[] = [];
+    const put = (key: Buffer, value: string) => ops.push({ request_put: { key, value: Buffer.from(value) } });
+    for (const e of events) {
+      put(this.keys.event(e.id), encodeEvent(e));
+      if (e.address !== "")
+        put(Buffer.concat([this.keys.historyBy("address", e.address), Buffer.from(e.id)]), e.network);
+      if (e.namespace !== "")
+        put(Buffer.concat([this.keys.historyBy("pod", `${e.namespace}/${e.name}`), Buffer.from(e.id)]), "");
+      put(Buffer.concat([this.keys.historyBy("network", e.network), Buffer.from(e.id)]), "");
+    }
+    return ops;
+  }
+
+  /** The deletes of history events (the inverse of historyPuts). */
+  private historyDeletes(events: readonly HistoryEvent[]): IRequestOp[] {
+    const ops: IRequestOp[] = [];
+    const del = (key: Buffer) => ops.push({ request_delete_range: { key } });
+    for (const e of events) {
+      del(this.keys.event(e.id));
+      if (e.address !== "")
+        del(Buffer.concat([this.keys.historyBy("address", e.address), Buffer.from(e.id)]));
+      if (e.namespace !== "")
+        del(Buffer.concat([this.keys.historyBy("pod", `${e.namespace}/${e.name}`), Buffer.from(e.id)]));
+      del(Buffer.concat([this.keys.historyBy("network", e.network), Buffer.from(e.id)]));
+    }
+    return ops;
+  }
+
+  /** Events by id, read in transactions of up to 128 gets. */
+  private async eventsById(a: Attempt, ids: readonly string[], revision?: string): Promise<HistoryEvent[]> {
+    const out: HistoryEvent[] = [];
+    for (let i = 0; i < ids.length; i += 128) {
+      const chunk = ids.slice(i, i + 128);
+      const txn = await this.kv.txn(
+        {
+          success: chunk.map((id) => ({
+            request_range: { key: this.keys.event(id), ...(revision === undefined ? {} : { revision }) },
+          })),
+        },
+        a.call(),
+      );
+      chunk.forEach((id, j) => {
+        const kv = txn.responses[j]?.response_range.kvs[0];
+        if (kv !== undefined) out.push(decodeEvent(id, utf8(kv.value)));
+      });
+    }
+    return out;
+  }
+
+  // ---- history
+
+  async history(query: HistoryQuery): Promise<HistoryEvent[]> {
+    const limit = Math.max(0, Math.floor(query.limit));
+    if (limit === 0) return [];
+    return this.run("reading the address history", async (a) => {
+      // One index range, the narrowest the query allows; the other filters apply to what it yields.
+      const base =
+        query.address !== undefined
+          ? this.keys.historyBy("address", query.address)
+          : query.pod !== undefined
+            ? this.keys.historyBy("pod", `${query.pod.namespace}/${query.pod.name}`)
+            : query.network !== undefined
+              ? this.keys.historyBy("network", query.network)
+              : this.keys.events();
+      const at = (id: string) => Buffer.concat([base, Buffer.from(id)]);
+      const start = query.since === undefined ? base : at(idFloor(query.since));
+      let end = prefixEnd(base);
+      if (query.until !== undefined) end = at(idFloor(query.until + 1));
+      if (query.after !== undefined && Buffer.compare(at(query.after), end) < 0) end = at(query.after);
+      const out: HistoryEvent[] = [];
+      let revision: string | undefined;
+      while (out.length < limit && Buffer.compare(start, end) < 0) {
+        const page = Math.min(1000, Math.max(limit - out.length, 16));
+        const res = await this.kv.range(
+          {
+            key: start,
+            range_end: end,
+            limit: page,
+            keys_only: true,
+            sort_order: "Descend",
+            sort_target: "Key",
+            ...(revision === undefined ? {} : { revision }),
+          },
+          a.call(),
+        );
+        revision ??= res.header.revision;
+        const ids = res.kvs.map((kv) => kv.key.subarray(base.length).toString("latin1"));
+        const events = await this.eventsById(a, ids, revision);
+        for (const e of events) if (out.length < limit && matches(e, query)) out.push(e);
+        const last = res.kvs[res.kvs.length - 1];
+        if (!res.more || last === undefined) break;
+        end = last.key;
+      }
+      return out;
+    });
+  }
+
+  async importHistory(events: readonly HistoryEvent[]): Promise<void> {
+    // 25 events (up to 100 keys) a transaction: under etcd's default --max-txn-ops of 128.
+    for (let i = 0; i < events.length; i += 25) {
+      const puts = this.historyPuts(events.slice(i, i + 25));
+      await this.run("writing address history", async (a) => {
+        await this.kv.txn({ success: puts }, a.call());
+      });
+    }
+  }
+
+  async pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }> {
+    const max = Math.max(0, Math.floor(limit));
+    if (max === 0) return { deleted: 0, next: from };
+    return this.run("pruning the address history", async (a) => {
+      const base = this.keys.events();
+      const start = from === undefined ? base : after(this.keys.event(from));
+      const res = await this.kv.range(
+        { key: start, range_end: Buffer.concat([base, Buffer.from(idFloor(before))]), limit: max },
+        a.call(),
+      );
+      const doomed: HistoryEvent[] = [];
+      for (const kv of res.kvs) {
+        const e = decodeEvent(kv.key.subarray(base.length).toString("latin1"), utf8(kv.value));
+        if (e.address === "" || (await this.hasNewer(a, e, res.header.revision))) doomed.push(e);
+      }
+      // 32 events (up to 128 keys) a transaction: etcd's default --max-txn-ops.
+      for (let i = 0; i < doomed.length; i += 32) {
+        await this.kv.txn({ success: this.historyDeletes(doomed.slice(i, i + 32)) }, a.call());
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      const next =
+        res.kvs.length < max || last === undefined
+          ? undefined
+          : last.key.subarray(base.length).toString("latin1");
+      return { deleted: doomed.length, next };
+    });
+  }
+
+  /** Whether a later event of the same address and network exists (its index value is the network). */
+  private async hasNewer(a: Attempt, e: HistoryEvent, revision: string): Promise<boolean> {
+    const index = this.keys.historyBy("address", e.address);
+    let from = after(Buffer.concat([index, Buffer.from(e.id)]));
+    for (;;) {
+      const res = await this.kv.range(
+        { key: from, range_end: prefixEnd(index), limit: 500, revision },
+        a.call(),
+      );
+      if (res.kvs.some((x) => utf8(x.value) === e.network)) return true;
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || last === undefined) return false;
+      from = after(last.key);
+    }
   }
 
   async getPod(namespace: string, name: string): Promise<PodRecord | undefined> {

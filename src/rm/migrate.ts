@@ -4,6 +4,7 @@
 // (stop the RM first: the verification catches a write that slipped in, but cannot undo it).
 import { type Family, parseIP } from "../cni/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
+import type { HistoryEvent } from "./history.ts";
 import type { PodRecord } from "./model.ts";
 import { missingNetworks } from "./rules.ts";
 import type { Store } from "./store.ts";
@@ -14,6 +15,8 @@ export interface MigrateReport {
   pods: number;
   addresses: number;
   cursors: number;
+  /** Address history events. */
+  events: number;
 }
 
 export interface MigrateOptions {
@@ -63,14 +66,15 @@ async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>
 
 export async function migrate(from: Store, to: Store, options: MigrateOptions = {}): Promise<MigrateReport> {
   const say = options.progress ?? (() => {});
-  const [networksThere, policiesThere, podsThere] = await Promise.all([
+  const [networksThere, policiesThere, podsThere, eventsThere] = await Promise.all([
     to.listNetworks(),
     to.listPolicies(),
     to.countPods(),
+    to.history({ limit: 1 }),
   ]);
-  if (networksThere.length + policiesThere.length + podsThere > 0) {
+  if (networksThere.length + policiesThere.length + podsThere + eventsThere.length > 0) {
     throw new Error(
-      `the target ${to.description} is not empty (${networksThere.length} network(s), ${policiesThere.length} policy(ies), ${podsThere} pod(s))`,
+      `the target ${to.description} is not empty (${networksThere.length} network(s), ${policiesThere.length} policy(ies), ${podsThere} pod(s)${eventsThere.length > 0 ? ", address history" : ""})`,
     );
   }
 
@@ -99,7 +103,7 @@ export async function migrate(from: Store, to: Store, options: MigrateOptions = 
   await pool(pods, options.concurrency ?? 32, async (pod) => {
     const allocate = addressesOf(pod);
     addresses += allocate.length;
-    const change: PodChange = { record: pod, allocate, release: [], cursors: [] };
+    const change: PodChange = { record: pod, allocate, release: [], cursors: [], copy: true };
     await to.updatePod(pod.namespace, pod.name, () => change);
     if (++done % 10_000 === 0) say(`copied ${done} of ${pods.length} pods`);
   });
@@ -108,15 +112,62 @@ export async function migrate(from: Store, to: Store, options: MigrateOptions = 
   const cursors = await from.cursors();
   await to.putCursors(cursors);
 
+  let events = 0;
+  for await (const page of historyPages(from)) {
+    await to.importHistory(page);
+    events += page.length;
+    if (events % 100_000 < page.length) say(`copied ${events} history event(s)`);
+  }
+  say(`copied ${events} address history event(s)`);
+
   await verify(from, to);
-  say("verified: both stores hold the same networks, policies, pods, addresses and cursors");
+  say("verified: both stores hold the same networks, policies, pods, addresses, cursors and history");
   return {
     networks: networks.length,
     policies: policies.length,
     pods: pods.length,
     addresses,
     cursors: cursors.length,
+    events,
   };
+}
+
+/** A store's whole address history, newest first, a page at a time. */
+async function* historyPages(store: Store, size = 1000): AsyncGenerator<HistoryEvent[]> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.history(after === undefined ? { limit: size } : { limit: size, after });
+    if (page.length > 0) yield page;
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < size) return;
+    after = last.id;
+  }
+}
+
+/** Compares two stores' histories page by page (both in id order), without holding either whole. */
+async function compareHistory(a: Store, b: Store, problems: string[]): Promise<void> {
+  const left = historyPages(a);
+  const right = historyPages(b);
+  let pending: HistoryEvent[] = [];
+  let diffs = 0;
+  const note = (text: string) => {
+    if (++diffs <= 5) problems.push(text);
+  };
+  for await (const page of left) {
+    for (const e of page) {
+      if (pending.length === 0) pending = (await right.next()).value ?? [];
+      const other = pending.shift();
+      if (other === undefined) note(`history event ${e.id} missing from ${b.description}`);
+      else if (other.id !== e.id)
+        note(`history event ${e.id} missing from ${b.description} (found ${other.id})`);
+      else if (canon(other) !== canon(e)) note(`history event ${e.id} differs`);
+      if (diffs > 5) break;
+    }
+    if (diffs > 5) break;
+  }
+  if (diffs === 0 && (pending.length > 0 || !(await right.next()).done))
+    note(`history events only in ${b.description}`);
+  if (diffs > 5) problems.push("… and more history differences");
 }
 
 const canon = (value: unknown): string =>
@@ -200,6 +251,7 @@ export async function verify(a: Store, b: Store): Promise<void> {
       }
     }
   }
+  await compareHistory(a, b, problems);
   if (problems.length > 0) {
     throw new Error(
       `verification of ${b.description} against ${a.description} failed:\n  ${problems.join("\n  ")}`,

@@ -11,6 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { describe } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
+import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
 import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
 import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -262,6 +263,12 @@ export class RmServer {
       }),
       route("/api/v1/gc", "admin", {
         POST: async (ctx) => sendJson(ctx.res, 200, await s.gc(await body(ctx))),
+      }),
+      route("/api/v1/history", "admin", {
+        GET: async (ctx) => sendJson(ctx.res, 200, await historyPage(s.store, parseHistoryQuery(ctx.query))),
+      }),
+      route("/api/v1/addresses/{ip}", "admin", {
+        GET: async (ctx) => sendJson(ctx.res, 200, await addressAt(s.store, p(ctx, 0), ctx.query)),
       }),
       route("/api/v1/policies", "admin", {
         GET: async ({ res }) => sendJson(res, 200, { items: await s.listPolicies() }),

@@ -362,7 +362,7 @@ export class RmService {
         const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
           existing === undefined || existing.sticky || existing.containerId !== pod.containerId
             ? undefined
-            : releasePod(existing),
+            : releasePod(existing, { as: "gc" }),
         );
         if (left === undefined) released.push(key);
       }

@@ -9,12 +9,23 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Family } from "../cni/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
+import {
+  EventIds,
+  type HistoryDraft,
+  type HistoryEvent,
+  type HistoryQuery,
+  idFloor,
+  networkDeleted,
+  podEvents,
+  seedEvents,
+  timeOfId,
+} from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 import { missingNetworks, networkInUse } from "./rules.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
-export const MIGRATIONS: readonly { name: string; sql: string }[] = [
+export const MIGRATIONS: readonly { name: string; sql: string; after?: (db: DatabaseSync) => void }[] = [
   {
     name: "networks, pods, allocations, cursors, policies",
     sql: `
@@ -44,6 +55,34 @@ export const MIGRATIONS: readonly { name: string; sql: string }[] = [
     name: "pods in the order of their namespace/name text",
     sql: "CREATE INDEX pods_by_key ON pods (namespace || '/' || name);",
   },
+  {
+    // Address history (history.ts): ids sort by time, so each index ends with the id and every
+    // query (an address, a pod, a network, newest first, from a time or a page on) is one range.
+    // The rows are stored in address order, so "who had this address at T" reads one contiguous
+    // run of rows and no index.
+    name: "address history",
+    sql: `
+      CREATE TABLE history (
+        address TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL, network TEXT NOT NULL,
+        namespace TEXT NOT NULL, name TEXT NOT NULL, container TEXT, node TEXT,
+        PRIMARY KEY (address, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE UNIQUE INDEX history_by_id ON history (id);
+      CREATE INDEX history_by_pod ON history (namespace, name, id);
+      CREATE INDEX history_by_network ON history (network, id);
+    `,
+    // The addresses held at the upgrade, as events at each pod's last update (history.ts seedEvents).
+    after: (db) => {
+      const ins = db.prepare(
+        `INSERT INTO history (id, event, network, address, namespace, name, container, node)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      for (const row of db.prepare("SELECT record FROM pods").iterate()) {
+        for (const e of seedEvents(JSON.parse(str(row as Row, "record")) as PodRecord))
+          ins.run(e.id, e.event, e.network, e.address, e.namespace, e.name, e.containerId, e.node);
+      }
+    },
+  },
 ];
 
 export type Synchronous = "full" | "normal";
@@ -51,6 +90,8 @@ export type Synchronous = "full" | "normal";
 export interface SqliteOptions {
   /** `full` (default): fsync at every commit. `normal`: survives kill -9 but not power loss. */
   synchronous?: Synchronous;
+  /** Record address history (default true; off only to measure what it costs). */
+  history?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -74,10 +115,13 @@ class SqliteStore implements Store {
   readonly description: string;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
+  private readonly ids = new EventIds();
+  private readonly recordHistory: boolean;
   private closed = false;
 
   constructor(path: string, options: SqliteOptions) {
     this.description = `sqlite:${path}`;
+    this.recordHistory = options.history ?? true;
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new DatabaseSync(path);
@@ -110,6 +154,7 @@ class SqliteStore implements Store {
       if (m === undefined) break;
       this.tx(() => {
         this.db.exec(m.sql);
+        m.after?.(this.db);
         this.db.exec(`PRAGMA user_version = ${v + 1}`);
       });
     }
@@ -270,6 +315,7 @@ class SqliteStore implements Store {
       if (inUse !== undefined) throw inUse;
       this.stmt("DELETE FROM networks WHERE name = ?").run(name);
       this.stmt("DELETE FROM cursors WHERE network = ?").run(name);
+      this.writeHistory([networkDeleted(name)]);
     });
   }
 
@@ -331,7 +377,7 @@ class SqliteStore implements Store {
     },
   };
 
-  private apply(namespace: string, name: string, change: PodChange): void {
+  private apply(namespace: string, name: string, existing: PodRecord | undefined, change: PodChange): void {
     const owner = `${namespace}/${name}`;
     const del = this.stmt(
       "DELETE FROM allocations WHERE network = ? AND family = ? AND addr = ? AND owner = ?",
@@ -363,6 +409,21 @@ class SqliteStore implements Store {
          ON CONFLICT (namespace, name) DO UPDATE SET record = excluded.record`,
       ).run(namespace, name, JSON.stringify(change.record));
     }
+    this.writeHistory(podEvents(namespace, name, existing, change));
+  }
+
+  private writeHistory(drafts: readonly HistoryDraft[]): void {
+    if (!this.recordHistory || drafts.length === 0) return;
+    this.insertEvents(this.ids.stamp(drafts));
+  }
+
+  private insertEvents(events: readonly HistoryEvent[]): void {
+    const ins = this.stmt(
+      `INSERT INTO history (id, event, network, address, namespace, name, container, node)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const e of events)
+      ins.run(e.id, e.event, e.network, e.address, e.namespace, e.name, e.containerId, e.node);
   }
 
   private writeCursors(cursors: readonly AllocationKey[]): void {
@@ -382,7 +443,7 @@ class SqliteStore implements Store {
       const existing = this.podSync(namespace, name);
       const change = decide(existing, this.view);
       if (change === undefined) return existing;
-      this.apply(namespace, name, change);
+      this.apply(namespace, name, existing, change);
       return change.record ?? undefined;
     });
   }
@@ -473,6 +534,78 @@ class SqliteStore implements Store {
 
   async deletePolicy(name: string): Promise<boolean> {
     return this.write(() => Number(this.stmt("DELETE FROM policies WHERE name = ?").run(name).changes) > 0);
+  }
+
+  // ---- history
+
+  async history(query: HistoryQuery): Promise<HistoryEvent[]> {
+    this.check();
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const add = (clause: string, ...values: string[]) => {
+      where.push(clause);
+      params.push(...values);
+    };
+    if (query.address !== undefined) add("address = ?", query.address);
+    if (query.pod !== undefined) add("namespace = ? AND name = ?", query.pod.namespace, query.pod.name);
+    if (query.network !== undefined) add("network = ?", query.network);
+    if (query.since !== undefined) add("id >= ?", idFloor(query.since));
+    if (query.until !== undefined) add("id < ?", idFloor(query.until + 1));
+    if (query.after !== undefined) add("id < ?", query.after);
+    params.push(Math.max(0, Math.floor(query.limit)));
+    const sql = `SELECT id, event, network, address, namespace, name, container, node FROM history
+      ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    return this.stmt(sql)
+      .all(...params)
+      .map((r) => {
+        const id = str(r, "id");
+        return {
+          id,
+          time: timeOfId(id),
+          event: str(r, "event") as HistoryEvent["event"],
+          network: str(r, "network"),
+          address: str(r, "address"),
+          namespace: str(r, "namespace"),
+          name: str(r, "name"),
+          containerId: r.container === null ? null : str(r, "container"),
+          node: r.node === null ? null : str(r, "node"),
+        };
+      });
+  }
+
+  async importHistory(events: readonly HistoryEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.write(() => this.insertEvents(events));
+  }
+
+  async pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }> {
+    const max = Math.max(0, Math.floor(limit));
+    return this.write(() => {
+      const rows = this.stmt(
+        "SELECT id, address, network FROM history WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
+      ).all(from ?? "", idFloor(before), max);
+      // A newer event of the same address and network, looked for among the address's rows (the
+      // primary key range; `+` keeps SQLite off the network index, which would scan the network).
+      const newer = this.stmt(
+        "SELECT 1 AS x FROM history WHERE address = ? AND id > ? AND +network = ? LIMIT 1",
+      );
+      const del = this.stmt("DELETE FROM history WHERE address = ? AND id = ?");
+      let deleted = 0;
+      for (const r of rows) {
+        const address = str(r, "address");
+        const id = str(r, "id");
+        if (address === "" || newer.get(address, id, str(r, "network")) !== undefined) {
+          del.run(address, id);
+          deleted++;
+        }
+      }
+      const last = rows[rows.length - 1];
+      return { deleted, next: rows.length < max || last === undefined ? undefined : str(last, "id") };
+    });
   }
 
   async ping(): Promise<void> {

@@ -8,6 +8,7 @@
 // (etcd). Those functions read the store only through their arguments and may run more than once.
 import type { Family } from "../cni/ip.ts";
 import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
+import type { HistoryEvent, HistoryQuery } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";
 
 export interface PoolUsage {
@@ -90,6 +91,26 @@ export interface Store {
   listPolicies(): Promise<Policy[]>;
   /** Deletes a policy; false when there was none. */
   deletePolicy(name: string): Promise<boolean>;
+
+  /**
+   * Address history (history.ts). Every operation that changes who holds an address (updatePod,
+   * deleteNetwork) writes its events in the same transaction, from the change that commits.
+   * `history` lists events newest first (by id), every filter of the query applying.
+   */
+  history(query: HistoryQuery): Promise<HistoryEvent[]>;
+  /** Writes events as they are, ids included (`rm migrate`). */
+  importHistory(events: readonly HistoryEvent[]): Promise<void>;
+  /**
+   * One step of pruning: looks at up to `limit` events older than `before` (ms), oldest first and
+   * after the id `from` when given, and deletes those that are not the latest event of their
+   * address in their network (so that who holds an address stays known however long ago it was
+   * taken). Returns how many it deleted and where the next step starts (undefined: done).
+   */
+  pruneHistory(
+    before: number,
+    limit: number,
+    from?: string,
+  ): Promise<{ deleted: number; next: string | undefined }>;
 
   /** A cheap round trip proving the store answers (for /readyz). */
   ping(): Promise<void>;

@@ -86,12 +86,22 @@ describe("dockin rm migrate", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /2 network\(s\), 1 policy\(ies\), 270 pod\(s\), 291 address\(es\), 3 cursor\(s\); verified/,
+      /2 network\(s\), 1 policy\(ies\), 270 pod\(s\), 291 address\(es\), 3 cursor\(s\), 293 history event\(s\); verified/,
     );
     const etcd = await openEtcdStore({ endpoints: cluster.endpoints, prefix });
     const sqlite = await openSqliteStore(db);
     try {
       await verify(sqlite, etcd);
+      // The history came over as it was (ids and times), and the copy itself recorded nothing.
+      const history = await sqlite.history({ limit: 1000 });
+      assert.equal(history.length, 293);
+      assert.deepEqual(await etcd.history({ limit: 1000 }), history);
+      assert.deepEqual(
+        (await etcd.history({ address: "10.1.0.1", limit: 10 })).map(
+          (e) => `${e.event} ${e.namespace}/${e.name}`,
+        ),
+        ["released ns0/p0", "allocated ns0/p0"],
+      );
       assert.deepEqual(ips(await etcd.getPod("fixed", "f")), ["10.2.0.200", "fd00:2::c8"]);
       assert.equal((await etcd.getPolicy("web"))?.priority, 3);
       assert.deepEqual(ips(await put(etcd, "new", "n", req("a"))), ["10.1.0.251"]);
@@ -110,7 +120,10 @@ describe("dockin rm migrate", () => {
     assert.ok(cluster);
     const again = await runDockin(migrateArgs(cluster));
     assert.equal(again.code, 1);
-    assert.match(again.stderr, /is not empty \(2 network\(s\), 1 policy\(ies\), 271 pod\(s\)\)/);
+    assert.match(
+      again.stderr,
+      /is not empty \(2 network\(s\), 1 policy\(ies\), 271 pod\(s\), address history\)/,
+    );
     const missing = await runDockin(["rm", "migrate", "--from", `sqlite:${db}`]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /--from and --to are required/);

@@ -9,6 +9,7 @@ import { RmError } from "../../src/rm/errors.ts";
 import { type EtcdStore, openEtcdStore } from "../../src/rm/etcd-store.ts";
 import type { Network } from "../../src/rm/model.ts";
 import type { Store } from "../../src/rm/store.ts";
+import { runHistorySuite } from "../rm/history-suite.ts";
 import { runStoreSuite } from "../rm/store-suite.ts";
 import { EtcdCluster } from "./cluster.ts";
 
@@ -42,6 +43,15 @@ runStoreSuite("etcd (3 members)", () => open(), {
   },
 });
 
+runHistorySuite("etcd (3 members)", () => open(), {
+  reopen: async (store) => {
+    const prefix = prefixes.get(store);
+    assert.ok(prefix);
+    await store.close();
+    return open(prefix);
+  },
+});
+
 describe("etcd store", () => {
   it("refuses a layout version newer than it knows", async () => {
     const prefix = `/newer-${process.pid}`;
@@ -53,6 +63,40 @@ describe("etcd store", () => {
       await store.close();
     }
     await assert.rejects(open(prefix), /layout .* version 99/);
+  });
+
+  it("seeds the history of a layout written before there was one, once", async () => {
+    const prefix = `/seed-${process.pid}`;
+    let store = (await open(prefix)) as EtcdStore;
+    try {
+      await store.putNetwork("n", (e) => ({
+        name: "n",
+        spec: { subnet: "10.0.0.0/24" },
+        created: e?.created ?? "x",
+        updated: "x",
+      }));
+      const req: PodRequest = { attachments: [{ network: "n", ips: ["10.0.0.9"] }], sticky: true };
+      // A pod as an older dockin wrote it: no event, and no marker.
+      await store.updatePod("ns", "p", (e, view) => ({
+        ...planPod("ns", "p", e, req, view, "2026-01-01T00:00:00.000Z"),
+        copy: true,
+      }));
+      assert.deepEqual(await store.history({ limit: 10 }), []);
+      // biome-ignore lint/complexity/useLiteralKeys: a private field, on purpose
+      await store["kv"].deleteRange({ key: store.keys.historySeeded() });
+      for (let i = 0; i < 2; i++) {
+        await store.close();
+        store = (await open(prefix)) as EtcdStore;
+        assert.deepEqual(
+          (await store.history({ limit: 10 })).map(
+            (e) => `${e.time} ${e.event} ${e.address} ${e.namespace}/${e.name}`,
+          ),
+          ["2026-01-01T00:00:00.000Z reserved 10.0.0.9 ns/p"],
+        );
+      }
+    } finally {
+      await store.close();
+    }
   });
 
   it("answers 503 once closed", async () => {
@@ -113,6 +157,11 @@ describe("etcd store: compare-and-swap against another writer", () => {
       );
       assert.deepEqual(await store.usage(), [{ network: "n", family: 4, allocated: 2 }]);
       assert.equal(store.stats.conflicts, 1);
+      // The history holds the change that committed, once; the lost attempt's address never shows.
+      assert.deepEqual(
+        (await store.history({ limit: 10 })).map((e) => `${e.event} ${e.address} ${e.namespace}/${e.name}`),
+        ["allocated 10.0.0.2 ns/p"],
+      );
     } finally {
       await store.close();
     }
@@ -192,6 +241,10 @@ describe("etcd store: compare-and-swap against another writer", () => {
       // The race did happen, and was lost and retried rather than won twice.
       assert.ok(a.stats.conflicts + b.stats.conflicts > 0, "the two stores never collided");
       assert.deepEqual(await a.usage(), [{ network: "n", family: 4, allocated: 400 }]);
+      // One event per allocation, whatever the retries: none lost, none twice.
+      const events = await b.history({ limit: 1000 });
+      assert.equal(events.length, 400);
+      assert.deepEqual(new Set(events.map((e) => e.address)), new Set(ips));
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
+import { releasePod } from "../../src/rm/allocate.ts";
 import { migrate } from "../../src/rm/migrate.ts";
 import { MIGRATIONS, openSqliteStore } from "../../src/rm/sqlite-store.ts";
 import type { Store } from "../../src/rm/store.ts";
+import { runHistorySuite } from "./history-suite.ts";
 import { runStoreSuite } from "./store-suite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "dockin-rm-store-"));
@@ -15,6 +17,26 @@ let n = 0;
 const paths = new WeakMap<Store, string>();
 
 runStoreSuite(
+  "sqlite",
+  async () => {
+    const path = join(dir, `store-${n++}.db`);
+    const store = await openSqliteStore(path);
+    paths.set(store, path);
+    return store;
+  },
+  {
+    reopen: async (store) => {
+      const path = paths.get(store);
+      assert.ok(path);
+      await store.close();
+      const again = await openSqliteStore(path);
+      paths.set(again, path);
+      return again;
+    },
+  },
+);
+
+runHistorySuite(
   "sqlite",
   async () => {
     const path = join(dir, `store-${n++}.db`);
@@ -81,7 +103,7 @@ describe("sqlite store", () => {
       }));
     await store.close();
     const db = new DatabaseSync(path);
-    db.exec("DROP INDEX pods_by_key; PRAGMA user_version = 1");
+    db.exec("DROP TABLE history; DROP INDEX pods_by_key; PRAGMA user_version = 1");
     db.close();
 
     const upgraded = await openSqliteStore(path);
@@ -101,6 +123,75 @@ describe("sqlite store", () => {
         .all()
         .map((r) => r.name);
       assert.ok(indexes.includes("pods_by_key"), `indexes: ${indexes.join(", ")}`);
+    } finally {
+      check.close();
+    }
+  });
+
+  it("upgrades a schema 2 database (before history): its pods stay, their addresses are seeded, changes recorded", async () => {
+    const path = join(dir, "schema2.db");
+    // The database exactly as a dockin before history made it: schema 1 and 2, with a pod holding .7.
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    for (const m of MIGRATIONS.slice(0, 2)) db.exec(m.sql);
+    db.exec("PRAGMA user_version = 2");
+    const record = {
+      namespace: "shop",
+      name: "web-0",
+      attachments: [
+        {
+          network: "n",
+          ifName: "eth0",
+          master: true,
+          addresses: [{ family: 4, ip: "10.0.0.7", fixed: false }],
+        },
+      ],
+      sticky: false,
+      created: "2026-01-01T00:00:00.000Z",
+      updated: "2026-01-01T00:00:00.000Z",
+    };
+    db.prepare("INSERT INTO networks VALUES (?, ?, ?, ?)").run("n", '{"subnet":"10.0.0.0/24"}', "x", "x");
+    db.prepare("INSERT INTO pods VALUES (?, ?, ?)").run("shop", "web-0", JSON.stringify(record));
+    db.prepare("INSERT INTO allocations VALUES (?, ?, ?, ?)").run(
+      "n",
+      4,
+      "0000000000000000000000000a000007",
+      "shop/web-0",
+    );
+    db.close();
+
+    const upgraded = await openSqliteStore(path);
+    try {
+      // The address held at the upgrade is in the history, as of the pod's last update.
+      const seeded = await upgraded.history({ limit: 10 });
+      assert.deepEqual(
+        seeded.map((e) => [e.time, e.event, e.network, e.address, `${e.namespace}/${e.name}`]),
+        [["2026-01-01T00:00:00.000Z", "allocated", "n", "10.0.0.7", "shop/web-0"]],
+      );
+      assert.equal((await upgraded.getPod("shop", "web-0"))?.attachments[0]?.addresses[0]?.ip, "10.0.0.7");
+      await upgraded.updatePod("shop", "web-0", (e) => (e === undefined ? undefined : releasePod(e)));
+      assert.deepEqual(
+        (await upgraded.history({ address: "10.0.0.7", limit: 10 })).map(
+          (e) => `${e.event} ${e.namespace}/${e.name}`,
+        ),
+        ["released shop/web-0", "allocated shop/web-0"],
+      );
+      assert.deepEqual(await upgraded.usage(), []);
+    } finally {
+      await upgraded.close();
+    }
+    const check = new DatabaseSync(path);
+    try {
+      assert.equal(check.prepare("PRAGMA user_version").get()?.user_version, MIGRATIONS.length);
+      const indexes = check
+        .prepare("PRAGMA index_list(history)")
+        .all()
+        .map((r) => String(r.name))
+        .sort();
+      assert.deepEqual(
+        indexes.filter((i) => i.startsWith("history_")),
+        ["history_by_id", "history_by_network", "history_by_pod"],
+      );
     } finally {
       check.close();
     }

@@ -7,8 +7,8 @@ import { parseFlags } from "../args.ts";
 
 const USAGE = `usage: dockin rm migrate --from SPEC --to SPEC [options]
 
-Copies every network, policy, pod, address and allocation cursor from one store into an empty one,
-then reads both again and compares them. Stop the RM serving the source first.
+Copies every network, policy, pod, address, allocation cursor and address history event from one
+store into an empty one, then reads both again and compares them. Stop the RM serving the source first.
 
   --from SPEC              sqlite:PATH or etcd:URL[,URL…]
   --to SPEC                sqlite:PATH or etcd:URL[,URL…] (must be empty)
@@ -75,7 +75,7 @@ export default async function rmMigrate(argv: string[]): Promise<number> {
       progress: (line) => process.stderr.write(`dockin rm migrate: ${line}\n`),
     });
     process.stdout.write(
-      `migrated ${source.description} to ${target.description}: ${report.networks} network(s), ${report.policies} policy(ies), ${report.pods} pod(s), ${report.addresses} address(es), ${report.cursors} cursor(s); verified\n`,
+      `migrated ${source.description} to ${target.description}: ${report.networks} network(s), ${report.policies} policy(ies), ${report.pods} pod(s), ${report.addresses} address(es), ${report.cursors} cursor(s), ${report.events} history event(s); verified\n`,
     );
     return 0;
   } finally {

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe } from "../../cni/errors.ts";
 import { isLevel } from "../../cni/log.ts";
+import { DEFAULT_RETENTION, HistoryPruner, parseRetention } from "../../rm/history-prune.ts";
 import { Tokens } from "../../rm/http.ts";
 import { rmLogger } from "../../rm/log.ts";
 import { openStore } from "../../rm/open-store.ts";
@@ -31,6 +32,8 @@ options:
   --log-file PATH          write the structured JSON log lines here (default: stderr)
   --log-level LEVEL        error, warn, info (default) or debug (debug logs every request)
   --shutdown-grace SECS    on SIGTERM, how long requests in flight may take (default 10)
+  --history-retention DUR  how long address history is kept: 90d (default), 12h, 30m…, or 0 (forever);
+                           pruned in the background (an address's latest event is always kept)
 `;
 
 class UsageError extends Error {}
@@ -70,6 +73,7 @@ async function serve(argv: string[]): Promise<number> {
       "log-file": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "shutdown-grace": { type: "string", default: "10" },
+      "history-retention": { type: "string", default: DEFAULT_RETENTION },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -89,6 +93,12 @@ async function serve(argv: string[]): Promise<number> {
   if (!isLevel(level)) throw new UsageError(`--log-level "${level}": expected error, warn, info or debug`);
   const grace = Number(values["shutdown-grace"]);
   if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--shutdown-grace: expected seconds`);
+  let retentionMs: number;
+  try {
+    retentionMs = parseRetention(values["history-retention"]);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   let tls: TlsOptions | undefined;
   if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
     if (values["tls-cert"] === undefined || values["tls-key"] === undefined)
@@ -142,7 +152,10 @@ async function serve(argv: string[]): Promise<number> {
     auth: tokens === undefined ? "none" : "token",
     webhookAuth: tokens === undefined ? "none" : webhookAuth,
     tls: tls === undefined ? "off" : tls.clientCa === undefined ? "on" : "client certificates",
+    historyRetention: values["history-retention"],
   });
+  const pruner = new HistoryPruner(store, retentionMs, logger);
+  pruner.start();
 
   // SIGHUP re-reads the token file (rotation without a restart); a bad file keeps the old tokens.
   const tokenFile = values["token-file"];
@@ -171,6 +184,7 @@ async function serve(argv: string[]): Promise<number> {
     process.on("SIGINT", stop);
   });
   await server.close(grace * 1000);
+  await pruner.stop();
   await store.close();
   logger.info("stopped");
   return 0;
