@@ -86,7 +86,8 @@ for (const [mode, dir, usesFiles] of modes) {
         await runProcess(script, ["0"], opts());
         await assert.rejects(runProcess(join(work, "no-such-plugin"), [], opts()), /ENOENT/);
         await new Promise((r) => setTimeout(r, 50)); // pipes are closed on a later turn
-        assert.equal(openFds(), before);
+        // No more than before: Bun may close a descriptor of its own meanwhile, never ours.
+        assert.ok(openFds() <= before, `descriptors ${before} -> ${openFds()}`);
       });
       assert.deepEqual(readdirSync(own), []);
     });

@@ -123,6 +123,8 @@ describe("kubelet's path: pods through containerd's CRI get their networks from 
       name: sto.name,
       type: "bridge",
       bridge: `dk-${sto.name}`,
+      isGateway: true, // install's default: the gateway on the bridge
+      ipMasq: false,
     });
     const master = JSON.parse(readFileSync(join(node.dockinConfDir, `${biz.name}.conflist`), "utf8")) as {
       plugins: Record<string, unknown>[];
