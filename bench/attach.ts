@@ -190,18 +190,19 @@ try {
   for (let i = 0; i < rounds + 3; i++) {
     const warm = i < 3;
     const round: Record<string, Sample> = {};
+    const ipamNs = netns(`dk-att-${tag}-${i}-ipam`); // the IPAM cases' CNI_NETNS must exist
     const cases: [string, () => Promise<void>][] = [
       ["empty Bun executable (floor)", () => run(empty, {}, "")],
       [
         "Go static ADD (IPAM alone)",
-        () => run("/usr/lib/cni/static", cniEnv("ADD", "x", `s${i}`), ipamConfig("static")),
+        () => run("/usr/lib/cni/static", cniEnv("ADD", ipamNs, `s${i}`), ipamConfig("static")),
       ],
       [
         "dockin-ipam ADD (IPAM alone)",
         () =>
           run(
             join(builds["dockin-cni"]!, "dockin-ipam"),
-            cniEnv("ADD", "x", `i${i}`),
+            cniEnv("ADD", ipamNs, `i${i}`),
             ipamConfig("dockin-ipam"),
           ),
       ],
@@ -236,7 +237,6 @@ try {
         del: () => run(plugin, cniEnv("DEL", ns, cid), mainConfigs[name]!),
       });
     }
-    netns("x"); // the IPAM cases' CNI_NETNS must exist
     for (let k = 0; k < cases.length; k++) {
       const [name, go] = cases[(i + k) % cases.length]!;
       round[name] = await timed(name, go);

@@ -1,11 +1,11 @@
 // The webhook client: one GET per attempt, bounded retries with backoff inside one overall
 // deadline, a cap on the reply size, https with a CA bundle and an optional client certificate,
-// an optional bearer token read from a file (never logged). The exchange itself is http1.ts.
+// an optional bearer token read from a file (never logged). The exchange itself is http-fetch.ts.
 import { readFileSync } from "node:fs";
-import type { Socket } from "node:net";
 import { hostname } from "node:os";
 import { CniError, describe, ErrorCode } from "../cni/errors.ts";
-import { type Exchange, exchange, TooLarge, TransportError } from "./http1.ts";
+import { fetchExchange } from "./http-fetch.ts";
+import { type Exchange, TooLarge, TransportError } from "./http-types.ts";
 import type { PodIdentity } from "./identity.ts";
 
 export interface WebhookOptions {
@@ -73,16 +73,16 @@ async function requestOnce(
     if (opts.keyFile) tls.key = readSecretFile(opts.keyFile, "keyFile");
     ex.tls = tls;
   }
-  let socket: Socket | undefined;
+  let cancel: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      socket?.destroy();
+      cancel?.();
       reject(new Retryable(`no complete reply within ${timeoutMs} ms`));
     }, timeoutMs);
   });
   try {
-    const reply = await Promise.race([exchange(ex, (s) => (socket = s)), timeout]);
+    const reply = await Promise.race([fetchExchange(ex, (c) => (cancel = c)), timeout]);
     return { status: reply.status, body: reply.body };
   } catch (err) {
     if (err instanceof TooLarge) throw new CniError(ErrorCode.BackendRefused, err.message);

@@ -1,0 +1,58 @@
+// One HTTP exchange through the runtime's fetch. On Bun, fetch is native: it needs neither
+// node:net nor node:tls nor the stream machinery that loading them brings, which cost a plugin
+// about a quarter of its own start-up (BENCHMARKS.md). TLS settings go in Bun's `tls` option.
+import { type Exchange, type Reply, TooLarge, TransportError } from "./http-types.ts";
+
+/** fetch's init as Bun takes it: `tls` carries the CA and the client certificate. */
+interface BunRequestInit extends RequestInit {
+  tls?: { ca?: string; cert?: string; key?: string; checkServerIdentity?: undefined };
+}
+
+/** The exchange; `onCancel` receives what aborts it (the caller's deadline). */
+export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
+  const abort = new AbortController();
+  onCancel(() => abort.abort());
+  const init: BunRequestInit = {
+    method: ex.method,
+    headers: ex.headers,
+    redirect: "manual",
+    signal: abort.signal,
+    keepalive: false,
+  };
+  if (ex.body !== undefined) init.body = ex.body;
+  if (ex.tls !== undefined) init.tls = ex.tls;
+  let res: Response;
+  try {
+    const pending = fetch(ex.url, init);
+    ex.onSent?.(); // fetch gives no sign of the request being written: it is under way
+    res = await pending;
+  } catch (err) {
+    throw new TransportError((err as Error).message, { cause: err });
+  }
+  const headers = new Map<string, string>();
+  res.headers.forEach((value, name) => headers.set(name.toLowerCase(), value));
+  const declared = Number(headers.get("content-length") ?? Number.NaN);
+  if (declared > ex.maxBodyBytes) {
+    abort.abort();
+    throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    const reader = res.body?.getReader();
+    for (;;) {
+      const next = await reader?.read();
+      if (next === undefined || next.done) break;
+      size += next.value.byteLength;
+      if (size > ex.maxBodyBytes) {
+        abort.abort();
+        throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+      }
+      chunks.push(next.value);
+    }
+  } catch (err) {
+    if (err instanceof TooLarge) throw err;
+    throw new TransportError(`reading the reply: ${(err as Error).message}`);
+  }
+  return { status: res.status, headers, body: Buffer.concat(chunks).toString("utf8") };
+}
