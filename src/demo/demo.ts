@@ -21,6 +21,11 @@ export interface DemoOptions {
   /** Prefix of every namespace, bridge and temp dir the demo makes, so cleanup finds them. */
   prefix: string;
   out: (line: string) => void;
+  /**
+   * Before cleaning up after a successful run, wait for this (a signal), so that a person can look
+   * at the pods and the RM's console meanwhile (`dockin demo --keep`).
+   */
+  keepUntil?: () => Promise<void>;
 }
 
 interface Network {
@@ -150,7 +155,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     rm = spawn(
       join(options.binDir, "dockin"),
       ["rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${join(work, "rm.db")}`],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      // Its own process group: a Ctrl-C at the terminal (--keep) is the demo's to handle; the RM
+      // must stay up until the pods are detached, and the demo stops it last.
+      { stdio: ["ignore", "ignore", "pipe"], detached: true },
     );
     const base = await listeningUrl(rm, 15_000);
     client = new RmClient({ server: base });
@@ -246,6 +253,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       );
     }
     out("\nThe demo worked: two pods, two networks each, fixed addresses from the RM.");
+    const consoleUrl = `${base}/ui/`;
+    if (options.keepUntil !== undefined) {
+      out(`\nThe RM's console (networks as address maps, pods, each address's history): ${consoleUrl}`);
+      out(
+        `The pods, the RM and the console stay until you press Ctrl-C (or send SIGTERM to ${process.pid}); then the demo cleans up.`,
+      );
+      await options.keepUntil();
+    } else {
+      out(`While the RM runs, its console is at ${consoleUrl} ('dockin demo --keep' keeps it running).`);
+    }
   } catch (err) {
     out(`\nThe demo failed: ${describe(err)}`);
     status = 1;

@@ -30,7 +30,7 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     throw new TransportError((err as Error).message, { cause: err });
   }
   const headers = new Map<string, string>();
-  res.headers.forEach((value, name) => headers.set(name.toLowerCase(), value));
+  for (const [name, value] of res.headers) headers.set(name.toLowerCase(), value);
   const declared = Number(headers.get("content-length") ?? Number.NaN);
   if (declared > ex.maxBodyBytes) {
     abort.abort();

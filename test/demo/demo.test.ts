@@ -1,6 +1,6 @@
 // `dockin demo` is the README's main job: it must work on this machine and leave nothing behind.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { resolve } from "node:path";
@@ -33,8 +33,42 @@ test("dockin demo attaches two pods to two networks, pings over both, and leaves
   assert.match(run.stdout, /^ {4}addresses +eth0\S* +UP +10\.250\.1\.\d+\/24/m);
   assert.match(run.stdout, /^ {4}routes +default via 10\.250\.1\.1 dev eth0/m);
   assert.doesNotMatch(run.stdout, /-br addr/);
+  assert.match(run.stdout, /While the RM runs, its console is at http:\/\/127\.0\.0\.1:\d+\/ui\//);
   assert.match(run.stdout, /the RM holds no pod now/);
   assert.match(run.stdout, /nothing left behind/);
+  assert.deepEqual(leftovers(), []);
+});
+
+test("dockin demo --keep serves the RM's console with the pods attached until Ctrl-C, then cleans up", async () => {
+  assert.deepEqual(leftovers(), [], "leftovers from an earlier run");
+  const child = spawn(dockin, ["demo", "--keep"], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no console URL in 180 s:\n${stdout}`)), 180_000);
+    child.stdout.on("data", () => {
+      const m = /The RM's console .*: (http:\/\/127\.0\.0\.1:\d+\/ui\/)/.exec(stdout);
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolveUrl(m[1]);
+      }
+    });
+    child.once("exit", () => reject(new Error(`the demo ended before its console was up:\n${stdout}`)));
+  });
+  try {
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    // The pods are still attached meanwhile: the RM holds them.
+    const pods = (await (await fetch(new URL("/api/v1/pods", url))).json()) as { items: unknown[] };
+    assert.equal(pods.items.length, 2);
+  } finally {
+    child.kill("SIGINT"); // what Ctrl-C sends
+  }
+  assert.equal(await exited, 0, stdout);
+  assert.match(stdout, /the RM holds no pod now/);
+  assert.match(stdout, /nothing left behind/);
   assert.deepEqual(leftovers(), []);
 });
 
