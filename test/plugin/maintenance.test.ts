@@ -2,7 +2,7 @@
 // notification, and 20 pods attached at once.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -210,6 +210,24 @@ describe("dockin-cni GC", () => {
       });
       assert.equal(del.code, 0, del.stdout + del.stderr);
       assert.deepEqual(w.portsLeft(), []);
+    });
+  });
+
+  test("GC sets an unreadable record aside, never deletes it, and goes on", async () => {
+    await inWorld(async (w) => {
+      mkdirSync(w.cacheDir, { recursive: true });
+      writeFileSync(join(w.cacheDir, "broken:eth0.json"), "{ not a record");
+      const gc = await cni({
+        command: "GC",
+        containerId: "",
+        config: w.config("1.1.0", { "cni.dev/valid-attachments": [] }),
+      });
+      assert.equal(gc.code, 0, gc.stdout);
+      const left = readdirSync(w.cacheDir);
+      assert.equal(left.length, 1, String(left));
+      assert.match(left[0]!, /^broken:eth0\.json\.unreadable-\d+$/);
+      assert.equal(readFileSync(join(w.cacheDir, left[0]!), "utf8"), "{ not a record");
+      assert.match(readFileSync(w.logFile, "utf8"), /GC: an unreadable record set aside/);
     });
   });
 
