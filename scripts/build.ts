@@ -109,6 +109,10 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
     compile: {
       outfile: tmp,
       executablePath: opts.baseline ? RUNTIMES.baseline : RUNTIMES.default,
+      // A plugin runs in the runtime's working directory: a .env or bunfig.toml there must not
+      // reach its environment (Bun's compiled executables read both by default).
+      autoloadDotenv: false,
+      autoloadBunfig: false,
     },
     format: "esm",
     splitting: true,
@@ -134,7 +138,10 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
 
 if (import.meta.main) {
   const { values } = parseArgs({
-    options: { baseline: { type: "boolean", default: false }, out: { type: "string" } },
+    options: {
+      baseline: { type: "boolean", default: false },
+      out: { type: "string" },
+    },
   });
   const exe = await buildExecutable({
     baseline: values.baseline,

@@ -1,7 +1,7 @@
 // setup.sh install/uninstall (a thin wrapper over `dockin install`/`uninstall`) into temp dirs,
 // with the standalone executable as the installed plugins.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -429,6 +429,18 @@ describe("the installed plugins", () => {
     );
     assert.equal(bare.status, 0, bare.stderr);
     assert.match(bare.stdout, /supportedVersions/);
+    // The runtime's working directory is not the plugin's environment: Bun's compiled executables
+    // read a .env and a bunfig.toml there unless built not to.
+    const cwd = join(t.root, "cwd");
+    mkdirSync(cwd);
+    writeFileSync(join(cwd, ".env"), "CNI_COMMAND=VERSION\n");
+    writeFileSync(join(cwd, "bunfig.toml"), 'preload = ["./nowhere.ts"]\n');
+    for (const name of ["dockin-ipam", "dockin-cni"]) {
+      const r = spawnSync(join(t.binDir, name), [], { cwd, env: {}, input: "{}", encoding: "utf8" });
+      assert.equal(r.status, 0, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout, "", `${name} took CNI_COMMAND from ${cwd}/.env`);
+      assert.match(r.stderr, /CNI protocol versions supported/);
+    }
     // A symbolic link keeps the name it is run as, too.
     symlinkSync(join(t.binDir, "dockin-ipam"), join(t.root, "dockin-ipam"));
     const linked = runEnv(join(t.root, "dockin-ipam"), [], { CNI_COMMAND: "VERSION" }, "{}");
