@@ -216,6 +216,7 @@ export class CriNode {
           BIN_DIR: this.binDir,
           DOCKIN_CONF_DIR: this.dockinConfDir,
           NOTIFY_URL: `${this.rmUrl}/rmController/podDetached`,
+          DOCKIN_LINK_DIR: "", // no link in the host's /usr/local/bin
         },
       },
     );
