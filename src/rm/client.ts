@@ -69,7 +69,18 @@ export class RmClient {
   }
 
   /** Sends one request; resolves with the JSON reply of a 2xx, rejects with ApiError otherwise. */
-  request(method: string, path: string, body?: unknown): Promise<unknown> {
+  async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    return (await this.exchange(method, path, body)).body;
+  }
+
+  /** A PUT, saying whether it created the object (201) or replaced one of that name (200). */
+  async put(path: string, body: unknown): Promise<{ created: boolean; body: unknown }> {
+    const reply = await this.exchange("PUT", path, body);
+    return { created: reply.status === 201, body: reply.body };
+  }
+
+  /** Sends one request; resolves with the status and JSON reply of a 2xx, rejects with ApiError otherwise. */
+  exchange(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     const url = new URL(
       path.replace(/^\//, ""),
       this.base.href.endsWith("/") ? this.base : `${this.base.href}/`,
@@ -96,7 +107,7 @@ export class RmClient {
             json = undefined;
           }
           const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) return resolve(json);
+          if (status >= 200 && status < 300) return resolve({ status, body: json });
           const message = (json as { message?: unknown } | undefined)?.message;
           reject(
             new ApiError(
@@ -108,7 +119,12 @@ export class RmClient {
       });
       req.on("timeout", () => req.destroy(new Error("no answer within 30 s")));
       req.on("error", (err) =>
-        reject(new Error(`cannot reach the RM at ${this.base.origin}`, { cause: err })),
+        reject(
+          new Error(
+            `cannot reach the RM at ${this.base.origin} (is it running? start one with 'dockin rm serve', or give its URL with --server or DOCKIN_SERVER)`,
+            { cause: err },
+          ),
+        ),
       );
       req.end(payload);
     });

@@ -33,7 +33,18 @@ describe("dockin admin commands", () => {
       "192.168.1.1",
     );
     assert.equal(create.code, 0, create.stderr);
-    assert.match(create.stdout, /network test: 192\.168\.1\.0\/24, 253 addresses/);
+    assert.match(create.stdout, /network test created: 192\.168\.1\.0\/24, 253 addresses/);
+    // create on an existing name replaces it, and says so.
+    const again = await admin(
+      "networks",
+      "create",
+      "test",
+      "--subnet",
+      "192.168.1.0/24",
+      "--gateway",
+      "192.168.1.1",
+    );
+    assert.match(again.stdout, /network test replaced \(its earlier definition is gone\)/);
     await admin(
       "networks",
       "create",
@@ -74,6 +85,17 @@ describe("dockin admin commands", () => {
     assert.match(create.stdout, /pod prod\/web-0, sticky/);
     assert.match(create.stdout, /eth0 +test +yes +192\.168\.1\.2\/24 +192\.168\.1\.1/);
     assert.match(create.stdout, /data0 +data +192\.168\.2\.7\/24 \(fixed\)/);
+    assert.doesNotMatch(create.stdout, /replaced/);
+    const again = await admin(
+      "pods",
+      "create",
+      "prod/web-0",
+      "--network",
+      "test",
+      "--network",
+      "data,ifName=data0,ip=192.168.2.7",
+    );
+    assert.match(again.stdout, /pod prod\/web-0 replaced: networks not listed now were released/);
     const list = await admin("pods", "list");
     assert.match(list.stdout, /prod +web-0 +eth0=test:192\.168\.1\.2\* data0=data:192\.168\.2\.7 +- +yes/);
     const json = await admin("pods", "show", "prod/web-0", "--json");
@@ -99,7 +121,7 @@ describe("dockin admin commands", () => {
       "--sticky",
     );
     assert.equal(create.code, 0, create.stderr);
-    assert.match(create.stdout, /policy web: test \(sticky\)/);
+    assert.match(create.stdout, /policy web created: test \(sticky\)/);
     const list = await admin("policies", "list");
     assert.match(list.stdout, /web +prod +web-\* +test +yes +0/);
     assert.match((await admin("policies", "show", "web")).stdout, /sticky: +yes/);

@@ -87,14 +87,11 @@ const create = async (args: string[]) => {
       throw new UsageError("--allow-overlap needs a JSON object body");
     body = { ...body, allowOverlap: true };
   }
-  const net = (await new RmClient(values).request(
-    "PUT",
-    `/api/v1/networks/${enc(name)}`,
-    body,
-  )) as NetworkView;
+  const put = await new RmClient(values).put(`/api/v1/networks/${enc(name)}`, body);
+  const net = put.body as NetworkView;
   if (values.json) return printJson(net);
   process.stdout.write(
-    `network ${net.name}: ${net.subnet}${net.ipv6 ? ` + ${net.ipv6.subnet}` : ""}, ${net.size} addresses\n`,
+    `network ${net.name} ${put.created ? "created" : "replaced (its earlier definition is gone)"}: ${net.subnet}${net.ipv6 ? ` + ${net.ipv6.subnet}` : ""}, ${net.size} addresses\n`,
   );
 };
 

@@ -81,8 +81,13 @@ const create = async (args: string[]) => {
     if (values.network === undefined) throw new UsageError("--network (or -f FILE) is required");
     body = { networks: values.network.map((n) => parseAttachment(n, true)) };
   }
-  const pod = (await new RmClient(values).request("PUT", path(ref), body)) as PodView;
+  const put = await new RmClient(values).put(path(ref), body);
+  const pod = put.body as PodView;
   if (values.json) return printJson(pod);
+  if (!put.created)
+    process.stdout.write(
+      `pod ${pod.namespace}/${pod.name} replaced: networks not listed now were released\n`,
+    );
   printPod(pod);
 };
 

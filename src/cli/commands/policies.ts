@@ -67,9 +67,12 @@ const create = async (args: string[]) => {
     }
     body = b;
   }
-  const policy = (await new RmClient(values).request("PUT", `/api/v1/policies/${enc(name)}`, body)) as Policy;
+  const put = await new RmClient(values).put(`/api/v1/policies/${enc(name)}`, body);
+  const policy = put.body as Policy;
   if (values.json) return printJson(policy);
-  process.stdout.write(`policy ${policy.name}: ${nets(policy)}${policy.sticky ? " (sticky)" : ""}\n`);
+  process.stdout.write(
+    `policy ${policy.name} ${put.created ? "created" : "replaced (its earlier definition is gone)"}: ${nets(policy)}${policy.sticky ? " (sticky)" : ""}\n`,
+  );
 };
 
 const list = async (args: string[]) => {
