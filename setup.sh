@@ -79,22 +79,26 @@ has() {
 dry_run() { has --dry-run "$@"; }
 
 # `dockin` on PATH: a symbolic link in $link_dir to the dockin this script runs. A file of that
-# name that is not such a link is left alone (and said so).
+# name that is not such a link is left alone (and said so). Whether $link_dir is on this shell's
+# PATH is said too.
+on_path() {
+  case ":$PATH:" in *":$link_dir:"*) echo "dockin is on PATH" ;; *) echo "add $link_dir to PATH to run dockin by name" ;; esac
+}
 link_dockin() {
   [ -n "$link_dir" ] || return 0
   if has --help "$@" || has -h "$@"; then return 0; fi
   target=$(readlink -f -- "$dockin")
   link=$link_dir/dockin
   if [ -L "$link" ] && [ "$(readlink -f -- "$link")" = "$target" ]; then
-    echo "setup.sh: $link links to $target already: dockin is on PATH"
+    echo "setup.sh: $link links to $target already: $(on_path)"
   elif [ -e "$link" ] || [ -L "$link" ]; then
     echo "setup.sh: $link exists and is not a link to $target: left as it is; this one is $dockin"
   elif dry_run "$@"; then
-    echo "setup.sh: would link $link -> $target (dockin on PATH)"
+    echo "setup.sh: would link $link -> $target ($(on_path))"
   else
     mkdir -p -- "$link_dir"
     ln -s -- "$target" "$link"
-    echo "setup.sh: linked $link -> $target: dockin is on PATH"
+    echo "setup.sh: linked $link -> $target: $(on_path)"
   fi
 }
 

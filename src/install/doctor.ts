@@ -301,7 +301,7 @@ async function checkPlugin(
     title = `${name} is found and speaks ${speaks}`;
     checks.push({
       status: "warn",
-      title: `${name} is in binDir ${conf.binDir}`,
+      title: `${name} is not in binDir ${conf.binDir}`,
       detail: `not there, but in ${dirname(elsewhere)}: dockin-cni uses it only when the runtime's CNI_PATH includes ${dirname(elsewhere)}`,
       fix: `ln -s ${elsewhere} ${inBin}, or make sure the runtime's CNI_PATH includes ${dirname(elsewhere)} (containerd: bin_dir; podman: cni_plugin_dirs)`,
     });

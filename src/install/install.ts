@@ -279,7 +279,7 @@ export async function install(opts: InstallOptions): Promise<Report> {
     cniVersion = found ?? DEFAULT_CNI_VERSION;
     notes.push(
       found === undefined
-        ? `no working bridge plugin in ${opts.binDir}: configs use cniVersion ${cniVersion}; install the CNI plugins there (dockin doctor checks)`
+        ? `no working bridge plugin in ${opts.binDir}: configs use cniVersion ${cniVersion}; put the reference plugins there (Debian's containernetworking-plugins are in /usr/lib/cni: ln -s /usr/lib/cni/* ${opts.binDir}/; dockin doctor checks)`
         : `configs use cniVersion ${cniVersion}: what ${join(opts.binDir, "bridge")} speaks, up to 1.0.0 (--cni-version to choose)`,
     );
   }
@@ -434,6 +434,18 @@ export function uninstall(opts: UninstallOptions): Report {
       ? `no network configs in ${opts.dockinConfDir}`
       : `the network configs in ${opts.dockinConfDir} are kept (${kept.length}); remove them by hand if no longer wanted`,
   ];
+  // The bridge plugin never removes a bridge: name the ones the kept configs use that exist.
+  const bridges = kept
+    .flatMap((f) => {
+      const plugins = Array.isArray(f.config?.plugins) ? (f.config.plugins as unknown[]) : [f.config];
+      return plugins.map((p) => (p as { type?: unknown; bridge?: unknown } | undefined)?.bridge);
+    })
+    .filter((b): b is string => typeof b === "string" && existsSync(`/sys/class/net/${b}`));
+  if (bridges.length > 0) {
+    notes.push(
+      `bridges ${bridges.join(", ")} stay (the bridge plugin never removes one): ip link del <bridge> once no container uses it`,
+    );
+  }
   const changed = steps.some((s) => s.apply !== undefined);
   if (changed && !opts.dryRun) {
     // A removal cannot be staged: check first that every directory accepts it, then remove.

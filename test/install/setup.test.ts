@@ -1,7 +1,7 @@
 // setup.sh install/uninstall (a thin wrapper over `dockin install`/`uninstall`) into temp dirs,
 // with the standalone executable as the installed plugins.
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -17,6 +17,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { before, describe, type TestContext, test } from "node:test";
+import { bridgeName } from "../../src/install/netconf.ts";
+import { rand } from "../plugin/harness.ts";
 import {
   builtExecutable,
   readJson,
@@ -251,9 +253,12 @@ describe("setup.sh: PATH, the cache and log dirs, podman", () => {
     const r = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
     assert.equal(r.status, 0, r.stderr);
     const link = join(t.linkDir, "dockin");
-    assert.match(r.stdout, new RegExp(`setup\\.sh: linked ${link} -> \\S+dockin: dockin is on PATH`));
+    // The temp link dir is not on this PATH: it says so, and what to do.
+    assert.match(r.stdout, new RegExp(`setup\\.sh: linked ${link} -> \\S+dockin: add ${t.linkDir} to PATH`));
     assert.equal(realpathSync(link), realpathSync(builtExecutable()));
-    const again = setup(t, ["install", WEBHOOK, "test", "--no-probe"]);
+    const again = setup(t, ["install", WEBHOOK, "test", "--no-probe"], {
+      PATH: `${t.linkDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    });
     assert.match(again.stdout, /links to \S+ already: dockin is on PATH/);
     const dry = tree(ctx);
     assert.match(setup(dry, ["install", WEBHOOK, "test", "--dry-run", "--no-probe"]).stdout, /would link/);
@@ -318,6 +323,21 @@ describe("setup.sh uninstall", () => {
     const again = setup(t, ["uninstall"]);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /nothing to change: nothing to remove/);
+  });
+
+  test("names the bridges that stay (the bridge plugin never removes one)", (ctx) => {
+    const t = tree(ctx);
+    const type = `u${rand(3)}`;
+    assert.equal(setup(t, ["install", WEBHOOK, type, "--no-probe"]).status, 0);
+    const bridge = bridgeName(type);
+    execFileSync("ip", ["link", "add", bridge, "type", "bridge"]);
+    try {
+      const r = setup(t, ["uninstall"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`bridges ${bridge} stay .*ip link del`));
+    } finally {
+      execFileSync("ip", ["link", "del", bridge]);
+    }
   });
 });
 
