@@ -8,6 +8,19 @@ interface BunRequestInit extends RequestInit {
   tls?: { ca?: string; cert?: string; key?: string; checkServerIdentity?: undefined };
 }
 
+/**
+ * What failed, for an operator: the system error's code as Node words it ("connect ECONNREFUSED"),
+ * without the runtime's advice to the script's author ("pass `verbose: true`…").
+ */
+export function transportMessage(err: unknown): string {
+  const code = (err as { code?: unknown }).code;
+  if (code === "ECONNREFUSED") return "connect ECONNREFUSED (nothing listens there)";
+  const message = String((err as Error).message ?? err)
+    .replace(/\s*For more information, pass `verbose: true`.*$/s, "")
+    .replace(/\s*Is the computer able to access the url\?/, "");
+  return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
 /** The exchange; `onCancel` receives what aborts it (the caller's deadline). */
 export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
   const abort = new AbortController();
@@ -27,7 +40,7 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     ex.onSent?.(); // fetch gives no sign of the request being written: it is under way
     res = await pending;
   } catch (err) {
-    throw new TransportError((err as Error).message, { cause: err });
+    throw new TransportError(transportMessage(err), { cause: err });
   }
   const headers = new Map<string, string>();
   for (const [name, value] of res.headers) headers.set(name.toLowerCase(), value);
@@ -52,7 +65,7 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     }
   } catch (err) {
     if (err instanceof TooLarge) throw err;
-    throw new TransportError(`reading the reply: ${(err as Error).message}`);
+    throw new TransportError(`reading the reply: ${transportMessage(err)}`, { cause: err });
   }
   return { status: res.status, headers, body: Buffer.concat(chunks).toString("utf8") };
 }
