@@ -1,7 +1,7 @@
 // The console's figures: the bundle's size (raw and gzip) as served at /ui, building the address
 // map of a /16 (65,536 cells) in Node, and in Debian's chromium (headless) drawing it and showing
 // a /16 network's page (API reads included) with PODS pods on it.
-// Usage: node scripts/build-ui.ts && node bench/console.ts [rounds] [pods]   (15 and 1000 by default)
+// Usage: npm run build && bun bench/console.ts [rounds] [pods]   (15 and 1000 by default)
 import { performance } from "node:perf_hooks";
 import { gzipSync } from "node:zlib";
 import { APP_CSS, APP_JS } from "../src/rm/ui/assets.gen.ts";

@@ -5,7 +5,7 @@
 // latency of creations and deletions (p50, p99), and checks that the pool is whole again once every
 // pod is deleted (no address leaked).
 //
-// Usage: npm run build && node_modules/.bin/node bench/etcd-churn.ts [nodes] [pods-per-node] [seconds] [clients] [replicas]
+// Usage: npm run build && bun bench/etcd-churn.ts [nodes] [pods-per-node] [seconds] [clients] [replicas]
 //   (replicas: 2 by default; 1 shows what the collisions between replicas cost)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -3,7 +3,7 @@
 // own figures: keys, database size as written, and after compaction and defragmentation. The
 // per-pod figures scale the layout to 150,000 pods in docs/etcd.md.
 //
-// Usage: node_modules/.bin/node bench/etcd-size.ts [pods]
+// Usage: bun bench/etcd-size.ts [pods]
 import { randomBytes } from "node:crypto";
 import { type PodRequest, planPod } from "../src/rm/allocate.ts";
 import { type EtcdStore, openEtcdStore } from "../src/rm/etcd-store.ts";

@@ -4,7 +4,7 @@
 // on a one-member etcd and on a three-member etcd (all members on this machine, loopback), rounds
 // interleaved, medians.
 //
-// Usage: npm run build && node_modules/.bin/node bench/etcd-store.ts [rounds] [allocations-per-round] [seconds]
+// Usage: npm run build && bun bench/etcd-store.ts [rounds] [allocations-per-round] [seconds]
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -2,7 +2,7 @@
 // run: webhook lookups of random pods (64 connections, autocannon) and allocations per second
 // (16 concurrent clients, synchronous=FULL). Interleaved rounds, medians.
 //
-// Usage: npm run build && node_modules/.bin/node bench/rm-scale.ts [rounds] [pods]
+// Usage: npm run build && bun bench/rm-scale.ts [rounds] [pods]
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
