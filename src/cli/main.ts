@@ -1,6 +1,6 @@
 // The `dockin` command: one CLI for everything that is not a plugin. Each command lives in its
 // own module under src/cli/commands/ (or its area's folder) and is loaded only when run.
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 
 /** A command gets its arguments (after its own name) and returns the exit status. */
 export type Command = (argv: string[]) => Promise<number>;
@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     const command = await entry.load();
     return await command(rest);
   } catch (err) {
-    process.stderr.write(`dockin ${name}: ${describe(err)}\n`);
+    process.stderr.write(`dockin ${name}: ${errorText(err)}\n`);
     return 1;
   }
 }

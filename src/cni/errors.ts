@@ -80,7 +80,7 @@ export function toErrorObject(err: unknown, cniVersion: string): ErrorObject {
 }
 
 /** The message of an error and of its causes, for logs and wrapped messages. */
-export function describe(err: unknown): string {
+export function errorText(err: unknown): string {
   const parts: string[] = [];
   let cur: unknown = err;
   for (let depth = 0; cur !== undefined && depth < 5; depth++) {

@@ -15,7 +15,7 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
-import { describe } from "./errors.ts";
+import { errorText } from "./errors.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
 import { writeAllSync } from "./write.ts";
 
@@ -242,5 +242,5 @@ function clearStaleLock(lock: string): boolean {
 
 /** JSON replacer: an Error becomes its message and its causes' (JSON.stringify prints it as {}). */
 function errorsAsText(_key: string, value: unknown): unknown {
-  return value instanceof Error ? describe(value) : value;
+  return value instanceof Error ? errorText(value) : value;
 }

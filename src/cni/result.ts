@@ -1,8 +1,9 @@
 // CNI results in every spec version, and conversion between them as the reference library does.
 // Inside Dockin a result is always held in the 1.x shape (`Result`); it is turned into the
 // runtime's version only when printed, and parsed from any version when read.
+
+import { formatIP, formatPrefix, parseIP, parsePrefix } from "../net/ip.ts";
 import { CniError, ErrorCode } from "./errors.ts";
-import { formatIP, formatPrefix, parseIP, parsePrefix } from "./ip.ts";
 import { compareVersions, isSpecVersion } from "./version.ts";
 
 export interface Interface {

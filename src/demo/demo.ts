@@ -7,7 +7,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
 import { executableDir } from "../install/source.ts";
@@ -264,7 +264,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       out(`While the RM runs, its console is at ${consoleUrl} ('dockin demo --keep' keeps it running).`);
     }
   } catch (err) {
-    out(`\nThe demo failed: ${describe(err)}`);
+    out(`\nThe demo failed: ${errorText(err)}`);
     status = 1;
   } finally {
     step("Detaching and removing everything the demo made");
@@ -274,7 +274,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
           await callPlugin("DEL", pod, backend);
           out(`    ${pod.name}: dockin-cni DEL done`);
         } catch (err) {
-          out(`    ${pod.name}: DEL failed: ${describe(err)}`);
+          out(`    ${pod.name}: DEL failed: ${errorText(err)}`);
           status = 1;
         }
       }
@@ -299,7 +299,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
             : `    the RM still holds ${count} pod(s) and their addresses`,
         );
       } catch (err) {
-        out(`    could not ask the RM which pods it still holds: ${describe(err)}`);
+        out(`    could not ask the RM which pods it still holds: ${errorText(err)}`);
       }
     }
     if (rm && rm.exitCode === null) {

@@ -11,7 +11,7 @@ import {
   statSync,
 } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
@@ -123,7 +123,7 @@ function readMain(path: string, checks: Check[]): MainConf | undefined {
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    checks.push({ status: "fail", title, detail: describe(err), fix: `fix the JSON, or ${INSTALL_FIX}` });
+    checks.push({ status: "fail", title, detail: errorText(err), fix: `fix the JSON, or ${INSTALL_FIX}` });
     return undefined;
   }
   const e = dockinEntry(parsed);
@@ -268,7 +268,7 @@ async function versionProblem(
     const list = Array.isArray(reply?.supportedVersions) ? reply.supportedVersions : [];
     return list.includes(version) ? undefined : `speaks ${list.join(", ") || "no version"}, not ${version}`;
   } catch (err) {
-    return `VERSION failed: ${describe(err)}`;
+    return `VERSION failed: ${errorText(err)}`;
   }
 }
 

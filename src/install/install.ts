@@ -3,7 +3,7 @@
 // changes nothing the second time; an existing network config is never replaced.
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { ipChange, linkInfo } from "./links.ts";
@@ -319,7 +319,7 @@ export async function install(opts: InstallOptions): Promise<Report> {
           // best effort: report the original failure
         }
       }
-      throw new Error(`installing failed (${describe(err)}); nothing was changed`, { cause: err });
+      throw new Error(`installing failed (${errorText(err)}); nothing was changed`, { cause: err });
     }
   }
   if (opts.gateways.size > 0 && [...opts.gateways.values()].some((g) => g.mode === "uplink")) {

@@ -1,6 +1,6 @@
 // Addresses as the reference static plugin reads and prints them: Go's net.ParseCIDR and
 // net.ParseIP, then its canonical form (an IPv4-mapped IPv6 address is printed as IPv4).
-import { type IP, type Prefix, parseIP, parsePrefix } from "../cni/ip.ts";
+import { type IP, type Prefix, parseIP, parsePrefix } from "../net/ip.ts";
 import { quote } from "./read.ts";
 
 /**

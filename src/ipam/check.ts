@@ -3,9 +3,9 @@
 // the same gateway. A gateway in prevResult that the configuration does not set is fine: the
 // bridge plugin adds one when it is the gateway itself.
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { formatIP, formatPrefix, type IP, type Prefix, parseIP, sameIP } from "../cni/ip.ts";
 import type { NetConf } from "../cni/skel.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import { formatIP, formatPrefix, type IP, type Prefix, parseIP, sameIP } from "../net/ip.ts";
 import { cidrProblem, ipProblem, parseCidr } from "./addr.ts";
 import type { IpamConfig } from "./config.ts";
 import { field, invalidConfig, isObject, type Json, quote, Reader } from "./read.ts";

@@ -4,7 +4,7 @@
 // reference plugin.
 import { checkKnownArgs, parseCniArgs } from "../cni/env.ts";
 import { ErrorCode, FieldErrors } from "../cni/errors.ts";
-import { contains, parseIP } from "../cni/ip.ts";
+import { contains, parseIP } from "../net/ip.ts";
 import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
 
 const KNOWN = ["IP", "GATEWAY"] as const;

@@ -7,10 +7,11 @@
 // - a route without `gw` has no gateway; `dns` is copied as given;
 // - before cniVersion 0.3.0 a result holds at most one address per family.
 // Problems are reported together, each with its field path and the value found.
-import { formatIP, formatPrefix, type IP, parseIP } from "../cni/ip.ts";
+
 import type { DNS, Route } from "../cni/result.ts";
 import type { NetConf } from "../cni/skel.ts";
 import { compareVersions } from "../cni/version.ts";
+import { formatIP, formatPrefix, type IP, parseIP } from "../net/ip.ts";
 import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
 import { addressesFromCniArgs } from "./cniargs.ts";
 import { field, invalidConfig, isObject, type Json, Reader } from "./read.ts";

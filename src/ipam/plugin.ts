@@ -1,9 +1,10 @@
 // dockin-ipam: static IP address management, a drop-in for the reference `static` plugin.
 // It allocates nothing, so DEL, STATUS and GC have nothing to do.
-import { formatIP, formatPrefix } from "../cni/ip.ts";
+
 import type { IPConfig, Result } from "../cni/result.ts";
 import type { Plugin } from "../cni/skel.ts";
 import { ALL_VERSIONS } from "../cni/version.ts";
+import { formatIP, formatPrefix } from "../net/ip.ts";
 import { checkPrevResult } from "./check.ts";
 import { type IpamConfig, parseIpamConfig } from "./config.ts";
 

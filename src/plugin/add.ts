@@ -1,9 +1,9 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
-import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { preloadSpawn } from "../cni/exec.ts";
 import type { Result } from "../cni/result.ts";
-import { type Context, clock, delegateContext, webhookOptions } from "./context.ts";
+import { clock, delegateContext, type PluginContext, webhookOptions } from "./context.ts";
 import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podLabel, requirePod } from "./identity.ts";
@@ -38,7 +38,7 @@ export function masterResult(result: Result, ifName: string, netns: string): Res
 
 /** The attachment record of a validated plan (state `adding`), and the delegates' context. */
 export async function planRecord(
-  ctx: Context,
+  ctx: PluginContext,
   plan: Plan,
   pod: PodIdentity,
 ): Promise<{ record: AttachmentRecord; dctx: DelegateContext }> {
@@ -85,7 +85,7 @@ async function attachAll(
   );
 }
 
-export async function add(ctx: Context): Promise<Result> {
+export async function add(ctx: PluginContext): Promise<Result> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
   // Milliseconds since the process started, at each phase (logged at debug level at the end).
@@ -164,11 +164,11 @@ export async function add(ctx: Context): Promise<Result> {
   } catch (err) {
     // Anything that fails after the first write (a delegate, a policy, the rewrite as
     // `attached` on a full disk) leaves nothing: the record on disk names what to detach.
-    log.error("ADD failed after the record was written: rolling back", { error: describe(err) });
+    log.error("ADD failed after the record was written: rolling back", { error: errorText(err) });
     try {
       await detach(ctx, record, env.netns);
     } catch (undo) {
-      log.error("rollback incomplete: the record stays for DEL", { error: describe(undo) });
+      log.error("rollback incomplete: the record stays for DEL", { error: errorText(undo) });
     }
     throw err;
   }

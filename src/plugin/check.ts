@@ -1,12 +1,12 @@
 // CHECK: each network's chain CHECK with its cached result, then its policy routing.
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { type Context, delegateContext } from "./context.ts";
+import { delegateContext, type PluginContext } from "./context.ts";
 import { checkChain } from "./delegate.ts";
 import { podLabel } from "./identity.ts";
 import { readRecord } from "./record.ts";
 import { checkPolicy } from "./routing.ts";
 
-export async function check(ctx: Context): Promise<void> {
+export async function check(ctx: PluginContext): Promise<void> {
   const { env } = ctx.args;
   const found = readRecord(ctx.conf.cacheDir, env.containerId, env.ifName);
   if (found.kind !== "found") {

@@ -2,7 +2,7 @@
 // inside `withContext`, which logs its outcome and duration in one line.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { Logger } from "../cni/log.ts";
 import type { CmdArgs } from "../cni/skel.ts";
 import { loggingOf, type MainConfig, parseMainConfig } from "./config.ts";
@@ -25,7 +25,7 @@ function makeLogDir(file: string): void {
   }
 }
 
-export interface Context {
+export interface PluginContext {
   args: CmdArgs;
   conf: MainConfig;
   log: Logger;
@@ -35,7 +35,7 @@ export interface Context {
 export async function withContext<T>(
   args: CmdArgs,
   lenient: boolean,
-  body: (ctx: Context) => Promise<T>,
+  body: (ctx: PluginContext) => Promise<T>,
 ): Promise<T> {
   const { env } = args;
   const log = new Logger({
@@ -57,7 +57,7 @@ export async function withContext<T>(
     log.error(`${env.command} failed`, {
       ms: Math.round(clock() - started),
       outcome: "failed",
-      error: describe(err),
+      error: errorText(err),
     });
     throw err;
   }
@@ -76,7 +76,7 @@ export function webhookOptions(conf: MainConfig): WebhookOptions {
   };
 }
 
-export function delegateContext(ctx: Context, netns: string, cniArgs: string): DelegateContext {
+export function delegateContext(ctx: PluginContext, netns: string, cniArgs: string): DelegateContext {
   const rc = ctx.args.config.runtimeConfig;
   return {
     ...(typeof rc === "object" && rc !== null && !Array.isArray(rc)

@@ -4,9 +4,9 @@
 // the runtime retries until the backend can say what to detach. An unreadable record is never
 // deleted: once DEL is done with it, it is set aside, renamed, as evidence.
 
-import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { planRecord } from "./add.ts";
-import { type Context, webhookOptions } from "./context.ts";
+import { type PluginContext, webhookOptions } from "./context.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
@@ -15,7 +15,7 @@ import { validateReply } from "./reply.ts";
 import { podLinks } from "./routing.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
 
-export async function del(ctx: Context): Promise<void> {
+export async function del(ctx: PluginContext): Promise<void> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
   const found = readRecord(conf.cacheDir, env.containerId, env.ifName);
@@ -38,7 +38,7 @@ export async function del(ctx: Context): Promise<void> {
   } catch (err) {
     if (found.kind === "corrupt") await refuseIfAttached(ctx, found.reason, err);
     log.warn("DEL without a record could not reach the delegates; nothing else to do", {
-      error: describe(err),
+      error: errorText(err),
     });
   }
   if (found.kind === "corrupt") {
@@ -46,18 +46,18 @@ export async function del(ctx: Context): Promise<void> {
     try {
       log.warn("unreadable attachment record set aside", { path: setAside(path), reason: found.reason });
     } catch (err) {
-      log.warn("setting the unreadable attachment record aside failed", { path, error: describe(err) });
+      log.warn("setting the unreadable attachment record aside failed", { path, error: errorText(err) });
     }
   }
   if (pod !== undefined) await notify(ctx, pod, env.containerId, env.ifName);
 }
 
 /** The pod named by CNI_ARGS; undefined (with a warning) when CNI_ARGS cannot be parsed. */
-function podOf(ctx: Context): PodIdentity | undefined {
+function podOf(ctx: PluginContext): PodIdentity | undefined {
   try {
     return podIdentity(ctx.args.env.args);
   } catch (err) {
-    ctx.log.warn("CNI_ARGS unreadable: DEL goes on without the pod's name", { error: describe(err) });
+    ctx.log.warn("CNI_ARGS unreadable: DEL goes on without the pod's name", { error: errorText(err) });
     return undefined;
   }
 }
@@ -68,18 +68,18 @@ function podOf(ctx: Context): PodIdentity | undefined {
  * stays in place so that the retry comes back here. A pod with no interface left has nothing
  * to detach.
  */
-async function refuseIfAttached(ctx: Context, reason: string, backendError: unknown): Promise<void> {
+async function refuseIfAttached(ctx: PluginContext, reason: string, backendError: unknown): Promise<void> {
   const { env } = ctx.args;
   const left = await podLinks(env.netns);
   if (left.length === 0) return;
   throw new CniError(
     ErrorCode.TryAgainLater,
-    `DEL of ${env.containerId} (${env.ifName}): the attachment record is unreadable (${reason}) and the backend could not say which networks to detach (${describe(backendError)}); the pod still has ${left.join(", ")}: retry when the backend answers`,
+    `DEL of ${env.containerId} (${env.ifName}): the attachment record is unreadable (${reason}) and the backend could not say which networks to detach (${errorText(backendError)}); the pod still has ${left.join(", ")}: retry when the backend answers`,
   );
 }
 
 /** DEL of each network the webhook names for the pod, in parallel, without prevResult. */
-async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<void> {
+async function fallback(ctx: PluginContext, pod: PodIdentity | undefined): Promise<void> {
   const { env } = ctx.args;
   const { conf } = ctx;
   if (pod === undefined) throw new Error("CNI_ARGS names no pod (no readable K8S_POD_NAME)");
@@ -97,7 +97,7 @@ async function fallback(ctx: Context, pod: PodIdentity | undefined): Promise<voi
 }
 /** Tells the RM the pod is detached (POST notifyUrl); a failure is only a warning. */
 export async function notify(
-  ctx: Context,
+  ctx: PluginContext,
   pod: PodIdentity,
   containerId: string,
   ifName: string,
@@ -127,7 +127,7 @@ export async function notify(
     log.warn("notifying the RM of the detach failed", {
       outcome: "failed",
       ms: Date.now() - started,
-      error: describe(err),
+      error: errorText(err),
     });
   }
 }

@@ -1,7 +1,7 @@
 // Talking to delegates: the config each plugin of a network gets (with `ipam` set to dockin-ipam
 // and the pod's addresses), the version it is spoken to in, and running a chain for ADD, DEL and
 // CHECK with `prevResult` threaded as libcni does.
-import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { execPlugin, findPlugin } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
 import { formatResult, parseResult, type Result } from "../cni/result.ts";
@@ -214,7 +214,7 @@ async function runOne(
       ...fields,
       ms: Math.round(clock() - started),
       outcome: "failed",
-      error: describe(err),
+      error: errorText(err),
     });
     throw err;
   }

@@ -1,8 +1,8 @@
 // Detaching from a record: every network in parallel, as ADD attaches them (each network's rules,
 // then its chain's DEL in reverse order), continuing past failures; the record is removed last,
 // only when everything succeeded.
-import { describe } from "../cni/errors.ts";
-import { type Context, delegateContext } from "./context.ts";
+import { errorText } from "../cni/errors.ts";
+import { delegateContext, type PluginContext } from "./context.ts";
 import { delChain } from "./delegate.ts";
 import { type AttachmentRecord, removeRecord } from "./record.ts";
 import { removePolicy } from "./routing.ts";
@@ -13,7 +13,7 @@ export interface DetachOptions {
 }
 
 export async function detach(
-  ctx: Context,
+  ctx: PluginContext,
   record: AttachmentRecord,
   netns: string,
   { removeFile = true }: DetachOptions = {},
@@ -26,7 +26,7 @@ export async function detach(
         if (netns !== "") await removePolicy(netns, net);
         await delChain(net, dctx);
       } catch (err) {
-        ctx.log.error("detach failed", { network: net.name, ifName: net.ifName, error: describe(err) });
+        ctx.log.error("detach failed", { network: net.name, ifName: net.ifName, error: errorText(err) });
         throw err;
       }
     }),

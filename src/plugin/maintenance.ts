@@ -1,9 +1,9 @@
 // STATUS (is an ADD possible now?) and GC (remove attachments the runtime no longer knows).
 import { rmSync } from "node:fs";
-import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { findPlugin } from "../cni/exec.ts";
 import { validAttachmentsOf } from "../cni/skel.ts";
-import { type Context, delegateContext, webhookOptions } from "./context.ts";
+import { delegateContext, type PluginContext, webhookOptions } from "./context.ts";
 import { notify } from "./del.ts";
 import { IPAM_TYPE } from "./delegate.ts";
 import { detach } from "./detach.ts";
@@ -12,7 +12,7 @@ import { addInProgress, listRecordFiles, readRecordFile, setAside } from "./reco
 import { callWebhook, safeUrl } from "./webhook.ts";
 
 /** Ready when every delegate of every network in confDir exists and the backend answers HTTP. */
-export async function status(ctx: Context): Promise<void> {
+export async function status(ctx: PluginContext): Promise<void> {
   const { conf } = ctx;
   const dir = loadNetworkDir(conf.confDir);
   const path = delegateContext(ctx, "", "").path;
@@ -51,7 +51,7 @@ export async function status(ctx: Context): Promise<void> {
     if (err instanceof CniError && err.code === ErrorCode.BackendRefused) return;
     throw new CniError(
       ErrorCode.PluginNotAvailable,
-      `backend ${safeUrl(conf.backend)} does not answer: ${describe(err)}`,
+      `backend ${safeUrl(conf.backend)} does not answer: ${errorText(err)}`,
     );
   }
 }
@@ -61,7 +61,7 @@ export async function status(ctx: Context): Promise<void> {
  * does), except the record of an ADD still running (`addInProgress`); keeps going on errors. A
  * config without the list is refused, never read as "none valid".
  */
-export async function gc(ctx: Context): Promise<void> {
+export async function gc(ctx: PluginContext): Promise<void> {
   const { conf, log } = ctx;
   const valid = new Set(validAttachmentsOf(ctx.args.config).map((a) => `${a.containerID}:${a.ifname}`));
   const { records, staleTemps } = listRecordFiles(conf.cacheDir);
@@ -101,7 +101,7 @@ export async function gc(ctx: Context): Promise<void> {
       log.info("GC: detached", { containerId: r.containerId, ifName: r.ifName, outcome: "ok" });
       await notify(ctx, r.pod, r.containerId, r.ifName);
     } catch (err) {
-      failures.push(`${r.containerId}/${r.ifName}: ${describe(err)}`);
+      failures.push(`${r.containerId}/${r.ifName}: ${errorText(err)}`);
     }
   }
   if (failures.length > 0) {

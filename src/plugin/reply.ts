@@ -14,7 +14,7 @@ import {
   parseIP,
   parsePrefix,
   sameIP,
-} from "../cni/ip.ts";
+} from "../net/ip.ts";
 import type { NetworkDir, NetworkFile } from "./netconf.ts";
 
 export interface PlannedAddress {

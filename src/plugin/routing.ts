@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { runProcess } from "../cni/exec.ts";
-import { formatPrefix, networkOf, parsePrefix } from "../cni/ip.ts";
+import { formatPrefix, networkOf, parsePrefix } from "../net/ip.ts";
 import type { RecordNetwork } from "./record.ts";
 
 /** Tables are `TABLE_BASE + the entry's position in the reply`; the rule's priority equals it. */

@@ -3,7 +3,7 @@
 // an optional bearer token read from a file (never logged). The exchange itself is http-fetch.ts.
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { CniError, describe, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { fetchExchange } from "./http-fetch.ts";
 import { type Exchange, TooLarge, TransportError } from "./http-types.ts";
 import type { PodIdentity } from "./identity.ts";
@@ -193,7 +193,7 @@ export async function callWebhook(
       call.onAttempt?.(attempt, `HTTP ${reply.status}`, Date.now() - attemptStarted);
       return parsed;
     } catch (err) {
-      call.onAttempt?.(attempt, describe(err), Date.now() - attemptStarted);
+      call.onAttempt?.(attempt, errorText(err), Date.now() - attemptStarted);
       if (!(err instanceof Retryable)) {
         if (
           err instanceof CniError &&

@@ -2,7 +2,7 @@
 // one of its transactions (SQLite: BEGIN IMMEDIATE; a compare-and-swap store: on a snapshot, then
 // commits the returned change only if nothing it read has moved, else runs it again). The plan
 // reads the store only through `AllocationView` and never writes: the store applies `PodChange`.
-import { type Family, formatIP, parseIP } from "../cni/ip.ts";
+import { type Family, formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
 import {
   type Address,

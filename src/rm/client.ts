@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 
 /** The RM answered with an error: its status and `{message}`. */
 export class ApiError extends Error {
@@ -32,7 +32,7 @@ function readOption(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new ClientOptionError(`${flag} ${path}: ${describe(err)}`);
+    throw new ClientOptionError(`${flag} ${path}: ${errorText(err)}`);
   }
 }
 

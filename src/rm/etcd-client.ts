@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import { Etcd3, type IOptions, isRecoverableError, type KVClient } from "etcd3";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
 
 export interface EtcdTlsFiles {
@@ -63,7 +63,7 @@ export function readTls(files: EtcdTlsFiles): EtcdOptions["tls"] {
     try {
       return readFileSync(path);
     } catch (err) {
-      throw new Error(`${flag} ${path}: ${describe(err)}`);
+      throw new Error(`${flag} ${path}: ${errorText(err)}`);
     }
   };
   const tls: NonNullable<EtcdOptions["tls"]> = {};
@@ -176,7 +176,7 @@ export async function retrying<T>(
       if (err instanceof Retry) conflicts++;
       else if (!isTransient(err)) {
         if (err instanceof RmError || !isEtcdError(err)) throw err;
-        throw new RmError("Internal", `${what}: etcd: ${describe(err)}`, { cause: err });
+        throw new RmError("Internal", `${what}: etcd: ${errorText(err)}`, { cause: err });
       }
       last = err;
     }
@@ -184,7 +184,7 @@ export async function retrying<T>(
     if (left <= 0) {
       throw new RmError(
         "Unavailable",
-        `${what}: etcd did not complete it within ${options.deadlineMs} ms (${attemptsText(attempt + 1, conflicts)}): ${describe(last)}`,
+        `${what}: etcd did not complete it within ${options.deadlineMs} ms (${attemptsText(attempt + 1, conflicts)}): ${errorText(last)}`,
         { cause: last },
       );
     }

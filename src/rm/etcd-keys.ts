@@ -19,7 +19,7 @@
 //
 // Names never hold '/', so every "<x>/" prefix is exact. Address keys are 32 hex digits, so a
 // network's addresses sort like the numbers and one range read walks them in order.
-import type { Family } from "../cni/ip.ts";
+import type { Family } from "../net/ip.ts";
 import { addressKey, keyValue } from "./allocate.ts";
 
 export const SCHEMA_VERSION = 1;

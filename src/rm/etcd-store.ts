@@ -8,7 +8,7 @@
 // Another writer winning any of those makes etcd refuse the whole transaction, and the decision
 // runs again on a fresh snapshot, within the operation's deadline. docs/etcd.md has the layout.
 import type { Etcd3, IRequestOp, KVClient } from "etcd3";
-import { formatIP } from "../cni/ip.ts";
+import { formatIP } from "../net/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import { type Read, ReadBatcher } from "./etcd-batch.ts";

@@ -3,7 +3,7 @@
 // and the decision stopped (`Miss`); the store loads every noted key at the same revision and runs
 // the decision again (decisions are pure and may run more than once). A new pod costs three reads:
 // its key, its networks (with their cursors), one page of addresses after the cursor.
-import type { Family } from "../cni/ip.ts";
+import type { Family } from "../net/ip.ts";
 import type { AllocationKey, AllocationView } from "./allocate.ts";
 import type { Attempt, KVClient } from "./etcd-client.ts";
 import { type Keys, prefixEnd } from "./etcd-keys.ts";

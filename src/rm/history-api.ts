@@ -1,7 +1,7 @@
 // The history endpoints (server.ts routes them): GET /api/v1/history pages through events, newest
 // first; GET /api/v1/addresses/{ip} answers who held an address at a time (or now) and shows its
 // latest events. Query parameters are checked here, each bad one named with its fix.
-import { formatIP, parseIP } from "../cni/ip.ts";
+import { formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
 import { type HistoryEvent, type HistoryQuery, HOLDING, isEventId } from "./history.ts";
 import { namespaceProblem, networkNameProblem, podNameProblem } from "./model.ts";

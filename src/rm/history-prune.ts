@@ -1,7 +1,7 @@
 // Retention of the address history (`dockin rm serve --history-retention`): a background pass, run
 // at start and then periodically, deletes events older than the retention in small batches, each
 // its own store write, yielding between them, so allocations never wait behind a long delete.
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import type { RmLogger } from "./log.ts";
 import type { Store } from "./store.ts";
 
@@ -90,7 +90,7 @@ export class HistoryPruner {
         this.logger.info("address history pruned", { events: total, before: new Date(before).toISOString() });
     } catch (err) {
       this.logger.warn("pruning the address history failed; the next pass tries again", {
-        error: describe(err),
+        error: errorText(err),
       });
     }
     return total;

@@ -8,7 +8,7 @@
 // random tag of this process (6 hex digits each): ids sort like the events' order in this process,
 // any store can range over a time span by id, and `rm migrate` carries them over unchanged.
 import { createHash, randomBytes } from "node:crypto";
-import { formatIP, parseIP } from "../cni/ip.ts";
+import { formatIP, parseIP } from "../net/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { PodRecord } from "./model.ts";
 

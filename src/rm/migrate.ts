@@ -2,7 +2,7 @@
 // both again and compares everything: networks, policies, every pod record, every address held,
 // and the allocation cursors. The target must be empty; the source should not be served meanwhile
 // (stop the RM first: the verification catches a write that slipped in, but cannot undo it).
-import { type Family, parseIP } from "../cni/ip.ts";
+import { type Family, parseIP } from "../net/ip.ts";
 import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { HistoryEvent } from "./history.ts";
 import type { PodRecord } from "./model.ts";

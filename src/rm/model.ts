@@ -13,7 +13,7 @@ import {
   type Prefix,
   parseIP,
   parsePrefix,
-} from "../cni/ip.ts";
+} from "../net/ip.ts";
 import { FieldErrors, throwIfInvalid } from "./errors.ts";
 
 /** One address pool of a network as the client writes it (canonical forms once validated). */

@@ -9,7 +9,7 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { describe } from "../cni/errors.ts";
+import { errorText } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
 import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
 import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
@@ -43,9 +43,9 @@ export interface ServerOptions {
   maxBody?: number;
 }
 
-type Handler = (ctx: Context) => Promise<void>;
+type Handler = (ctx: RequestContext) => Promise<void>;
 
-interface Context {
+interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   path: string;
@@ -149,8 +149,8 @@ export class RmServer {
       methods,
       match: new RegExp(`^${pattern.replace(/\{[a-z]+\}/gi, SEGMENT)}$`),
     });
-    const body = (ctx: Context) => readJson(ctx.req, this.options.maxBody ?? MAX_BODY);
-    const p = (ctx: Context, i: number): string => ctx.params[i] ?? "";
+    const body = (ctx: RequestContext) => readJson(ctx.req, this.options.maxBody ?? MAX_BODY);
+    const p = (ctx: RequestContext, i: number): string => ctx.params[i] ?? "";
     return [
       route("/healthz", "none", {
         GET: async ({ res }) => sendJson(res, 200, { status: "ok" }),
@@ -162,7 +162,7 @@ export class RmServer {
             await s.store.ping();
             sendJson(res, 200, { status: "ready", store: s.store.description });
           } catch (err) {
-            sendJson(res, 503, { status: "store unavailable", message: describe(err) });
+            sendJson(res, 503, { status: "store unavailable", message: errorText(err) });
           }
         },
       }),
@@ -287,7 +287,7 @@ export class RmServer {
     ];
   }
 
-  private async listPods(ctx: Context, namespace: string | undefined): Promise<void> {
+  private async listPods(ctx: RequestContext, namespace: string | undefined): Promise<void> {
     const q = ctx.query;
     const limitText = q.get("limit");
     // A page at a time: a cluster may hold 150,000 pods. `next` names where the next page starts.
@@ -345,7 +345,7 @@ export class RmServer {
     return `${this.bootId}-${++this.requestCount}`;
   }
 
-  private async webhook(ctx: Context): Promise<void> {
+  private async webhook(ctx: RequestContext): Promise<void> {
     const q = ctx.query;
     const reqId = this.reqId(ctx.req);
     const podName = q.get("podName") ?? "";
@@ -368,8 +368,8 @@ export class RmServer {
     } catch (err) {
       const status = err instanceof RmError ? err.status : 500;
       if (status >= 500)
-        this.options.logger.error("webhook failed", { reqId, podName, error: describe(err) });
-      sendJson(ctx.res, status, { code: status, reqId, message: describe(err), data: [] });
+        this.options.logger.error("webhook failed", { reqId, podName, error: errorText(err) });
+      sendJson(ctx.res, status, { code: status, reqId, message: errorText(err), data: [] });
     }
   }
 
@@ -421,10 +421,10 @@ export class RmServer {
           this.options.logger.error("request failed", {
             method: req.method,
             path: req.url,
-            error: describe(err),
+            error: errorText(err),
           });
         // A body we refused to read is not drained: close the connection instead.
-        sendJson(res, status, { code: status, reason, message: describe(err) }, status === 413);
+        sendJson(res, status, { code: status, reason, message: errorText(err) }, status === 413);
       }
     } finally {
       this.active.delete(res);

@@ -1,6 +1,6 @@
 // What the RM does, independent of HTTP: networks, pods, policies, the webhook's answer and the
 // release of gone pods. Every method validates its input and throws RmError; server.ts maps them.
-import { formatIP } from "../cni/ip.ts";
+import { formatIP } from "../net/ip.ts";
 import { type PodRequest, planPod, recordOnly, releasePod } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import {

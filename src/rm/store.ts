@@ -6,7 +6,7 @@
 // networks) take a pure function: a store calls it inside its transaction (SQLite) or on a
 // consistent snapshot whose keys it then compares on commit, calling it again when they moved
 // (etcd). Those functions read the store only through their arguments and may run more than once.
-import type { Family } from "../cni/ip.ts";
+import type { Family } from "../net/ip.ts";
 import type { AllocationKey, AllocationView, PodChange } from "./allocate.ts";
 import type { HistoryEvent, HistoryQuery } from "./history.ts";
 import type { Network, PodRecord, Policy } from "./model.ts";

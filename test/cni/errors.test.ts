@@ -1,13 +1,7 @@
 // errors.ts: the spec's error codes, the error object every failure becomes, and FieldErrors.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  CniError,
-  describe as describeError,
-  ErrorCode,
-  FieldErrors,
-  toErrorObject,
-} from "../../src/cni/errors.ts";
+import { CniError, ErrorCode, errorText, FieldErrors, toErrorObject } from "../../src/cni/errors.ts";
 
 describe("ErrorCode holds the spec's well-known codes", () => {
   const spec: [keyof typeof ErrorCode, number][] = [
@@ -111,12 +105,12 @@ describe("describe() prints an error with its causes", () => {
     const err = new Error("attaching eth1", {
       cause: new Error("bridge ADD failed", { cause: new Error("EEXIST") }),
     });
-    assert.equal(describeError(err), "attaching eth1: bridge ADD failed: EEXIST");
+    assert.equal(errorText(err), "attaching eth1: bridge ADD failed: EEXIST");
   });
-  it("prints a non-Error as text", () => assert.equal(describeError("plain"), "plain"));
+  it("prints a non-Error as text", () => assert.equal(errorText("plain"), "plain"));
   it("stops after five levels", () => {
     let err = new Error("0");
     for (let i = 1; i < 10; i++) err = new Error(String(i), { cause: err });
-    assert.equal(describeError(err), "9: 8: 7: 6: 5");
+    assert.equal(errorText(err), "9: 8: 7: 6: 5");
   });
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CniError } from "../../src/cni/errors.ts";
-import { contains, parseIP, parsePrefix } from "../../src/cni/ip.ts";
+import { contains, parseIP, parsePrefix } from "../../src/net/ip.ts";
 import type { NetworkDir, NetworkFile } from "../../src/plugin/netconf.ts";
 import { MAX_ENTRIES, validateReply } from "../../src/plugin/reply.ts";
 import { SEED_MASTER, SEED_SECOND } from "../fixtures/seed.ts";

@@ -2,7 +2,7 @@
 // `runStoreSuite("etcd", () => openEtcdStore(...))`. Each `open()` must give a new, empty store.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseIP } from "../../src/cni/ip.ts";
+import { parseIP } from "../../src/net/ip.ts";
 import { type PodChange, type PodRequest, planPod, recordOnly, releasePod } from "../../src/rm/allocate.ts";
 import { RmError } from "../../src/rm/errors.ts";
 import type { Network, NetworkSpec, PodRecord, Policy } from "../../src/rm/model.ts";

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Locator, Page } from "playwright-core";
-import { formatIP } from "../../src/cni/ip.ts";
+import { formatIP } from "../../src/net/ip.ts";
 import { Tokens } from "../../src/rm/http.ts";
 import { COLORS } from "../../src/rm/ui/client/map.ts";
 import { STATES } from "../../src/rm/ui/client/pool.ts";

@@ -2,7 +2,7 @@
 // client (src/rm/client.ts), tables and JSON output, and the handling of errors and exit codes.
 import { readFileSync } from "node:fs";
 import type { ParseArgsConfig } from "node:util";
-import { describe } from "../../cni/errors.ts";
+import { errorText } from "../../cni/errors.ts";
 import { ApiError, ClientOptionError, RmClient } from "../../rm/client.ts";
 import { FlagError, parseFlags } from "../args.ts";
 
@@ -30,7 +30,7 @@ function readOption(flag: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(`${flag} ${path}: ${describe(err)}`);
+    throw new UsageError(`${flag} ${path}: ${errorText(err)}`);
   }
 }
 
@@ -55,7 +55,7 @@ export function readBodyFile(path: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`-f ${path}: not JSON: ${describe(err)}`);
+    throw new UsageError(`-f ${path}: not JSON: ${errorText(err)}`);
   }
 }
 
@@ -140,7 +140,7 @@ export async function runAdmin(
       process.stderr.write(`dockin ${command} ${sub}: ${err.message} (HTTP ${err.status})\n`);
       return 1;
     }
-    process.stderr.write(`dockin ${command} ${sub}: ${describe(err)}\n`);
+    process.stderr.write(`dockin ${command} ${sub}: ${errorText(err)}\n`);
     return 1;
   }
 }

@@ -1,6 +1,6 @@
 // `dockin rm serve`: runs the resource manager until SIGTERM/SIGINT.
 import { readFileSync } from "node:fs";
-import { describe } from "../../cni/errors.ts";
+import { errorText } from "../../cni/errors.ts";
 import { isLevel } from "../../cni/log.ts";
 import { DEFAULT_RETENTION, HistoryPruner, parseRetention } from "../../rm/history-prune.ts";
 import { Tokens } from "../../rm/http.ts";
@@ -50,7 +50,7 @@ const read = (flag: string, path: string): Buffer => {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(`${flag} ${path}: ${describe(err)}`);
+    throw new UsageError(`${flag} ${path}: ${errorText(err)}`);
   }
 };
 
@@ -115,7 +115,7 @@ async function serve(argv: string[]): Promise<number> {
     try {
       tokens = new Tokens(read("--token-file", values["token-file"]).toString("utf8"));
     } catch (err) {
-      throw new UsageError(`--token-file ${values["token-file"]}: ${describe(err)}`);
+      throw new UsageError(`--token-file ${values["token-file"]}: ${errorText(err)}`);
     }
   }
 
@@ -167,7 +167,7 @@ async function serve(argv: string[]): Promise<number> {
     } catch (err) {
       logger.error("token file reload failed; the previous tokens stay", {
         file: tokenFile,
-        error: describe(err),
+        error: errorText(err),
       });
     }
   };

@@ -1,7 +1,7 @@
 // A network's pool as cells, one per address, for the address map: the same rules as the RM's
 // pool (src/rm/model.ts toPool): network and IPv4 broadcast addresses, the gateway, the exclude
 // list and the addresses outside rangeStart..rangeEnd are never handed out. Pure: no DOM.
-import { formatIP, type IP, lastAddress, parseIP, parsePrefix } from "../../../cni/ip.ts";
+import { formatIP, type IP, lastAddress, parseIP, parsePrefix } from "../../../net/ip.ts";
 
 export const CELL = { free: 0, allocated: 1, reserved: 2, gateway: 3, excluded: 4 } as const;
 export type CellState = keyof typeof CELL;

@@ -1,6 +1,6 @@
 // Search: one box for an address, a pod (name or namespace/name) or a network; and an address's
 // page: who holds it now, who held it at a time (one click), and its history.
-import { parseIP } from "../../../cni/ip.ts";
+import { parseIP } from "../../../net/ip.ts";
 import {
   type AddressAnswer,
   addressAt,

@@ -11,7 +11,7 @@ import {
   networkOf,
   parseIP,
   parsePrefix,
-} from "../../src/cni/ip.ts";
+} from "../../src/net/ip.ts";
 
 function ip(text: string) {
   const parsed = parseIP(text);
