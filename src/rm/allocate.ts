@@ -4,17 +4,8 @@
 // reads the store only through `AllocationView` and never writes: the store applies `PodChange`.
 import { type Family, formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
-import {
-  type Address,
-  type Attachment,
-  type AttachmentRequest,
-  addressProblem,
-  type Network,
-  type PodRecord,
-  type Pool,
-  poolSize,
-  poolsOf,
-} from "./model.ts";
+import type { Address, Attachment, AttachmentRequest, Network, PodRecord, Pool } from "./model.ts";
+import { addressProblem, poolSize, poolsOf } from "./pool.ts";
 
 export interface AllocationKey {
   network: string;

@@ -4,8 +4,8 @@
 import { formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
 import { type HistoryEvent, type HistoryQuery, HOLDING, isEventId } from "./history.ts";
-import { namespaceProblem, networkNameProblem, podNameProblem } from "./model.ts";
 import type { Store } from "./store.ts";
+import { namespaceProblem, networkNameProblem, podNameProblem } from "./validate.ts";
 
 /** Events per page of GET /api/v1/history without `limit`, and the most one page may hold. */
 export const HISTORY_PAGE = 100;

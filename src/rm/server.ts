@@ -15,7 +15,7 @@ import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
 import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
 import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { poolSize, poolsOf } from "./model.ts";
+import { poolSize, poolsOf } from "./pool.ts";
 import type { RmService } from "./service.ts";
 import { Console } from "./ui/console.ts";
 import { CSRF_HEADER, checkCsrf, checkOrigin, cookie, SESSION_COOKIE, validSession } from "./ui/session.ts";

@@ -3,23 +3,11 @@
 import { formatIP } from "../net/ip.ts";
 import { type PodRequest, planPod, recordOnly, releasePod } from "./allocate.ts";
 import { RmError } from "./errors.ts";
-import {
-  addressProblem,
-  checkName,
-  matchPolicy,
-  type Network,
-  type NetworkSpec,
-  overlappingNetworks,
-  type PodRecord,
-  type Policy,
-  type Pool,
-  poolSize,
-  poolsOf,
-  validateNetworkSpec,
-  validatePodSpec,
-  validatePolicySpec,
-} from "./model.ts";
+import type { Network, NetworkSpec, PodRecord, Policy, Pool } from "./model.ts";
+import { matchPolicy } from "./policy.ts";
+import { addressProblem, overlappingNetworks, poolSize, poolsOf } from "./pool.ts";
 import type { PoolUsage, Store } from "./store.ts";
+import { checkName, validateNetworkSpec, validatePodSpec, validatePolicySpec } from "./validate.ts";
 
 /** A pool's figures in API replies: numbers, or decimal strings past 2^53 (large IPv6 ranges). */
 type Count = number | string;

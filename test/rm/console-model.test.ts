@@ -2,10 +2,11 @@
 // pool arithmetic of src/rm/model.ts, and the split of the API's validation messages by field.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { poolSize, toPool, validateNetworkSpec, validatePodSpec } from "../../src/rm/model.ts";
+import { poolSize, toPool } from "../../src/rm/pool.ts";
 import { fieldProblems } from "../../src/rm/ui/client/api.ts";
 import { useOverTime } from "../../src/rm/ui/client/chart.ts";
 import { buildPoolMap, CELL, cellAddress, cellsIn, MAX_CELLS } from "../../src/rm/ui/client/pool.ts";
+import { validateNetworkSpec, validatePodSpec } from "../../src/rm/validate.ts";
 
 describe("the address map's cells", () => {
   const specs: [string, Parameters<typeof buildPoolMap>[0]][] = [
