@@ -13,7 +13,7 @@
 //
 // Usage (root): npm run build && bun bench/attach.ts [rounds] [dir of another build]
 //   (30 rounds by default; `bun` is node_modules/@oven/bun-linux-x64/bin/bun)
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -27,6 +27,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
 import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -124,34 +125,8 @@ function childrenCpuMs(): number {
   return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100; // cutime + cstime, USER_HZ 100
 }
 
-function run(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
-  return new Promise((done, reject) => {
-    const child = spawn(file, [], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => out.push(c));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0)
-        reject(new Error(`${file} ${env.CNI_COMMAND ?? ""} exited ${code}: ${Buffer.concat(out)}`));
-      else done();
-    });
-    child.stdin.on("error", () => {});
-    child.stdin.end(stdin);
-  });
-}
-
-const cniEnv = (command: string, ns: string, cid: string, ifName = "eth0", binDir = "/usr/lib/cni") => ({
-  CNI_COMMAND: command,
-  CNI_CONTAINERID: cid,
-  CNI_NETNS: `/var/run/netns/${ns}`,
-  CNI_IFNAME: ifName,
-  CNI_PATH: binDir,
-  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=web-${cid};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
-});
+const cniEnv = (command: string, ns: string, cid: string, ifName = "eth0") =>
+  callEnv(command, { ns, cid, pod: `web-${cid}`, podNamespace: "bench", ifName });
 
 function netns(name: string): string {
   execFileSync("ip", ["netns", "add", name]);
@@ -262,14 +237,7 @@ try {
   }
 } finally {
   server.close();
-  for (const ns of namespaces) spawn("ip", ["netns", "del", ns]);
-  for (const br of bridges) {
-    try {
-      execFileSync("ip", ["link", "del", br], { stdio: "ignore" });
-    } catch {
-      // never created
-    }
-  }
+  removeHostState(namespaces, bridges);
   rmSync(work, { recursive: true, force: true });
 }
 

@@ -10,7 +10,7 @@
 //
 // Usage (root): npm run build && bun bench/burst.ts [rounds] [pods] [dir of another build]
 //   (3 rounds of 110 pods by default)
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -24,6 +24,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
 import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -108,34 +109,8 @@ const goConfig = (k: number, n: 0 | 1) => {
   });
 };
 
-function run(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
-  return new Promise((done, reject) => {
-    const child = spawn(file, [], {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const out: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => out.push(c));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code !== 0)
-        reject(new Error(`${file} ${env.CNI_COMMAND ?? ""} exited ${code}: ${Buffer.concat(out)}`));
-      else done();
-    });
-    child.stdin.on("error", () => {});
-    child.stdin.end(stdin);
-  });
-}
-
-const cniEnv = (command: string, ns: string, cid: string, pod: string, ifName = "eth0") => ({
-  CNI_COMMAND: command,
-  CNI_CONTAINERID: cid,
-  CNI_NETNS: `/var/run/netns/${ns}`,
-  CNI_IFNAME: ifName,
-  CNI_PATH: "/usr/lib/cni",
-  CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=burst;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${cid}`,
-});
+const cniEnv = (command: string, ns: string, cid: string, pod: string, ifName = "eth0") =>
+  callEnv(command, { ns, cid, pod, podNamespace: "burst", ifName });
 
 /** One burst: the namespaces made first (not timed), then every pod's ADD at once, then every DEL. */
 async function burst(
@@ -204,14 +179,7 @@ try {
   }
 } finally {
   server.close();
-  for (const ns of namespaces) spawn("ip", ["netns", "del", ns]);
-  for (const br of bridges) {
-    try {
-      execFileSync("ip", ["link", "del", br], { stdio: "ignore" });
-    } catch {
-      // never created
-    }
-  }
+  removeHostState(namespaces, bridges);
   rmSync(work, { recursive: true, force: true });
 }
 

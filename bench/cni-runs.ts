@@ -1,0 +1,51 @@
+// What the plugin benchmarks share: one CNI call of a plugin executable, its environment, and the
+// removal of what a run made on the host.
+import { execFileSync, spawn } from "node:child_process";
+
+/** Runs a CNI plugin (or any program) with `env` and `stdin`; rejects with its output on failure. */
+export function runPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
+  return new Promise((done, reject) => {
+    const child = spawn(file, [], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => out.push(c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0)
+        reject(new Error(`${file} ${env.CNI_COMMAND ?? ""} exited ${code}: ${Buffer.concat(out)}`));
+      else done();
+    });
+    child.stdin.on("error", () => {}); // a program that exits without reading its stdin
+    child.stdin.end(stdin);
+  });
+}
+
+/** A CNI call's environment for pod `pod` of namespace `podNamespace`, its netns named `ns`. */
+export function cniEnv(
+  command: string,
+  call: { ns: string; cid: string; pod: string; podNamespace: string; ifName?: string; path?: string },
+): NodeJS.ProcessEnv {
+  return {
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: call.cid,
+    CNI_NETNS: `/var/run/netns/${call.ns}`,
+    CNI_IFNAME: call.ifName ?? "eth0",
+    CNI_PATH: call.path ?? "/usr/lib/cni",
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${call.podNamespace};K8S_POD_NAME=${call.pod};K8S_POD_INFRA_CONTAINER_ID=${call.cid}`,
+  };
+}
+
+/** Removes the namespaces and bridges a bench made (the bridge plugin leaves its bridges). */
+export function removeHostState(namespaces: Iterable<string>, bridges: Iterable<string>): void {
+  for (const ns of namespaces) execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+  for (const br of bridges) {
+    try {
+      execFileSync("ip", ["link", "del", br], { stdio: "ignore" });
+    } catch {
+      // never created
+    }
+  }
+}
