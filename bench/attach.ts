@@ -134,12 +134,24 @@ function netns(name: string): string {
   return name;
 }
 
-// The floor: an empty program compiled by the same Bun, as the build compiles ours.
+// The floor: an empty program compiled by the same Bun, as the build compiles ours (bytecode, ES
+// module, no .env or bunfig.toml read at start).
 const empty = join(work, "empty");
 writeFileSync(`${empty}.ts`, "export {};\n");
 execFileSync(
   bun,
-  ["build", `${empty}.ts`, "--compile", "--bytecode", "--minify", "--format=esm", "--outfile", empty],
+  [
+    "build",
+    `${empty}.ts`,
+    "--compile",
+    "--bytecode",
+    "--minify",
+    "--format=esm",
+    "--no-compile-autoload-dotenv",
+    "--no-compile-autoload-bunfig",
+    "--outfile",
+    empty,
+  ],
   {
     stdio: "ignore",
   },
