@@ -471,7 +471,8 @@ export function formatReport(command: string, report: Report, dryRun: boolean): 
     (s) => `  ${s.verb.padEnd(width)}  ${s.path}${s.note === "" ? "" : `  (${s.note})`}`,
   );
   const head = dryRun ? `dockin ${command}: plan (dry run)` : `dockin ${command}:`;
-  const notes = report.notes.map((n) => `note: ${n}`);
+  // A note that is a warning says so once ("warning: …", not "note: warning: …").
+  const notes = report.notes.map((n) => (n.startsWith("warning: ") ? n : `note: ${n}`));
   const tail = !report.changed
     ? `nothing to change: ${command === "install" ? "already installed as asked" : "nothing to remove"}`
     : dryRun

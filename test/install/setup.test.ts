@@ -181,7 +181,7 @@ describe("setup.sh install", () => {
     assert.equal(down.status, 0, down.stderr);
     assert.match(
       down.stdout,
-      /note: warning: nothing answers at http:\/\/127\.0\.0\.1:1\/rmController\/getPodMultiNetwork \(.*\); installed anyway/,
+      /^warning: nothing answers at http:\/\/127\.0\.0\.1:1\/rmController\/getPodMultiNetwork \(.*\); installed anyway/m,
     );
     const server = createServer((req, res) => {
       res.writeHead(req.url?.startsWith("/rmController/getPodMultiNetwork") ? 400 : 404);

@@ -16,7 +16,11 @@ export function historyTable(
   return h(
     "table",
     { class: "history" },
-    h("caption", {}, `${events.length} events, newest first (times in your zone)`),
+    h(
+      "caption",
+      {},
+      `${events.length} ${events.length === 1 ? "event" : "events"}, newest first (times in your zone)`,
+    ),
     h(
       "thead",
       {},
