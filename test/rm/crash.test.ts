@@ -53,13 +53,13 @@ describe("kill -9 under load", () => {
         }
       };
       const workers = Array.from({ length: 16 }, (_, w) => worker(w));
-      const deadline = Date.now() + 10_000;
-      while (acked.size < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      // Killed under load, once 300 allocations are acknowledged, however long that takes on a busy
+      // machine (the runner's per-test timeout bounds a server that never gets there).
+      while (acked.size < 300) await new Promise((r) => setTimeout(r, 20));
       first.child.kill("SIGKILL");
       stop = true;
       await Promise.all(workers);
       assert.equal(await first.stop(), null);
-      assert.ok(acked.size >= 300, `only ${acked.size} allocations were acknowledged before the kill`);
     } finally {
       stop = true;
       await first.stop("SIGKILL");
