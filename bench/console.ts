@@ -31,7 +31,9 @@ for (let i = 0; i < rounds; i++) {
   buildPoolMap({ subnet: "10.250.0.0/16", gateway: "10.250.0.1" }, held);
   build.push(performance.now() - t);
 }
-console.log(`build the map of a /16 with ${pods} held (in this process): median ${median(build).toFixed(2)} ms`);
+console.log(
+  `build the map of a /16 with ${pods} held (in this process): median ${median(build).toFixed(2)} ms`,
+);
 
 const rm = await startRm();
 const browser = await openBrowser();
