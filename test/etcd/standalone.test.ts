@@ -151,13 +151,13 @@ describe("dist/bin/dockin rm serve --store etcd, alone in an empty directory", (
   }
 
   it("creates a network and a pod through the admin API and answers the webhook for it", async () => {
-    const [netStatus, net] = await call("PUT", "/api/v1/networks/sea", {
+    const [netStatus, net] = await call("PUT", "/api/v1/networks/standalone", {
       subnet: "10.77.0.0/24",
       gateway: "10.77.0.1",
     });
     assert.equal(netStatus, 201, JSON.stringify(net));
     const [podStatus, pod] = await call("PUT", "/api/v1/pods/default/web-0", {
-      networks: [{ network: "sea", ip: "10.77.0.42" }],
+      networks: [{ network: "standalone", ip: "10.77.0.42" }],
     });
     assert.equal(podStatus, 201, JSON.stringify(pod));
 
@@ -170,7 +170,7 @@ describe("dist/bin/dockin rm serve --store etcd, alone in an empty directory", (
     assert.equal(data[0]?.podIp, "10.77.0.42", JSON.stringify(answer));
 
     // The network really lives in etcd: the allocation shows in its counts, read back from the store.
-    const [, readBack] = await call("GET", "/api/v1/networks/sea");
+    const [, readBack] = await call("GET", "/api/v1/networks/standalone");
     assert.equal(readBack.allocated, 1, JSON.stringify(readBack));
   });
 

@@ -37,7 +37,7 @@ function runPlugin(
 }
 
 test("the installed standalone dockin-cni attaches and detaches a pod with an empty environment", async (ctx) => {
-  const sea = builtExecutable();
+  const dockin = builtExecutable();
   const t = tempTree();
   ctx.after(() => t.cleanup());
   const tag = `${process.pid % 100000}`;
@@ -67,7 +67,7 @@ test("the installed standalone dockin-cni attaches and detaches a pod with an em
   const webhook = `http://127.0.0.1:${(server.address() as AddressInfo).port}/rmController/getPodMultiNetwork`;
 
   const install = runEnv(
-    sea,
+    dockin,
     [
       "install",
       webhook,

@@ -73,10 +73,10 @@ async function startRm(opts: RmOptions = {}): Promise<Rm> {
 }
 
 const rms: Rm[] = [];
-let sea = "";
+let dockin = "";
 
 before(() => {
-  sea = builtExecutable();
+  dockin = builtExecutable();
 });
 after(async () => {
   for (const rm of rms) await rm.close();
@@ -93,7 +93,7 @@ async function installed(
   const rm = await startRm(rmOpts);
   rms.push(rm);
   const r = runEnv(
-    sea,
+    dockin,
     [
       "install",
       rm.url,
@@ -115,7 +115,7 @@ async function installed(
 function doctor(t: Tree, args: string[] = []): Promise<{ status: number; stdout: string }> {
   return new Promise((resolve) => {
     execFile(
-      sea,
+      dockin,
       ["doctor", `--cni-conf-dir=${t.cniConfDir}`, "--timeout-ms=3000", ...args],
       { env: {} },
       (err, stdout) => {
@@ -303,7 +303,7 @@ describe("dockin doctor", () => {
     const r = await new Promise<string>((resolve) => {
       execFile(
         "ip",
-        ["netns", "exec", ns, sea, "doctor", `--cni-conf-dir=${t.cniConfDir}`, "--timeout-ms=1000"],
+        ["netns", "exec", ns, dockin, "doctor", `--cni-conf-dir=${t.cniConfDir}`, "--timeout-ms=1000"],
         { env: {} },
         (_err, stdout) => resolve(stdout),
       );
