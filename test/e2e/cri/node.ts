@@ -444,7 +444,6 @@ export class CriNode {
       if (existsSync(ns)) await attempt(`netns ${ns}`, () => sh("ip", ["netns", "del", basename(ns)]));
     for (const br of this.bridges) trySh("ip", ["link", "del", br]);
     this.removeCgroups();
-    this.removeHostportChains();
     for (const d of this.madeHostDirs) spawnSync("rmdir", [d], { stdio: "ignore" });
     await this.stopRm();
     rmSync(this.dir, { recursive: true, force: true });
@@ -464,7 +463,11 @@ export class CriNode {
     }
   }
 
-  /** portmap's shared chains, only when this suite created them and no rule is left in them. */
+  /**
+   * portmap's shared chains, only when this node created them and no rule is left in them. Not
+   * part of cleanup(): other test files running at the same time may be using the chains (the test
+   * runner removes them once the whole run is over); a lone user such as the bench calls it.
+   */
   removeHostportChains(): void {
     const made = HOSTPORT_CHAINS.filter((c) => !this.#hadHostportChains.includes(c));
     if (made.length === 0) return;
