@@ -359,6 +359,10 @@ describe("dockin history", () => {
     const then = await dockin("history", "10.250.1.37", "--at", paris);
     assert.equal(then.code, 0, then.stderr);
     assert.match(then.stdout, /^10\.250\.1\.37 at \S+ \S+ \+01:00: held by shop\/web-0 in network blue/);
+    assert.doesNotMatch(then.stderr, /in the future/);
+    const future = await dockin("history", "10.250.1.37", "--at", "2999-01-01T00:00:00Z");
+    assert.equal(future.code, 0, future.stderr);
+    assert.match(future.stderr, /--at 2999-01-01T00:00:00Z is in the future: this is who holds it now/);
     const earlier = await dockin("history", "10.250.1.37", "--at", "2020-01-01T00:00:00Z");
     assert.match(
       earlier.stdout,

@@ -113,6 +113,11 @@ export default async function historyCommand(argv: string[]): Promise<number> {
     const client = new RmClient(values);
     if (address !== undefined && !listing) {
       const at = timeOption("at", values.at);
+      // A time ahead of this clock (beyond a minute of skew) has no history yet: say so.
+      if (at !== undefined && Date.parse(at) > Date.now() + 60_000)
+        process.stderr.write(
+          `dockin history: note: --at ${values.at} is in the future: this is who holds it now\n`,
+        );
       const reply = (await client.request(
         "GET",
         `/api/v1/addresses/${enc(address)}${at === undefined ? "" : `?at=${enc(at)}`}`,
