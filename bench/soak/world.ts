@@ -2,7 +2,7 @@
 // they are built for), a real RM (`dockin rm serve` on SQLite, port 0), real namespaces and the
 // real bridge, a tmpfs as the cache dir (so that the disk can be filled). Everything it makes
 // carries a random prefix and is removed by cleanup(), on failure too.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   existsSync,
@@ -18,23 +18,14 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+// The plugin tests' shell helpers: the soak runs commands as the tests do.
+import { sh, trySh } from "../../test/plugin/harness.ts";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const BIN = process.env.DOCKIN_BIN_DIR ?? join(root, "dist", "bin");
 export const REFERENCE = "/usr/lib/cni";
 const PAGE = 4096;
 
-export function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-export function trySh(cmd: string, args: string[]): boolean {
-  try {
-    sh(cmd, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const rand = (n = 3) => randomBytes(n).toString("hex");
 
