@@ -10,11 +10,11 @@ import { type PodIdentity, podLabel, requirePod } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
 import {
   type AttachmentRecord,
+  keepUnreadable,
   newRecord,
   type RecordNetwork,
   readRecord,
   recordPath,
-  setAside,
   writeRecord,
 } from "./record.ts";
 import { type Plan, validateReply } from "./reply.ts";
@@ -130,8 +130,7 @@ export async function add(ctx: PluginContext): Promise<Result> {
     await detach(ctx, leftover.record, env.netns);
   } else if (leftover.kind === "corrupt") {
     // Evidence, not garbage: the new record must not overwrite it.
-    const path = setAside(recordPath(conf.cacheDir, env.containerId, env.ifName));
-    log.warn("unreadable attachment record set aside", { path, reason: leftover.reason });
+    keepUnreadable(recordPath(conf.cacheDir, env.containerId, env.ifName), leftover.reason, log);
   }
   preloadSpawn();
   mark("local");

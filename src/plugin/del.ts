@@ -10,7 +10,7 @@ import { type PluginContext, webhookOptions } from "./context.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { readRecord, recordPath, setAside } from "./record.ts";
+import { keepUnreadable, readRecord, recordPath } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { podLinks } from "./routing.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
@@ -41,14 +41,8 @@ export async function del(ctx: PluginContext): Promise<void> {
       error: errorText(err),
     });
   }
-  if (found.kind === "corrupt") {
-    const path = recordPath(conf.cacheDir, env.containerId, env.ifName);
-    try {
-      log.warn("unreadable attachment record set aside", { path: setAside(path), reason: found.reason });
-    } catch (err) {
-      log.warn("setting the unreadable attachment record aside failed", { path, error: errorText(err) });
-    }
-  }
+  if (found.kind === "corrupt")
+    keepUnreadable(recordPath(conf.cacheDir, env.containerId, env.ifName), found.reason, log);
   if (pod !== undefined) await notify(ctx, pod, env.containerId, env.ifName);
 }
 

@@ -8,7 +8,7 @@ import { notify } from "./del.ts";
 import { IPAM_TYPE } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { addInProgress, listRecordFiles, readRecordFile, setAside } from "./record.ts";
+import { addInProgress, keepUnreadable, listRecordFiles, readRecordFile } from "./record.ts";
 import { callWebhook, safeUrl } from "./webhook.ts";
 
 /** Ready when every delegate of every network in confDir exists and the backend answers HTTP. */
@@ -72,13 +72,7 @@ export async function gc(ctx: PluginContext): Promise<void> {
     if (read.kind === "missing") continue; // a DEL removed it meanwhile
     if (read.kind !== "found") {
       // Evidence of what was attached: kept aside, never deleted (as DEL does with it).
-      let aside: string | undefined;
-      try {
-        aside = setAside(file);
-      } catch {
-        // gone meanwhile
-      }
-      log.warn("GC: an unreadable record set aside", { file, aside, error: read.reason });
+      keepUnreadable(file, read.reason, log);
       continue;
     }
     const r = read.record;

@@ -14,7 +14,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { CniError, ErrorCode } from "../cni/errors.ts";
+import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
+import type { Logger } from "../cni/log.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
 import type { PodIdentity } from "./identity.ts";
@@ -200,6 +201,22 @@ export function setAside(path: string): string {
   const aside = `${path}.unreadable-${Date.now()}`;
   renameSync(path, aside);
   return aside;
+}
+
+/**
+ * Sets an unreadable record aside (`setAside`) and says so in the log, with why it could not be
+ * read: what ADD, DEL and GC do with one. A failure to move it is logged, not thrown.
+ */
+export function keepUnreadable(path: string, reason: string, log: Logger): void {
+  try {
+    log.warn("unreadable attachment record set aside", { path, aside: setAside(path), reason });
+  } catch (err) {
+    log.warn("setting the unreadable attachment record aside failed", {
+      path,
+      reason,
+      error: errorText(err),
+    });
+  }
 }
 
 export function removeRecord(cacheDir: string, containerId: string, ifName: string): void {

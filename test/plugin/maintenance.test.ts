@@ -227,7 +227,7 @@ describe("dockin-cni GC", () => {
       assert.equal(left.length, 1, String(left));
       assert.match(left[0]!, /^broken:eth0\.json\.unreadable-\d+$/);
       assert.equal(readFileSync(join(w.cacheDir, left[0]!), "utf8"), "{ not a record");
-      assert.match(readFileSync(w.logFile, "utf8"), /GC: an unreadable record set aside/);
+      assert.match(readFileSync(w.logFile, "utf8"), /unreadable attachment record set aside/);
     });
   });
 
