@@ -16,7 +16,8 @@ export interface Prefix {
   readonly length: number;
 }
 
-const bits = (family: Family): number => (family === 4 ? 32 : 128);
+/** The width of a family's addresses in bits. */
+export const bits = (family: Family): number => (family === 4 ? 32 : 128);
 
 function parseIPv4(text: string): bigint | undefined {
   const parts = text.split(".");

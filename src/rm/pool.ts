@@ -1,6 +1,9 @@
+// A network's address pools: the usable range of each (subnet, gateway, range, exclusions), its
+// size, whether an address may be held, and which networks' subnets overlap. Pure arithmetic on
+// src/net/ip.ts: the console's address map (ui/client/pool.ts) uses it in the browser too.
 import {
+  bits,
   contains,
-  type Family,
   formatIP,
   formatPrefix,
   lastAddress,
@@ -9,8 +12,6 @@ import {
   parsePrefix,
 } from "../net/ip.ts";
 import type { Network, NetworkSpec, Pool, PoolSpec } from "./model.ts";
-
-const bits = (family: Family): number => (family === 4 ? 32 : 128);
 
 function prefixesOverlap(a: Prefix, b: Prefix): boolean {
   return contains(a, b.ip) || contains(b, a.ip);
@@ -94,6 +95,3 @@ export function addressProblem(pool: Pool, value: bigint): string | undefined {
   if (edges && pool.family === 4 && value === last) return `${ip} is the subnet's broadcast address`;
   return undefined;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Pods and policies

@@ -1,7 +1,8 @@
-// A network's pool as cells, one per address, for the address map: the same rules as the RM's
-// pool (src/rm/model.ts toPool): network and IPv4 broadcast addresses, the gateway, the exclude
-// list and the addresses outside rangeStart..rangeEnd are never handed out. Pure: no DOM.
-import { formatIP, type IP, lastAddress, parseIP, parsePrefix } from "../../../net/ip.ts";
+// A network's pool as cells, one per address, for the address map: the RM's own pool arithmetic
+// (src/rm/pool.ts toPool): network and IPv4 broadcast addresses, the gateway, the exclude list and
+// the addresses outside rangeStart..rangeEnd are never handed out. Pure: no DOM.
+import { bits, formatIP, type IP, parseIP } from "../../../net/ip.ts";
+import { toPool } from "../../pool.ts";
 
 export const CELL = { free: 0, allocated: 1, reserved: 2, gateway: 3, excluded: 4 } as const;
 export type CellState = keyof typeof CELL;
@@ -43,15 +44,18 @@ export interface PoolMap {
 }
 
 export function buildPoolMap(pool: PoolInput, held: readonly Holder[]): PoolMap {
-  const subnet = parsePrefix(pool.subnet);
-  if (subnet === undefined) throw new Error(`subnet "${pool.subnet}" does not parse`);
-  const family = subnet.ip.family;
+  const { family, subnet, gateway, start, end, reserved } = toPool(pool);
   const first = subnet.ip.value;
-  const last = lastAddress(subnet).value;
-  const total = last - first + 1n;
+  const total = 1n << BigInt(bits(family) - subnet.length);
   const count = total > BigInt(MAX_CELLS) ? MAX_CELLS : Number(total);
   const cols = 2 ** Math.ceil(Math.log2(Math.max(count, 1)) / 2);
+  // Free: the range, less the reserved addresses (network, broadcast, gateway, exclusions).
   const states = new Uint8Array(count).fill(CELL.excluded);
+  const from = start < first ? 0 : Number(start - first);
+  const to = Math.min(count - 1, Number(end - first));
+  if (from <= to) states.fill(CELL.free, from, to + 1);
+  for (const r of reserved)
+    if (r >= first && r - first < BigInt(count)) states[Number(r - first)] = CELL.excluded;
   const index = (text: string | undefined): number | undefined => {
     if (text === undefined) return undefined;
     const ip = parseIP(text);
@@ -59,24 +63,7 @@ export function buildPoolMap(pool: PoolInput, held: readonly Holder[]): PoolMap 
       return undefined;
     return Number(ip.value - first);
   };
-  // The allocation range, like toPool's defaults: the network address and the IPv4 broadcast
-  // address are outside it (except on IPv4 /31 and /32, where every address is a host).
-  const small = family === 4 && subnet.length >= 31;
-  const start = index(pool.rangeStart) ?? (small ? 0 : 1);
-  const endText = pool.rangeEnd;
-  const defaultEnd = family === 4 && !small ? last - 1n : last;
-  const endValue = endText === undefined ? defaultEnd : (parseIP(endText)?.value ?? defaultEnd);
-  const end = Math.min(count - 1, Number(endValue - first));
-  for (let i = start; i <= end; i++) states[i] = CELL.free;
-  if (!small) {
-    states[0] = CELL.excluded;
-    if (family === 4 && total === BigInt(count)) states[count - 1] = CELL.excluded;
-  }
-  for (const text of pool.exclude ?? []) {
-    const i = index(text);
-    if (i !== undefined) states[i] = CELL.excluded;
-  }
-  const g = index(pool.gateway);
+  const g = gateway === undefined ? undefined : index(formatIP(gateway));
   if (g !== undefined) states[g] = CELL.gateway;
   const holders = new Map<number, string>();
   for (const h of held) {
