@@ -1,5 +1,7 @@
 // The console's client of /api/v1: the same endpoints the CLI uses, with the session cookie and
 // the page's CSRF token on writes. Errors keep the API's own message, split by field path.
+import type { HistoryEvent } from "../../history.ts";
+import type { AddressReply } from "../../history-api.ts";
 
 export interface NetworkView {
   name: string;
@@ -51,32 +53,10 @@ export interface Policy {
   priority: number;
 }
 
-/** One address-history event (GET /api/v1/history). */
-export interface HistoryEvent {
-  id: string;
-  time: string;
-  event: "allocated" | "reserved" | "released" | "reassigned" | "gc" | "network-deleted";
-  network: string;
-  address: string;
-  namespace: string;
-  name: string;
-  containerId: string | null;
-  node: string | null;
-}
-
-export interface AddressAnswer {
-  address: string;
-  at: string;
-  holder: null | {
-    network: string;
-    namespace: string;
-    name: string;
-    containerId: string | null;
-    node: string | null;
-    since: string;
-  };
-  history: HistoryEvent[];
-}
+// The history endpoints' replies: the server's own types (type-only: nothing of the server is
+// bundled).
+export type { HistoryEvent } from "../../history.ts";
+export type { AddressReply as AddressAnswer } from "../../history-api.ts";
 
 /** A failed API call: the reply's {code, reason, message}, with the problems by field path. */
 export class ApiError extends Error {
@@ -190,9 +170,9 @@ export async function history(query: Record<string, string>, max = 500): Promise
 }
 
 /** Who holds (or held at `at`) an address; undefined when the RM has no history endpoint. */
-export async function addressAt(ip: string, at?: string): Promise<AddressAnswer | undefined> {
+export async function addressAt(ip: string, at?: string): Promise<AddressReply | undefined> {
   try {
-    return await api<AddressAnswer>(
+    return await api<AddressReply>(
       "GET",
       `/api/v1/addresses/${enc(ip)}${at === undefined ? "" : `?at=${enc(at)}`}`,
     );

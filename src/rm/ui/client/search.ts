@@ -149,7 +149,12 @@ export async function addressPage(main: HTMLElement, ip: string, query: URLSearc
           h("p", {}, link(`#/address/${enc(ip)}?at=${enc(yesterday)}`, "Same time yesterday")),
           then === undefined
             ? null
-            : h("div", { class: "then" }, h("h3", {}, `At ${localTime(then.at)}`), holderText(then)),
+            : h(
+                "div",
+                { class: "then" },
+                h("h3", {}, then.at === null ? "Now" : `At ${localTime(then.at)}`),
+                holderText(then),
+              ),
         ],
     h("h2", {}, "History"),
     now === undefined
