@@ -123,8 +123,6 @@ try {
 } finally {
   await dockin.cleanup();
   await plain.cleanup();
-  dockin.removeHostportChains(); // nothing else runs beside the bench
-  plain.removeHostportChains();
   try {
     execFileSync("ip", ["link", "del", plainBridge], { stdio: "ignore" });
   } catch {

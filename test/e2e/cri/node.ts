@@ -26,7 +26,6 @@ import { BUSYBOX_IMAGE, buildImageArchive, PAUSE_IMAGE } from "./images.ts";
 export const REFERENCE = "/usr/lib/cni";
 /** The reference plugins a node's bin dir holds (containerd runs `loopback` itself for `lo`). */
 const NODE_PLUGINS = ["bridge", "portmap", "loopback", "host-local", "static"];
-const HOSTPORT_CHAINS = ["CNI-HOSTPORT-DNAT", "CNI-HOSTPORT-SETMARK", "CNI-HOSTPORT-MASQ"];
 
 export const haveContainerd = (): boolean => existsSync("/usr/bin/containerd") && existsSync("/usr/bin/ctr");
 
@@ -118,9 +117,6 @@ export class CriNode {
     "/var/lib/cni/results",
     "/var/lib/cni",
   ].filter((d) => !existsSync(d));
-  readonly #hadHostportChains = HOSTPORT_CHAINS.filter((c) =>
-    trySh("iptables", ["-w", "-t", "nat", "-S", c]),
-  );
 
   constructor(options: NodeOptions) {
     this.options = options;
@@ -462,38 +458,4 @@ export class CriNode {
       spawnSync("rmdir", [dir]);
     }
   }
-
-  /**
-   * portmap's shared chains, only when this node created them and no rule is left in them. Not
-   * part of cleanup(): other test files running at the same time may be using the chains (the test
-   * runner removes them once the whole run is over); a lone user such as the bench calls it.
-   */
-  removeHostportChains(): void {
-    const made = HOSTPORT_CHAINS.filter((c) => !this.#hadHostportChains.includes(c));
-    if (made.length === 0) return;
-    const rules = sh("iptables", ["-w", "-t", "nat", "-S"]).split("\n");
-    for (const chain of made) {
-      const own = rules.filter((r) => r.startsWith(`-A ${chain} `));
-      // SETMARK and MASQ hold one fixed rule each; DNAT holds a rule per port mapped.
-      if (chain === "CNI-HOSTPORT-DNAT" && own.length > 0) return;
-    }
-    for (const rule of rules) {
-      const jump = made.find((c) => rule.endsWith(`-j ${c}`) || rule.includes(`-j ${c} `));
-      if (rule.startsWith("-A ") && jump !== undefined && !made.some((c) => rule.startsWith(`-A ${c} `))) {
-        spawnSync("iptables", ["-w", "-t", "nat", "-D", ...splitRule(rule.slice(3))]);
-      }
-    }
-    for (const chain of made) {
-      spawnSync("iptables", ["-w", "-t", "nat", "-F", chain]);
-      spawnSync("iptables", ["-w", "-t", "nat", "-X", chain]);
-    }
-  }
-}
-
-/** An `iptables -S` rule's words, quotes honoured (comments are quoted). */
-function splitRule(rule: string): string[] {
-  const words: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
-  for (let m = re.exec(rule); m !== null; m = re.exec(rule)) words.push(m[1] ?? m[2] ?? "");
-  return words;
 }
