@@ -4,12 +4,13 @@
 // shows each pod's interfaces, addresses and routes, proves the pods reach each other over both
 // networks, then detaches and removes everything it made, on failure too.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
+import { ipv4Forwarding } from "../install/links.ts";
 import { executableDir } from "../install/source.ts";
 import { RmClient } from "../rm/client.ts";
 
@@ -108,8 +109,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let client: RmClient | undefined;
   let backend = "";
   let status = 0;
-  /** net.ipv4.ip_forward before the demo ("0", "1"), restored at the end when it was off. */
-  let forwarding: string | undefined;
+  /** net.ipv4.ip_forward before the demo, restored at the end when it was off. */
+  let forwarding: boolean | undefined;
 
   const mainConfig = (backend: string) => ({
     cniVersion: CNI_VERSION,
@@ -185,9 +186,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     forwarding = ipv4Forwarding();
     out(
       "    each bridge holds its network's gateway (isGateway), and the bridge plugin turns on IPv4 forwarding" +
-        (forwarding === "1"
+        (forwarding === true
           ? ": net.ipv4.ip_forward is on already"
-          : forwarding === "0"
+          : forwarding === false
             ? ": net.ipv4.ip_forward is off now, the demo turns it back off at the end"
             : ""),
     );
@@ -284,7 +285,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       // The bridge plugin never deletes its bridge: the demo made it, so the demo removes it.
       if (tryRun("ip", ["link", "del", net.bridge])) out(`    bridge ${net.bridge} removed`);
     }
-    if (forwarding === "0" && ipv4Forwarding() === "1") {
+    if (forwarding === false && ipv4Forwarding() === true) {
       if (tryRun("sysctl", ["-qw", "net.ipv4.ip_forward=0"]))
         out("    net.ipv4.ip_forward restored to 0 (off)");
       else out("    could not restore net.ipv4.ip_forward to 0: sysctl -w net.ipv4.ip_forward=0");
@@ -324,15 +325,6 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
   }
   return status;
-}
-
-/** net.ipv4.ip_forward as "0" or "1", or undefined when it cannot be read. */
-function ipv4Forwarding(): string | undefined {
-  try {
-    return readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim();
-  } catch {
-    return undefined;
-  }
 }
 
 /** Beside the running executable (dist/bin when run from source). */
