@@ -399,6 +399,15 @@ describe("dockin history", () => {
     const server = await dockin("history", "--pod", "shop/web-0", "--limit", "5000");
     assert.equal(server.code, 1);
     assert.match(server.stderr, /limit: "5000" is not an integer from 1 to 1000 \(HTTP 400\)/);
+    const typo = await dockin("history", "10.250.1.37", "--att", "2026-11-30T14:05:00Z");
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown option --att; did you mean --at\?[\s\S]*usage: dockin history/);
+    const down = await runDockin(["history", "10.250.1.37", "--server", "http://127.0.0.1:1"], env);
+    assert.equal(down.code, 1);
+    assert.match(
+      down.stderr,
+      /^dockin history: cannot reach the RM at http:\/\/127\.0\.0\.1:1 \(is it running\?/,
+    );
     const retention = await runDockin(["rm", "serve", "--history-retention", "3 weeks"]);
     assert.equal(retention.code, 2);
     assert.match(retention.stderr, /--history-retention "3 weeks": expected a duration such as 90d/);

@@ -128,21 +128,29 @@ export async function runAdmin(
     await run(rest);
     return 0;
   } catch (err) {
-    if (err instanceof FlagError) {
-      process.stderr.write(`dockin ${command} ${sub}: ${err.message}\n\n${usage}`);
-      return 2;
-    }
-    if (err instanceof UsageError || err instanceof ClientOptionError) {
-      process.stderr.write(`dockin ${command} ${sub}: ${(err as Error).message}\n`);
-      return 2;
-    }
-    if (err instanceof ApiError) {
-      process.stderr.write(`dockin ${command} ${sub}: ${err.message} (HTTP ${err.status})\n`);
-      return 1;
-    }
-    process.stderr.write(`dockin ${command} ${sub}: ${errorText(err)}\n`);
+    return reportError(`dockin ${command} ${sub}`, usage, err);
+  }
+}
+
+/**
+ * What a command that talks to the RM prints for a failure, and its exit status: a bad flag (with
+ * the usage) or bad usage 2, the RM's refusal (with its HTTP status) or anything else 1.
+ */
+export function reportError(prefix: string, usage: string, err: unknown): number {
+  if (err instanceof FlagError) {
+    process.stderr.write(`${prefix}: ${err.message}\n\n${usage}`);
+    return 2;
+  }
+  if (err instanceof UsageError || err instanceof ClientOptionError) {
+    process.stderr.write(`${prefix}: ${err.message}\n`);
+    return 2;
+  }
+  if (err instanceof ApiError) {
+    process.stderr.write(`${prefix}: ${err.message} (HTTP ${err.status})\n`);
     return 1;
   }
+  process.stderr.write(`${prefix}: ${errorText(err)}\n`);
+  return 1;
 }
 
 /** `namespace/name`, or `name` in the default namespace. */

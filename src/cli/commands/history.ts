@@ -1,12 +1,21 @@
 // `dockin history`: the RM's address history. An address alone asks who holds it (now or --at a
 // time) and shows its latest events; --pod, --network, --since and --until page through events.
-import { parseArgs } from "node:util";
-import { ApiError, ClientOptionError, RmClient } from "../../rm/client.ts";
+import { RmClient } from "../../rm/client.ts";
 import { RmError } from "../../rm/errors.ts";
 import type { HistoryEvent } from "../../rm/history.ts";
 import type { AddressReply, HistoryPage } from "../../rm/history-api.ts";
 import { parseAddress, parseTime } from "../../rm/history-api.ts";
-import { CLIENT_OPTIONS, CLIENT_USAGE, enc, podRef, printJson, table, UsageError } from "./admin.ts";
+import { parseFlags } from "../args.ts";
+import {
+  CLIENT_OPTIONS,
+  CLIENT_USAGE,
+  enc,
+  podRef,
+  printJson,
+  reportError,
+  table,
+  UsageError,
+} from "./admin.ts";
 
 const USAGE = `usage: dockin history ADDRESS [--at TIME]
        dockin history [ADDRESS] [--pod NS/NAME] [--network NET] [--since TIME] [--until TIME]
@@ -86,7 +95,7 @@ function printAddress(reply: AddressReply): void {
 
 export default async function historyCommand(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseFlags({
       args: argv,
       allowPositionals: true,
       options: {
@@ -153,19 +162,7 @@ export default async function historyCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof ClientOptionError ||
-      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      process.stderr.write(`dockin history: ${(err as Error).message}\n`);
-      return 2;
-    }
-    if (err instanceof ApiError) {
-      process.stderr.write(`dockin history: ${err.message} (HTTP ${err.status})\n`);
-      return 1;
-    }
-    throw err;
+    return reportError("dockin history", USAGE, err);
   }
 }
 
