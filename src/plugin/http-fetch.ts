@@ -1,11 +1,32 @@
 // One HTTP exchange through the runtime's fetch. On Bun, fetch is native: it needs neither
 // node:net nor node:tls nor the stream machinery that loading them brings, which cost a plugin
 // about a quarter of its own start-up (BENCHMARKS.md). TLS settings go in Bun's `tls` option.
-import { type Exchange, type Reply, TooLarge, TransportError } from "./http-types.ts";
+export interface Exchange {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string | undefined;
+  /** Replies with a larger body are refused (`TooLarge`). */
+  maxBodyBytes: number;
+  tls?: { ca?: string; cert?: string; key?: string };
+  /** Called once the request is under way (the caller may work meanwhile). */
+  onSent?: (() => void) | undefined;
+}
+
+export interface Reply {
+  status: number;
+  headers: Map<string, string>;
+  body: string;
+}
+
+/** The reply's body is larger than allowed. */
+export class TooLarge extends Error {}
+/** The connection failed or the reply could not be read (worth another attempt). */
+export class TransportError extends Error {}
 
 /** fetch's init as Bun takes it: `tls` carries the CA and the client certificate. */
 interface BunRequestInit extends RequestInit {
-  tls?: { ca?: string; cert?: string; key?: string; checkServerIdentity?: undefined };
+  tls?: Exchange["tls"];
 }
 
 /**
@@ -30,7 +51,7 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     headers: ex.headers,
     redirect: "manual",
     signal: abort.signal,
-    keepalive: false,
+    keepalive: false, // one request per run: no connection to keep
   };
   if (ex.body !== undefined) init.body = ex.body;
   if (ex.tls !== undefined) init.tls = ex.tls;

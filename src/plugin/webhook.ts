@@ -4,8 +4,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
-import { fetchExchange } from "./http-fetch.ts";
-import { type Exchange, TooLarge, TransportError } from "./http-types.ts";
+import { type Exchange, fetchExchange, TooLarge, TransportError } from "./http-fetch.ts";
 import type { PodIdentity } from "./identity.ts";
 
 export interface WebhookOptions {

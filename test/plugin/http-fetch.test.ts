@@ -5,8 +5,7 @@ import assert from "node:assert/strict";
 import { createServer as createHttp } from "node:http";
 import { createServer as createNet, type Server, type Socket } from "node:net";
 import { describe, test } from "node:test";
-import { fetchExchange } from "../../src/plugin/http-fetch.ts";
-import { type Exchange, TooLarge, TransportError } from "../../src/plugin/http-types.ts";
+import { type Exchange, fetchExchange, TooLarge, TransportError } from "../../src/plugin/http-fetch.ts";
 
 const exchange = (ex: Exchange, _unused: unknown) => fetchExchange(ex, () => {});
 
