@@ -15,6 +15,7 @@ import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { PLUGINS } from "../src/install/options.ts";
 import { buildUi } from "./build-ui.ts";
 import { etcdProtos } from "./etcd-protos.ts";
 
@@ -25,8 +26,6 @@ export const RUNTIMES = {
   default: join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun"),
   baseline: join(root, "node_modules", "@oven", "bun-linux-x64-baseline", "bin", "bun"),
 } as const;
-
-export const PLUGINS = ["dockin-cni", "dockin-ipam"] as const;
 
 /**
  * The plugins must stay lean: the RM (SQLite, etcd, the HTTP server) and the CLI may never reach
