@@ -11,13 +11,13 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import type { Logger } from "../cni/log.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
+import { writeAllSync } from "../cni/write.ts";
 import type { PodIdentity } from "./identity.ts";
 import type { PlannedAddress } from "./reply.ts";
 
@@ -115,7 +115,7 @@ export function writeRecord(
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, "w", 0o600);
     try {
-      writeSync(fd, `${JSON.stringify(record, null, 1)}\n`);
+      writeAllSync(fd, `${JSON.stringify(record, null, 1)}\n`);
       if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
