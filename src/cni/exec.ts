@@ -1,17 +1,6 @@
 // Running a delegate plugin: find it, give it an explicit environment, its config on stdin and a
 // deadline, then read its result or error. `dockin-cni` runs `bridge` this way.
-import {
-  accessSync,
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { CniError, ErrorCode } from "./errors.ts";
 import type { Verb } from "./version.ts";
@@ -88,7 +77,6 @@ const MAX_OUTPUT = 4 * 1024 * 1024;
 const MAX_STDERR = 64 * 1024;
 /** What a process may write to its stdout and stderr files before it is killed as a runaway. */
 const MAX_WRITTEN = 64 * 1024 * 1024;
-const WATCH_MS = 250;
 
 /** What a finished process left: its status and what it printed. */
 export interface RunOutcome {
@@ -114,204 +102,121 @@ export interface RunOptions {
   group: boolean;
 }
 
-/**
- * child_process is loaded at the first spawn, not at start-up: a plugin run that spawns nothing
- * (an early error, VERSION) does not pay for it, and dockin-cni loads it while the webhook
- * answers (`preloadSpawn`).
- */
-function childProcess(): typeof import("node:child_process") {
-  return process.getBuiltinModule("node:child_process") as typeof import("node:child_process");
+/** The first `max` bytes a stream gives, and how many it gave in all (read to its end). */
+interface Drained {
+  text: string;
+  total: number;
 }
 
-/** Loads what running a process needs, ahead of the first run (idle time is the best moment). */
-export function preloadSpawn(): void {
-  childProcess();
-  tmpdir();
-}
-
-let scratchCount = 0;
-
 /**
- * An unnamed read-write file: created in the temp directory (O_EXCL, 0600) and unlinked at once;
- * only the descriptor stays. Used as a child's stdin, stdout and stderr instead of pipes: a
- * Node process's first pipe builds the stream machinery (net.Socket, Pipe handles), about 4 ms
- * of a plugin run's CPU, while a file descriptor is handed to the child as it is.
+ * Reads `stream` to its end, keeping the first `max` bytes; `onBytes` sees every chunk's size
+ * (the runaway check). Resolves early with what it has when `stop` resolves (a descendant that
+ * escaped the kill still holds the pipe open: it must not hold the caller too).
  */
-function scratchFile(): number {
-  scratchCount += 1;
-  const path = join(
-    tmpdir(),
-    `.dockin-${process.pid}-${scratchCount}-${Math.random().toString(36).slice(2)}`,
-  );
-  const fd = openSync(path, "wx+", 0o600);
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+  onBytes: (n: number) => void,
+  stop: Promise<void>,
+): Promise<Drained> {
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  const reader = stream.getReader();
+  const stopped = stop.then(() => undefined);
   try {
-    unlinkSync(path);
-  } catch {
-    // left behind; harmless (empty or a config already delivered)
+    for (;;) {
+      const next = await Promise.race([reader.read(), stopped]);
+      if (next === undefined || next.done) break;
+      const chunk = next.value;
+      total += chunk.length;
+      onBytes(chunk.length);
+      if (keptBytes < max) {
+        const part = chunk.length <= max - keptBytes ? chunk : chunk.subarray(0, max - keptBytes);
+        kept.push(part);
+        keptBytes += part.length;
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {});
   }
-  return fd;
+  return { text: Buffer.concat(kept).toString("utf8"), total };
 }
 
-/** The first `max` bytes of a scratch file, from its start. */
-function readScratch(fd: number, max: number): string {
-  const size = Math.min(fstatSync(fd).size, max);
-  const buf = Buffer.allocUnsafe(size);
-  let got = 0;
-  while (got < size) {
-    const n = readSync(fd, buf, got, size - got, got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.toString("utf8", 0, got);
-}
+/** How long the pipes may stay open once the process has exited (its descendants hold them). */
+const LINGER_MS = 2000;
 
-/** Writes `text` at offset 0 without moving the file offset (the child reads from there). */
-function writeScratch(fd: number, text: string): void {
-  const buf = Buffer.from(text);
-  let done = 0;
-  while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, done);
-}
-
-function closeAll(fds: readonly number[]): void {
-  for (const fd of fds) {
+/**
+ * Runs `file` with `args` through the runtime's own spawn (Bun.spawn: node:child_process costs a
+ * plugin about 2 ms to load and more per spawn; BENCHMARKS.md): its stdin is `opts.input` (Bun hands
+ * it over in a memfd, closed when the process object is collected), its stdout and stderr are read
+ * through pipes. Resolves when it has exited and its output is read. Rejects only when it could not be started (the spawn error, with its
+ * `code`: ENOENT, EACCES, ETXTBSY).
+ */
+export async function runProcess(
+  file: string,
+  args: readonly string[],
+  opts: RunOptions,
+): Promise<RunOutcome> {
+  const child = Bun.spawn([file, ...args], {
+    env: opts.env,
+    stdin: Buffer.from(opts.input),
+    stdout: "pipe",
+    stderr: "pipe",
+    // Its own process group (setsid), so that a kill reaches what it started too.
+    detached: opts.group,
+  });
+  let timedOut = false;
+  let overflowed = false;
+  const kill = () => {
     try {
-      closeSync(fd);
+      if (opts.group) process.kill(-child.pid, "SIGKILL");
+      else child.kill("SIGKILL");
     } catch {
-      // already closed
+      child.kill("SIGKILL");
     }
-  }
-}
-
-/**
- * Runs `file` with `args`, its stdin, stdout and stderr in unnamed temp files (pipes when the
- * temp directory cannot take them), and resolves when it has exited. Rejects only when it could
- * not be started (the spawn error, with its `code`).
- */
-export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunOutcome> {
-  let fds: number[];
+  };
+  let release: () => void = () => {};
+  const stop = new Promise<void>((r) => {
+    release = r;
+  });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+    release();
+  }, opts.timeoutMs);
+  let written = 0;
+  const count = (n: number) => {
+    written += n;
+    if (written > MAX_WRITTEN && !overflowed) {
+      overflowed = true;
+      kill();
+    }
+  };
+  // The pipes normally close with the process; a descendant that outlives it may keep them open.
+  let linger: ReturnType<typeof setTimeout> | undefined;
+  const exited = child.exited.then(() => {
+    linger = setTimeout(release, LINGER_MS);
+  });
   try {
-    fds = [scratchFile(), scratchFile(), scratchFile()];
-  } catch {
-    return runWithPipes(file, args, opts);
-  }
-  const [fin, fout, ferr] = fds as [number, number, number];
-  return new Promise((resolve, reject) => {
-    let timedOut = false;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    let watch: NodeJS.Timeout | undefined;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      clearInterval(watch);
-      try {
-        fn();
-      } finally {
-        closeAll(fds);
-      }
+    const [out, err] = await Promise.all([
+      drain(child.stdout, MAX_OUTPUT, count, stop),
+      drain(child.stderr, MAX_STDERR, count, stop),
+      exited,
+    ]);
+    return {
+      code: child.exitCode,
+      signal: typeof child.signalCode === "string" ? child.signalCode : null,
+      stdout: out.text,
+      stderr: err.text,
+      timedOut,
+      ...(overflowed ? { overflowed } : {}),
     };
-    let child: import("node:child_process").ChildProcess;
-    try {
-      writeScratch(fin, opts.input);
-      child = childProcess().spawn(file, args, {
-        env: opts.env,
-        stdio: [fin, fout, ferr],
-        detached: opts.group,
-      });
-    } catch (err) {
-      settle(() => reject(err));
-      return;
-    }
-    timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child, opts.group);
-    }, opts.timeoutMs);
-    // Files apply no back-pressure, unlike pipes: watch their size instead.
-    let overflowed = false;
-    watch = setInterval(() => {
-      try {
-        if (fstatSync(fout).size + fstatSync(ferr).size > MAX_WRITTEN) {
-          overflowed = true;
-          killTree(child, opts.group);
-        }
-      } catch {
-        // closed meanwhile
-      }
-    }, WATCH_MS);
-    watch.unref();
-    child.on("error", (e) => settle(() => reject(e)));
-    child.on("close", (code, signal) =>
-      settle(() =>
-        resolve({
-          code,
-          signal,
-          stdout: readScratch(fout, MAX_OUTPUT),
-          stderr: readScratch(ferr, MAX_STDERR),
-          timedOut,
-          ...(overflowed ? { overflowed } : {}),
-        }),
-      ),
-    );
-  });
-}
-
-function killTree(child: import("node:child_process").ChildProcess, group: boolean): void {
-  try {
-    if (group && child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-    else child.kill("SIGKILL");
-  } catch {
-    child.kill("SIGKILL");
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(linger);
+    release();
   }
-}
-
-/** The same with pipes: for a temp directory that is missing or full. */
-function runWithPipes(file: string, args: readonly string[], opts: RunOptions): Promise<RunOutcome> {
-  return new Promise((resolve, reject) => {
-    const child = childProcess().spawn(file, args, {
-      env: opts.env,
-      stdio: ["pipe", "pipe", "pipe"],
-      detached: opts.group,
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child, opts.group);
-    }, opts.timeoutMs);
-    child.stdout.on("data", (chunk: Buffer) => {
-      outBytes += chunk.length;
-      if (outBytes <= MAX_OUTPUT) out.push(chunk);
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      errBytes += chunk.length;
-      if (errBytes <= MAX_STDERR) err.push(chunk);
-    });
-    child.stdin.on("error", () => {
-      // The process may exit without reading stdin; its exit status tells what happened.
-    });
-    let failed = false;
-    child.on("error", (e) => {
-      failed = true;
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      if (failed) return;
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-        timedOut,
-      });
-    });
-    child.stdin.end(opts.input);
-  });
 }
 
 /** The longest wait for a delegate that is busy (ETXTBSY), and the longest pause between tries. */

@@ -1,7 +1,6 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
-import { preloadSpawn } from "../cni/exec.ts";
 import type { Result } from "../cni/result.ts";
 import { clock, delegateContext, type PluginContext, webhookOptions } from "./context.ts";
 import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
@@ -96,9 +95,8 @@ export async function add(ctx: PluginContext): Promise<Result> {
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
 
-  // The webhook exchange starts first; the local work (confDir, the cache, loading what the
-  // delegates' spawn needs) runs once the request is written, while the backend computes its
-  // reply (it waits in the socket buffer meanwhile).
+  // The webhook exchange starts first; the local work (confDir, the cache) runs once the request
+  // is written, while the backend computes its reply (it waits in the socket buffer meanwhile).
   const started = clock();
   let sent: () => void = () => {};
   const written = new Promise<void>((resolve) => {
@@ -132,7 +130,6 @@ export async function add(ctx: PluginContext): Promise<Result> {
     // Evidence, not garbage: the new record must not overwrite it.
     keepUnreadable(recordPath(conf.cacheDir, env.containerId, env.ifName), leftover.reason, log);
   }
-  preloadSpawn();
   mark("local");
   const reply = await asked;
   mark("webhook");
