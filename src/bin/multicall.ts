@@ -2,7 +2,9 @@
 // `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role is a dynamic
 // import, so a plugin's start-up never evaluates the RM or the CLI (the build splits them into
 // their own chunks).
-import { basename } from "node:path";
+
+/** The last component of a path (node:path would cost a plugin's start-up a module load). */
+const basename = (path: string): string => path.slice(path.lastIndexOf("/") + 1);
 
 /** Loads (and so runs) one role's entry module. */
 export type RoleLoader = () => Promise<unknown>;
@@ -21,12 +23,12 @@ export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = pr
   const role = roleOf(argv0, Object.keys(loaders));
   const load = loaders[role];
   if (load === undefined) {
-    process.stderr.write(`${basename(argv0)}: this build has no "${role}" role\n`);
+    console.error(`${basename(argv0)}: this build has no "${role}" role`);
     process.exitCode = 2;
     return;
   }
   load().catch((err: unknown) => {
-    process.stderr.write(`${role}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    console.error(`${role}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exitCode = 1;
   });
 }

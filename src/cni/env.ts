@@ -1,5 +1,4 @@
 // The CNI_* environment, parsed and validated once, at the edge.
-import { statSync } from "node:fs";
 import { CniError, ErrorCode } from "./errors.ts";
 import { VERBS, type Verb } from "./version.ts";
 
@@ -172,6 +171,9 @@ export function checkNetnsNotOwn(env: NodeJS.ProcessEnv, ownPath = "/proc/self/n
   if (netns === "" || override === "1" || override === "true") return;
   let same = false;
   try {
+    // Loaded here, not imported: only a plugin that enters the namespace (one that has node:fs
+    // loaded already) comes here, and an IPAM plugin's start-up must not pay for it (skel.ts).
+    const { statSync } = process.getBuiltinModule("node:fs");
     const theirs = statSync(netns);
     const ours = statSync(ownPath);
     same = theirs.dev === ours.dev && theirs.ino === ours.ino;

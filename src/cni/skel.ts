@@ -1,7 +1,9 @@
 // The protocol driver every Dockin plugin runs on: reads the environment and stdin once,
 // checks the version and verb, calls the plugin, and prints the result or the error object.
 // stdout carries nothing else.
-import { fstatSync, readFileSync } from "node:fs";
+//
+// It loads no node: module on an IPAM plugin's path: on Bun, node:fs alone costs such a run about
+// 1 ms (BENCHMARKS.md), so stdin and stdout go through Bun's own file API.
 import {
   type CniEnv,
   checkNetnsNotOwn,
@@ -13,7 +15,6 @@ import {
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
-import { writeAllSync } from "./write.ts";
 
 /** The network configuration from stdin: the spec's keys, plus whatever the plugin defines. */
 export interface NetConf {
@@ -34,6 +35,12 @@ export interface Plugin {
   /** Printed when run by hand, e.g. "dockin-ipam: static IPAM plugin (Dockin 0.2.0)". */
   about: string;
   versions: readonly SpecVersion[];
+  /**
+   * The plugin works inside CNI_NETNS (it moves or configures interfaces there): the driver then
+   * refuses, before calling it, a CNI_NETNS that is the plugin's own namespace (error 8). An IPAM
+   * plugin never enters the namespace and is not checked, as the reference `static` is not.
+   */
+  entersNetns?: boolean;
   add(args: CmdArgs): Promise<Result>;
   del(args: CmdArgs): Promise<void>;
   check?(args: CmdArgs): Promise<void>;
@@ -46,11 +53,14 @@ export interface Plugin {
 /** Where the driver reads and writes: the real process by default, a fake one in unit tests. */
 export interface PluginIO {
   env: NodeJS.ProcessEnv;
-  readStdin(): string;
-  writeStdout(text: string): void;
+  readStdin(): string | Promise<string>;
+  /** Whether stdin is a terminal (VERSION then reads nothing). Absent: it never is. */
+  stdinIsTerminal?(): boolean;
+  /** Resolves once the whole text is written. */
+  writeStdout(text: string): void | Promise<void>;
   setExitCode(code: number): void;
   /** For the `about` text when run by hand (no CNI_COMMAND). Absent: that case is error 4. */
-  writeStderr?(text: string): void;
+  writeStderr?(text: string): void | Promise<void>;
   /** Makes sure nothing but `writeStdout` can reach stdout (console.log goes to stderr instead). */
   guardStdout?(): void;
 }
@@ -78,18 +88,16 @@ const CONSOLE_METHODS = [
   "assert",
 ] as const;
 
+/** Codes of a stdin that is closed or gives nothing: an empty config (the decoder says what is missing). */
+const NO_STDIN = new Set(["EAGAIN", "EOF", "EBADF"]);
+
 export const processIO: PluginIO = {
   env: process.env,
-  readStdin: () => {
-    // A person running the plugin at a terminal has no config to give: do not wait for one.
-    // (fstat, not node:tty: loading tty pulls in net and streams, a measurable start-up cost.)
-    if (fstatSync(0).isCharacterDevice()) return "";
+  readStdin: async () => {
     try {
-      return readFileSync(0, "utf8");
+      return await Bun.stdin.text();
     } catch (err) {
-      // A closed or absent stdin is an empty config; the decoder then says what is missing.
-      if ((err as NodeJS.ErrnoException).code === "EAGAIN" || (err as NodeJS.ErrnoException).code === "EOF")
-        return "";
+      if (NO_STDIN.has((err as NodeJS.ErrnoException).code ?? "")) return "";
       throw new CniError(
         ErrorCode.IOFailure,
         `reading the network configuration from stdin: ${(err as Error).message}`,
@@ -97,15 +105,24 @@ export const processIO: PluginIO = {
       );
     }
   },
-  writeStdout: (text) => {
-    writeAllSync(1, text);
+  // node:fs, loaded for VERSION only (fstat is not worth its load on the ADD path).
+  stdinIsTerminal: () => {
+    try {
+      return process.getBuiltinModule("node:fs").fstatSync(0).isCharacterDevice();
+    } catch {
+      return false;
+    }
+  },
+  // Bun.write finishes the write however slowly the reader reads (stdout may be non-blocking).
+  writeStdout: async (text) => {
+    await Bun.write(Bun.stdout, text);
   },
   setExitCode: (code) => {
     process.exitCode = code;
   },
-  writeStderr: (text) => {
+  writeStderr: async (text) => {
     try {
-      writeAllSync(2, text);
+      await Bun.write(Bun.stderr, text);
     } catch {
       // stderr closed: nothing to tell
     }
@@ -245,8 +262,8 @@ export function validAttachmentsOf(config: NetConf): Attachment[] {
   return out;
 }
 
-function printJson(io: PluginIO, value: unknown): void {
-  io.writeStdout(`${JSON.stringify(value, null, 4)}\n`);
+async function printJson(io: PluginIO, value: unknown): Promise<void> {
+  await io.writeStdout(`${JSON.stringify(value, null, 4)}\n`);
 }
 
 /**
@@ -261,16 +278,20 @@ export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promi
   try {
     if ((io.env.CNI_COMMAND ?? "") === "" && io.writeStderr !== undefined) {
       // Run by hand: say what this is, as the reference plugins do, and succeed.
-      io.writeStderr(`${plugin.about}\nCNI protocol versions supported: ${plugin.versions.join(", ")}\n`);
+      await io.writeStderr(
+        `${plugin.about}\nCNI protocol versions supported: ${plugin.versions.join(", ")}\n`,
+      );
       return;
     }
     const command = parseCommand(io.env);
     if (command === "VERSION") {
-      printJson(io, versionReply(plugin, io.readStdin()));
+      // A person running the plugin at a terminal has no config to give: do not wait for one.
+      const stdin = io.stdinIsTerminal?.() ? "" : await io.readStdin();
+      await printJson(io, versionReply(plugin, stdin));
       return;
     }
     checkRequired(io.env, command);
-    const stdin = io.readStdin();
+    const stdin = await io.readStdin();
     const config = decodeConfig(stdin);
     // From here on, errors are printed in the config's version when the plugin speaks it.
     const supported = isSpecVersion(config.cniVersion) && plugin.versions.includes(config.cniVersion);
@@ -287,12 +308,14 @@ export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promi
         `config version "${config.cniVersion}" does not allow ${command}; it needs cniVersion ${sinceVersion(command)} or newer`,
       );
     }
-    if (command === "ADD" || command === "CHECK" || command === "DEL") checkNetnsNotOwn(io.env);
+    if (plugin.entersNetns && (command === "ADD" || command === "CHECK" || command === "DEL")) {
+      checkNetnsNotOwn(io.env);
+    }
     const args: CmdArgs = { env, config, stdin };
     switch (command) {
       case "ADD": {
         const result = await plugin.add(args);
-        printJson(io, formatResult(result, config.cniVersion));
+        await printJson(io, formatResult(result, config.cniVersion));
         return;
       }
       case "DEL":
@@ -309,7 +332,7 @@ export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promi
         return;
     }
   } catch (err) {
-    printJson(io, toErrorObject(err, outVersion));
     io.setExitCode(1);
+    await printJson(io, toErrorObject(err, outVersion));
   }
 }

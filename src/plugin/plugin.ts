@@ -11,6 +11,7 @@ import { gc, status } from "./maintenance.ts";
 export const plugin: Plugin = {
   about: "dockin-cni: multi-network meta plugin (Dockin 0.2.0)",
   versions: ALL_VERSIONS,
+  entersNetns: true,
   add: (args) => withContext(args, false, add),
   del: (args) => withContext(args, true, del),
   check: (args) => withContext(args, false, check),

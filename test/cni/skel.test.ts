@@ -50,6 +50,7 @@ function fakePlugin(
   versions: readonly SpecVersion[],
   calls: Run["calls"],
   behaviour: Behaviour = {},
+  entersNetns = true,
 ): Plugin {
   const record = (verb: string) => async (args: CmdArgs) => {
     calls.push({ verb, args });
@@ -58,6 +59,7 @@ function fakePlugin(
   return {
     about: "fake: a test plugin",
     versions,
+    entersNetns,
     add: async (args) => {
       await record("add")(args);
       return RESULT;
@@ -72,7 +74,12 @@ function fakePlugin(
 async function run(
   env: NodeJS.ProcessEnv,
   stdin: string,
-  options: { versions?: readonly SpecVersion[]; behaviour?: Behaviour; stderr?: boolean } = {},
+  options: {
+    versions?: readonly SpecVersion[];
+    behaviour?: Behaviour;
+    stderr?: boolean;
+    entersNetns?: boolean;
+  } = {},
 ): Promise<Run> {
   const r: Run = { stdout: "", stderr: "", exitCode: undefined, calls: [], json: undefined };
   const io: PluginIO = {
@@ -90,7 +97,10 @@ async function run(
       r.stderr += t;
     };
   }
-  await runPlugin(fakePlugin(options.versions ?? ALL_VERSIONS, r.calls, options.behaviour), io);
+  await runPlugin(
+    fakePlugin(options.versions ?? ALL_VERSIONS, r.calls, options.behaviour, options.entersNetns),
+    io,
+  );
   if (r.stdout !== "") r.json = JSON.parse(r.stdout) as Record<string, unknown>;
   return r;
 }
@@ -210,7 +220,9 @@ describe("dispatch of each verb", () => {
         {
           env: { CNI_COMMAND: verb, ...ENV },
           readStdin: () => conf("1.1.0"),
-          writeStdout: (t) => out.push(t),
+          writeStdout: (t) => {
+            out.push(t);
+          },
           setExitCode: (c) => {
             code = c;
           },
@@ -606,6 +618,12 @@ describe("CNI_NETNS may not be the plugin's own namespace (error 8)", () => {
       assert.equal(r.calls.length, 1);
     });
   }
+  it("a plugin that does not enter the namespace (IPAM) is not checked, as the reference static is not", async () => {
+    const env = { CNI_COMMAND: "ADD", ...ENV, CNI_NETNS: "/proc/self/ns/net" };
+    const r = await run(env, conf("1.0.0"), { entersNetns: false });
+    assert.equal(r.exitCode, undefined);
+    assert.equal(r.calls.length, 1);
+  });
   it("STATUS and GC do not look at CNI_NETNS", async () => {
     const r = await run({ CNI_COMMAND: "STATUS", CNI_NETNS: "/proc/self/ns/net" }, conf("1.1.0"));
     assert.equal(r.exitCode, undefined);
