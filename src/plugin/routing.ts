@@ -1,8 +1,9 @@
 // Source-based policy routing for non-master networks with a gateway: a table of its own (the
 // subnet and a default route via the gateway) and a rule `from <address> lookup <table>`, so that
 // replies leave by the interface the request came in on. Done with iproute2 inside the pod's
-// netns (`nsenter --net=<netns> ip -batch -`): one process per network.
-import { accessSync, constants, existsSync } from "node:fs";
+// netns: `ip -n <name> -batch -` for a named namespace (the runtimes' usual /var/run/netns/<name>),
+// else `nsenter --net=<path> ip -batch -`; one process per network and family.
+import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { runProcess } from "../cni/exec.ts";
 import { formatPrefix, networkOf, parsePrefix } from "../net/ip.ts";
@@ -38,13 +39,42 @@ interface Run {
   stderr: string;
 }
 
+/** Where `ip -n <name>` opens a named namespace (iproute2's NETNS_RUN_DIR). */
+const NETNS_RUN_DIR = "/var/run/netns";
+
+/** The same file: the same namespace when both are namespace files. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The command that runs `ip args` inside `netns`: `ip -n <name>` when the namespace is a named one
+ * (one process, where nsenter and ip are two: about 1 ms of every non-master network's attach),
+ * else nsenter. The name is used only when NETNS_RUN_DIR/<name> is that very namespace.
+ */
+export function ipIn(netns: string, args: readonly string[]): { file: string; args: string[] } {
+  const name = netns.slice(netns.lastIndexOf("/") + 1);
+  const named = name !== "" && name !== "." && name !== ".." && netns.endsWith(`/netns/${name}`);
+  if (named && sameFile(`${NETNS_RUN_DIR}/${name}`, netns)) {
+    return { file: tool("ip"), args: ["-n", name, ...args] };
+  }
+  return { file: tool("nsenter"), args: [`--net=${netns}`, tool("ip"), ...args] };
+}
+
 async function runIn(
   netns: string,
   args: string[],
   input: string | undefined,
   timeoutMs = 10_000,
 ): Promise<Run> {
-  const run = await runProcess(tool("nsenter"), [`--net=${netns}`, tool("ip"), ...args], {
+  const command = ipIn(netns, args);
+  const run = await runProcess(command.file, command.args, {
     env: { PATH: SYSTEM_DIRS.join(":") },
     input: input ?? "",
     timeoutMs,

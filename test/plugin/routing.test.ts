@@ -1,0 +1,85 @@
+// Policy routing (src/plugin/routing.ts) in a real namespace, both ways iproute2 is run: `ip -n
+// <name>` for a named namespace, nsenter for any other path to one (here a bind mount of it).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { RecordNetwork } from "../../src/plugin/record.ts";
+import { addPolicy, checkPolicy, ipIn, removePolicy } from "../../src/plugin/routing.ts";
+import { rand, sh, trySh } from "./harness.ts";
+
+const ns = `dk-rt-${rand()}`;
+const named = `/var/run/netns/${ns}`;
+let work = "";
+let mounted = "";
+
+const net: RecordNetwork = {
+  name: "storage",
+  ifName: "net1",
+  master: false,
+  addresses: [{ address: "10.99.0.2/24", gateway: "10.99.0.1", family: 4 }],
+  table: 1001,
+  plugins: [],
+};
+
+const rules = () => sh("ip", ["-n", ns, "-4", "rule", "show"]);
+
+before(() => {
+  work = mkdtempSync(join(tmpdir(), "dockin-routing-"));
+  sh("ip", ["netns", "add", ns]);
+  sh("ip", ["-n", ns, "link", "add", "net1", "type", "veth", "peer", "name", "peer1"]);
+  sh("ip", ["-n", ns, "addr", "add", "10.99.0.2/24", "dev", "net1"]);
+  sh("ip", ["-n", ns, "link", "set", "net1", "up"]);
+  sh("ip", ["-n", ns, "link", "set", "peer1", "up"]);
+  mounted = join(work, "netns-file");
+  writeFileSync(mounted, "");
+  sh("mount", ["--bind", named, mounted]);
+});
+
+after(() => {
+  trySh("umount", [mounted]);
+  trySh("ip", ["netns", "del", ns]);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("ipIn(): how iproute2 is run inside a namespace", () => {
+  it("a named namespace: `ip -n <name>`, one process", () => {
+    const c = ipIn(named, ["rule", "show"]);
+    assert.match(c.file, /\/ip$/);
+    assert.deepEqual(c.args, ["-n", ns, "rule", "show"]);
+  });
+  it("the same name under /run/netns (where podman names it)", () => {
+    assert.deepEqual(ipIn(`/run/netns/${ns}`, ["rule"]).args, ["-n", ns, "rule"]);
+  });
+  it("any other path to a namespace: nsenter", () => {
+    const c = ipIn(mounted, ["rule", "show"]);
+    assert.match(c.file, /\/nsenter$/);
+    assert.deepEqual(c.args.slice(0, 1), [`--net=${mounted}`]);
+  });
+  it("a file named like a namespace that is not the named one: nsenter", () => {
+    const fake = join(work, "netns", ns);
+    sh("mkdir", ["-p", join(work, "netns")]);
+    writeFileSync(fake, "");
+    assert.match(ipIn(fake, ["rule"]).file, /\/nsenter$/);
+  });
+});
+
+for (const [way, path] of [
+  ["ip -n", () => named],
+  ["nsenter", () => mounted],
+] as const) {
+  describe(`policy routing through ${way}`, () => {
+    it("adds the table and the rule, CHECK finds them, DEL removes the rule (the routes go with the link)", async () => {
+      trySh("ip", ["-n", ns, "-4", "route", "flush", "table", "1001"]); // the other way's routes
+      await addPolicy(path(), net);
+      assert.match(rules(), /from 10\.99\.0\.2 lookup 1001/);
+      const table = sh("ip", ["-n", ns, "-4", "route", "show", "table", "1001"]);
+      assert.match(table, /default via 10\.99\.0\.1 dev net1/);
+      assert.deepEqual(await checkPolicy(path(), net), []);
+      await removePolicy(path(), net);
+      assert.doesNotMatch(rules(), /lookup 1001/);
+      assert.deepEqual(await checkPolicy(path(), net), ['rule "from 10.99.0.2 lookup 1001" is missing']);
+    });
+  });
+}
