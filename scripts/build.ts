@@ -37,7 +37,15 @@ const forbiddenInPlugins = [
   /(^|\/)etcd3(\/|$)/,
   /(^|\/)src\/rm\//,
   /(^|\/)src\/cli\//,
+  // On Bun each costs a plugin run a module load for what Bun or a few lines do (BENCHMARKS.md):
+  // child_process (Bun.spawn), path (src/cni/path.ts), os.
+  /^(node:)?(child_process|path|os)$/,
 ];
+
+/** What one plugin may not import on top: an IPAM plugin's run does not load node:fs (~1 ms). */
+const forbiddenIn: Partial<Record<(typeof PLUGINS)[number], RegExp[]>> = {
+  "dockin-ipam": [/^(node:)?fs$/],
+};
 
 function fail(message: string): never {
   throw new Error(`build: ${message}`);
@@ -72,9 +80,8 @@ async function checkPluginGraph(name: (typeof PLUGINS)[number]): Promise<void> {
     ...Object.keys(inputs),
     ...Object.values(inputs).flatMap((input) => input.imports.map((i) => i.path)),
   ].map((n) => n.replace(/^(\.\.\/)+/, "/").replace(root, ""));
-  const bad = [
-    ...new Set(names.filter((n) => forbiddenInPlugins.some((re) => re.test(n.replace(/^\//, ""))))),
-  ];
+  const forbidden = [...forbiddenInPlugins, ...(forbiddenIn[name] ?? [])];
+  const bad = [...new Set(names.filter((n) => forbidden.some((re) => re.test(n.replace(/^\//, "")))))];
   if (bad.length > 0) fail(`${name} must not import ${bad.join(", ")} (plugin start-up path)`);
   const writers = Object.keys(inputs)
     .map((input) => resolve(input))

@@ -1,8 +1,8 @@
 // Running a delegate plugin: find it, give it an explicit environment, its config on stdin and a
 // deadline, then read its result or error. `dockin-cni` runs `bridge` this way.
 import { accessSync, constants, statSync } from "node:fs";
-import { join } from "node:path";
 import { CniError, ErrorCode } from "./errors.ts";
+import { joinPath } from "./path.ts";
 import type { Verb } from "./version.ts";
 
 export interface DelegateEnv {
@@ -31,7 +31,7 @@ export function findPlugin(type: string, dirs: readonly string[]): string {
     throw new CniError(ErrorCode.InvalidConfig, `plugin type "${type}" ${problem}`);
   }
   for (const dir of dirs) {
-    const file = join(dir, type);
+    const file = joinPath(dir, type);
     try {
       if (statSync(file).isFile()) {
         accessSync(file, constants.X_OK);

@@ -14,8 +14,8 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { dirname } from "node:path";
 import { errorText } from "./errors.ts";
+import { dirName } from "./path.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
 import { writeAllSync } from "./write.ts";
 
@@ -125,7 +125,7 @@ export class Logger {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         // The log directory does not exist yet: make it, then try once more.
-        mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+        mkdirSync(dirName(file), { recursive: true, mode: 0o755 });
         this.append(file, text);
       }
     } catch (err) {

@@ -1,9 +1,9 @@
 // One invocation's context: the main config, the logger, the delegate settings. Every verb runs
 // inside `withContext`, which logs its outcome and duration in one line.
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { Logger } from "../cni/log.ts";
+import { dirName } from "../cni/path.ts";
 import type { CmdArgs } from "../cni/skel.ts";
 import { loggingOf, type MainConfig, parseMainConfig } from "./config.ts";
 import type { DelegateContext } from "./delegate.ts";
@@ -19,7 +19,7 @@ export const clock = (): number => process.uptime() * 1000;
 /** The seed's sample logs to /data/kubernetes/dockin-cni.log: its directory may not exist yet. */
 function makeLogDir(file: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+    mkdirSync(dirName(file), { recursive: true, mode: 0o755 });
   } catch {
     // the logger reports on stderr that it cannot write the file
   }

@@ -1,7 +1,7 @@
 // The network configs in confDir: `.json`, `.conf` and `.conflist` files, found by their `name`
 // (the file name does not matter). `//` and `/* */` comments are allowed, as in the seed's samples.
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { joinPath } from "../cni/path.ts";
 
 type Json = Record<string, unknown>;
 
@@ -88,7 +88,7 @@ export function loadNetworkDir(dir: string): NetworkDir {
   }
   for (const entry of names) {
     if (!/\.(json|conf|conflist)$/.test(entry)) continue;
-    const path = join(dir, entry);
+    const path = joinPath(dir, entry);
     try {
       const file = parseNetworkFile(path, readFileSync(path, "utf8"));
       if (byName.has(file.name)) {

@@ -12,9 +12,9 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { join } from "node:path";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import type { Logger } from "../cni/log.ts";
+import { joinPath } from "../cni/path.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
 import { writeAllSync } from "../cni/write.ts";
@@ -91,7 +91,7 @@ export function newRecord(
 
 /** `<containerId>:<ifName>.json`: neither a container id nor an interface name may hold ':'. */
 export function recordPath(cacheDir: string, containerId: string, ifName: string): string {
-  return join(cacheDir, `${containerId}:${ifName}.json`);
+  return joinPath(cacheDir, `${containerId}:${ifName}.json`);
 }
 
 export interface WriteOptions {
@@ -231,10 +231,10 @@ export function listRecordFiles(cacheDir: string): { records: string[]; staleTem
   } catch {
     return { records: [], staleTemps: [] };
   }
-  const records = names.filter((n) => n.endsWith(".json")).map((n) => join(cacheDir, n));
+  const records = names.filter((n) => n.endsWith(".json")).map((n) => joinPath(cacheDir, n));
   const staleTemps = names
     .filter((n) => n.endsWith(".tmp"))
-    .map((n) => join(cacheDir, n))
+    .map((n) => joinPath(cacheDir, n))
     .filter((p) => {
       try {
         return Date.now() - statSync(p).mtimeMs > 60_000;

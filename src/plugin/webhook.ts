@@ -2,7 +2,6 @@
 // deadline, a cap on the reply size, https with a CA bundle and an optional client certificate,
 // an optional bearer token read from a file (never logged). The exchange itself is http-fetch.ts.
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { type Exchange, fetchExchange, TooLarge, TransportError } from "./http-fetch.ts";
 import type { PodIdentity } from "./identity.ts";
@@ -37,13 +36,26 @@ export function safeUrl(url: string): string {
 }
 
 /** `backend?podName=…&podNamespace=…&containerId=…[&podUid=…&node=…]`, URL-escaped. */
+/**
+ * The node's name as os.hostname() gives it (the kernel's, in our UTS namespace), read from /proc:
+ * node:os would cost every ADD a module load (BENCHMARKS.md).
+ */
+function nodeName(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/hostname", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
 export function podQueryUrl(backend: string, pod: PodIdentity, containerId: string): string {
   const url = new URL(backend);
   url.searchParams.set("podName", pod.name);
   if (pod.namespace !== undefined) url.searchParams.set("podNamespace", pod.namespace);
   url.searchParams.set("containerId", pod.infraContainerId ?? containerId);
   if (pod.uid !== undefined) url.searchParams.set("podUid", pod.uid);
-  url.searchParams.set("node", hostname());
+  const node = nodeName();
+  if (node !== "") url.searchParams.set("node", node);
   return url.toString();
 }
 
