@@ -156,7 +156,7 @@ export async function add(ctx: PluginContext): Promise<Result> {
   try {
     await attachAll(networks, dctx, { pod, mark });
     record.state = "attached";
-    writeRecord(conf.cacheDir, record, { durable: false });
+    writeRecord(conf.cacheDir, record);
   } catch (err) {
     // Anything that fails after the first write (a delegate, a policy, the rewrite as
     // `attached` on a full disk) leaves nothing: the record on disk names what to detach.

@@ -3,7 +3,6 @@
 // Format documented in docs/plugin.md.
 import {
   closeSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -94,21 +93,17 @@ export function recordPath(cacheDir: string, containerId: string, ifName: string
   return joinPath(cacheDir, `${containerId}:${ifName}.json`);
 }
 
-export interface WriteOptions {
-  /**
-   * false skips the fsyncs (still atomic against a killed process): used for the rewrite that
-   * adds the results, whose loss in a machine crash only costs CHECK its cache, as DEL works
-   * from the `adding` record (and the crash took the pod's namespace anyway). Default true.
-   */
-  durable?: boolean;
-}
-
-/** Writes the record atomically: temp file (0600), fsync, rename, fsync of the directory. */
-export function writeRecord(
-  cacheDir: string,
-  record: AttachmentRecord,
-  { durable = true }: WriteOptions = {},
-): void {
+/**
+ * Writes the record atomically: a temp file (0600), then a rename over the old one, so a reader
+ * sees the old record or the new one, whenever the writer is killed.
+ *
+ * Not fsynced: it guards against the death of a process, not of the machine. A machine crash
+ * takes everything the delegates made with it (the pod's namespace, its links, routes and
+ * rules, the bridges' iptables rules: none survives a reboot), and a record lost or emptied by one
+ * is what DEL already copes with (it asks the backend, and sets an unreadable record aside). The
+ * fsyncs cost every ADD about 0.7 ms before its first delegate could start (BENCHMARKS.md).
+ */
+export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
   const path = recordPath(cacheDir, record.containerId, record.ifName);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
@@ -116,18 +111,10 @@ export function writeRecord(
     const fd = openSync(tmp, "w", 0o600);
     try {
       writeAllSync(fd, `${JSON.stringify(record, null, 1)}\n`);
-      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, path);
-    if (!durable) return;
-    const dirFd = openSync(cacheDir, "r");
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
   } catch (err) {
     rmSync(tmp, { force: true });
     // The cause is inlined, not chained: logs print the chain, and would print it twice.
