@@ -71,13 +71,21 @@ export function parseCommand(env: NodeJS.ProcessEnv): Verb {
 
 /** Throws error 4 naming every variable `command` needs that is unset or empty. */
 export function checkRequired(env: NodeJS.ProcessEnv, command: Verb): void {
-  const missing = REQUIRED[command].filter((name) => (env[name] ?? "") === "");
+  const missing: string[] = [];
+  for (const name of REQUIRED[command]) if ((env[name] ?? "") === "") missing.push(name);
   if (missing.length > 0) {
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `required environment variables missing for ${command}: ${missing.join(", ")}`,
     );
   }
+}
+
+/** CNI_PATH's directories, empty entries dropped. */
+function splitPath(value: string): string[] {
+  const dirs: string[] = [];
+  for (const dir of value.split(":")) if (dir !== "") dirs.push(dir);
+  return dirs;
 }
 
 export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
@@ -102,7 +110,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     netns: env.CNI_NETNS ?? "",
     ifName,
     args: env.CNI_ARGS ?? "",
-    path: (env.CNI_PATH ?? "").split(":").filter((d) => d !== ""),
+    path: splitPath(env.CNI_PATH ?? ""),
   };
 }
 

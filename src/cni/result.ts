@@ -96,18 +96,28 @@ export function formatResult(result: Result, version: string): Json {
   if (compareVersions(version, "0.3.0") < 0) return formatLegacy(result, version);
   const withVersion = compareVersions(version, "1.0.0") < 0;
   const out: Json = { cniVersion: version };
-  if (result.interfaces?.length) out.interfaces = result.interfaces.map((i) => interfaceJson(i, version));
+  if (result.interfaces?.length) {
+    const interfaces: Json[] = [];
+    for (const i of result.interfaces) interfaces.push(interfaceJson(i, version));
+    out.interfaces = interfaces;
+  }
   if (result.ips?.length) {
-    out.ips = result.ips.map((ip) => {
+    const ips: Json[] = [];
+    for (const ip of result.ips) {
       const entry: Json = {};
       if (withVersion) entry.version = String(familyOf(ip.address) ?? 4);
       if (ip.interface !== undefined) entry.interface = ip.interface;
       entry.address = ip.address;
       if (ip.gateway) entry.gateway = ip.gateway;
-      return entry;
-    });
+      ips.push(entry);
+    }
+    out.ips = ips;
   }
-  if (result.routes?.length) out.routes = result.routes.map(routeJson);
+  if (result.routes?.length) {
+    const routes: Json[] = [];
+    for (const r of result.routes) routes.push(routeJson(r));
+    out.routes = routes;
+  }
   out.dns = cleanDns(result.dns);
   return out;
 }

@@ -30,9 +30,14 @@ export function isSpecVersion(v: unknown): v is SpecVersion {
 export function parseVersion(v: string): [number, number, number] | undefined {
   if (v === "") return [0, 1, 0];
   const parts = v.split(".");
-  if (parts.length > 3 || !parts.every((p) => /^[0-9]+$/.test(p))) return undefined;
-  const [major = 0, minor = 0, micro = 0] = parts.map(Number);
-  return [major, minor, micro];
+  if (parts.length > 3) return undefined;
+  const out: [number, number, number] = [0, 0, 0];
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] ?? "";
+    if (!/^[0-9]+$/.test(part)) return undefined;
+    out[i] = Number(part);
+  }
+  return out;
 }
 
 /** Compares two dotted versions numerically: negative, zero or positive. Throws on a non-version. */

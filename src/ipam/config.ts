@@ -38,11 +38,13 @@ function readGateway(r: Reader, obj: Json, key: string, path: string): IP | unde
  */
 function readAddresses(r: Reader, ipam: Json, used: boolean): StaticAddress[] {
   const items = r.list(ipam, "addresses", "ipam.addresses") ?? [];
-  return items.flatMap((item, i): StaticAddress[] => {
+  const out: StaticAddress[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     const path = `ipam.addresses[${i}]`;
     if (item !== null && !isObject(item)) {
       r.typeError(path, "an object", item);
-      return [];
+      continue;
     }
     const obj = item ?? {};
     const text = r.string(obj, "address", `${path}.address`);
@@ -52,9 +54,10 @@ function readAddresses(r: Reader, ipam: Json, used: boolean): StaticAddress[] {
       r.invalid(`${path}.address`, text === undefined ? "is missing" : cidrProblem(text));
     }
     const gateway = readGateway(r, obj, "gateway", `${path}.gateway`);
-    if (prefix === undefined) return [];
-    return [gateway === undefined ? { prefix, from: path } : { prefix, gateway, from: path }];
-  });
+    if (prefix === undefined) continue;
+    out.push(gateway === undefined ? { prefix, from: path } : { prefix, gateway, from: path });
+  }
+  return out;
 }
 
 /** Route keys of spec 1.1.0; older versions (and the reference plugin) ignore them. */
@@ -63,11 +66,12 @@ const ROUTE_EXTRAS = ["mtu", "advmss", "priority", "table", "scope"] as const;
 function readRoutes(r: Reader, ipam: Json, withExtras: boolean): Route[] {
   const items = r.list(ipam, "routes", "ipam.routes") ?? [];
   const routes: Route[] = [];
-  items.forEach((item, i) => {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
     const path = `ipam.routes[${i}]`;
     if (!isObject(item)) {
       r.typeError(path, "an object", item);
-      return;
+      continue;
     }
     const dst = r.string(item, "dst", `${path}.dst`);
     const gw = readGateway(r, item, "gw", `${path}.gw`);
@@ -89,7 +93,7 @@ function readRoutes(r: Reader, ipam: Json, withExtras: boolean): Route[] {
       }
     }
     routes.push(route);
-  });
+  }
   return routes;
 }
 
@@ -110,12 +114,14 @@ function readDns(r: Reader, ipam: Json): DNS {
 
 /** A list of CIDRs from `runtimeConfig.ips` or `args.cni.ips`. */
 function readIps(r: Reader, texts: string[], path: string): StaticAddress[] {
-  return texts.flatMap((text, i) => {
+  const out: StaticAddress[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    const text = texts[i] ?? "";
     const prefix = parseCidr(text);
-    if (prefix !== undefined) return [{ prefix, from: `${path}[${i}]` }];
-    r.invalid(`${path}[${i}]`, cidrProblem(text));
-    return [];
-  });
+    if (prefix !== undefined) out.push({ prefix, from: `${path}[${i}]` });
+    else r.invalid(`${path}[${i}]`, cidrProblem(text));
+  }
+  return out;
 }
 
 /** Before 0.3.0 a result holds one IPv4 and one IPv6 address at most, and needs one. */

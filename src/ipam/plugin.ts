@@ -9,11 +9,12 @@ import { checkPrevResult } from "./check.ts";
 import { type IpamConfig, parseIpamConfig } from "./config.ts";
 
 export function toResult(conf: IpamConfig): Result {
-  const ips = conf.addresses.map((a): IPConfig => {
+  const ips: IPConfig[] = [];
+  for (const a of conf.addresses) {
     const ip: IPConfig = { address: formatPrefix(a.prefix) };
     if (a.gateway !== undefined) ip.gateway = formatIP(a.gateway);
-    return ip;
-  });
+    ips.push(ip);
+  }
   return { cniVersion: conf.cniVersion, ips, routes: conf.routes, dns: conf.dns };
 }
 

@@ -110,7 +110,8 @@ export function parsePrefix(text: string): Prefix | undefined {
 }
 
 function formatIPv4(value: bigint): string {
-  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join(".");
+  const octet = (shift: bigint) => (value >> shift) & 0xffn;
+  return `${octet(24n)}.${octet(16n)}.${octet(8n)}.${octet(0n)}`;
 }
 
 /** Formats an address canonically (RFC 5952 for IPv6, as Go prints it). */
