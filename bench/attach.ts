@@ -6,7 +6,8 @@
 //   - optionally another build of dockin-cni (e.g. the Node build of an earlier commit), with its
 //     own dockin-ipam: pass the directory that holds both;
 //   - dockin-ipam ADD against Go `static` ADD, called directly (an IPAM plugin's whole cost);
-//   - an empty executable compiled by the same Bun (the runtime's start-up: the floor).
+//   - an empty executable compiled by the same Bun (the runtime's start-up: the floor), and one that
+//     only reads its stdin and writes it back (the least any IPAM plugin does: its floor).
 // Prints the median wall clock, the mean CPU of the process tree (the kernel counts it in 10 ms
 // ticks: only a mean over many rounds means anything) and the median of the per-round ratios to
 // the Go run of the same round.
@@ -134,28 +135,31 @@ function netns(name: string): string {
   return name;
 }
 
-// The floor: an empty program compiled by the same Bun, as the build compiles ours (bytecode, ES
-// module, no .env or bunfig.toml read at start).
-const empty = join(work, "empty");
-writeFileSync(`${empty}.ts`, "export {};\n");
-execFileSync(
-  bun,
-  [
-    "build",
-    `${empty}.ts`,
-    "--compile",
-    "--bytecode",
-    "--minify",
-    "--format=esm",
-    "--no-compile-autoload-dotenv",
-    "--no-compile-autoload-bunfig",
-    "--outfile",
-    empty,
-  ],
-  {
-    stdio: "ignore",
-  },
-);
+// The floors: programs compiled by the same Bun, as the build compiles ours (bytecode, ES module,
+// no .env or bunfig.toml read at start): an empty one, and one that echoes its stdin.
+function compile(name: string, source: string): string {
+  const file = join(work, name);
+  writeFileSync(`${file}.ts`, source);
+  execFileSync(
+    bun,
+    [
+      "build",
+      `${file}.ts`,
+      "--compile",
+      "--bytecode",
+      "--minify",
+      "--format=esm",
+      "--no-compile-autoload-dotenv",
+      "--no-compile-autoload-bunfig",
+      "--outfile",
+      file,
+    ],
+    { stdio: "ignore" },
+  );
+  return file;
+}
+const empty = compile("empty", "export {};\n");
+const echo = compile("echo", "await Bun.write(Bun.stdout, await Bun.stdin.text());\n");
 
 interface Sample {
   wall: number;
@@ -180,6 +184,10 @@ try {
     const ipamNs = netns(`dk-att-${tag}-${i}-ipam`); // the IPAM cases' CNI_NETNS must exist
     const cases: [string, () => Promise<void>][] = [
       ["empty Bun executable (floor)", () => run(empty, {}, "")],
+      [
+        "Bun executable echoing stdin (IPAM floor)",
+        () => run(echo, cniEnv("ADD", ipamNs, `e${i}`), ipamConfig("dockin-ipam")),
+      ],
       [
         "Go static ADD (IPAM alone)",
         () => run("/usr/lib/cni/static", cniEnv("ADD", ipamNs, `s${i}`), ipamConfig("static")),
@@ -246,6 +254,7 @@ try {
       ratio(`${name}: 2 networks: DEL`, "Go: bridge+static, 2 networks in sequence: DEL");
     }
     ratio("dockin-ipam ADD (IPAM alone)", "Go static ADD (IPAM alone)");
+    ratio("Bun executable echoing stdin (IPAM floor)", "Go static ADD (IPAM alone)");
   }
 } finally {
   server.close();
