@@ -210,6 +210,27 @@ export function removeRecord(cacheDir: string, containerId: string, ifName: stri
   rmSync(recordPath(cacheDir, containerId, ifName), { force: true });
 }
 
+/**
+ * Removes the temp files of this record whose writer is gone (an ADD killed while writing it):
+ * DEL clears them at once rather than leaving them to GC's one-minute sweep. A temp whose writer
+ * still runs is left alone.
+ */
+export function removeDeadTemps(cacheDir: string, containerId: string, ifName: string): void {
+  const prefix = `${containerId}:${ifName}.json.`;
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
+    const pid = Number(name.slice(prefix.length, -".tmp".length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processIdentity(pid) !== undefined) continue;
+    rmSync(joinPath(cacheDir, name), { force: true });
+  }
+}
+
 /** Every record file in cacheDir, and temp files older than a minute (left by a killed ADD). */
 export function listRecordFiles(cacheDir: string): { records: string[]; staleTemps: string[] } {
   let names: string[];

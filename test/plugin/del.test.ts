@@ -1,7 +1,8 @@
 // dockin-cni DEL off the main path: malformed CNI_ARGS, unreadable records with the RM down and
 // up, and the networks detached in parallel (each chain still in reverse order).
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -224,6 +225,28 @@ describe("ADD over an unreadable record", () => {
       const last = await cni({ ...call, command: "DEL", config: w.config("1.1.0") });
       assert.equal(last.code, 0, last.stdout);
       assert.deepEqual(nsAddresses(ns), {});
+    });
+  });
+});
+
+describe("DEL after an ADD killed while writing its record", () => {
+  test("removes the temp file the dead writer left, not one whose writer still runs", async () => {
+    await inWorld(async (w) => {
+      attachedWorld(w);
+      const ns = w.netns();
+      const call = { containerId: "killed", netns: ns, args: podArgs("web-0") };
+      const add = await cni({ ...call, command: "ADD", config: w.config("1.0.0") });
+      assert.equal(add.code, 0, add.stdout);
+      // A pid whose process has exited (a killed ADD's), and one that runs (this test's).
+      const gone = spawnSync("true").pid;
+      const dead = join(w.cacheDir, `killed:eth0.json.${gone}.tmp`);
+      const live = join(w.cacheDir, `killed:eth0.json.${process.pid}.tmp`);
+      writeFileSync(dead, '{"format": 1, "state": "add');
+      writeFileSync(live, "");
+      const del = await cni({ ...call, command: "DEL", config: w.config("1.0.0") });
+      assert.equal(del.code, 0, del.stdout + del.stderr);
+      assert.deepEqual(w.records(), [`killed:eth0.json.${process.pid}.tmp`]);
+      rmSync(live);
     });
   });
 });
