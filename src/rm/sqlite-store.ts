@@ -135,6 +135,10 @@ class SqliteStore implements Store {
       }
       this.db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
       this.db.exec("PRAGMA busy_timeout = 5000");
+      // The group commit gives each write a savepoint, and SQLite copies every page a write
+      // changes into the savepoint's journal first: past 64 KiB (a few writes into a batch) that
+      // journal spills to a temporary file, one pwrite per page. In memory it stays a copy.
+      this.db.exec("PRAGMA temp_store = MEMORY");
       this.migrate();
     } catch (err) {
       this.db.close();
