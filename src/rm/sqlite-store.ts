@@ -303,15 +303,25 @@ class SqliteStore implements Store {
 
   // ---- networks
 
+  /**
+   * Parsed networks, reused while the stored row is the same (compared on every read, as pods are),
+   * and frozen because they are shared: every allocation reads its network, and a spec that stays
+   * the same object keeps its parsed pools (pool.ts poolsOf).
+   */
+  private readonly networks = new Map<string, { text: string; network: Network }>();
+
   private networkSync(name: string): Network | undefined {
     const row = this.stmt("SELECT spec, created, updated FROM networks WHERE name = ?").get(name);
     if (row === undefined) return undefined;
-    return {
-      name,
-      spec: JSON.parse(str(row, "spec")),
-      created: str(row, "created"),
-      updated: str(row, "updated"),
-    };
+    const created = str(row, "created");
+    const updated = str(row, "updated");
+    const text = `${created} ${updated} ${str(row, "spec")}`;
+    const hit = this.networks.get(name);
+    if (hit !== undefined && hit.text === text) return hit.network;
+    const network = deepFreeze({ name, spec: JSON.parse(str(row, "spec")), created, updated });
+    if (this.networks.size >= 10_000) this.networks.clear();
+    this.networks.set(name, { text, network });
+    return network;
   }
 
   async putNetwork(
