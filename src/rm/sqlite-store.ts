@@ -100,7 +100,7 @@ export const MIGRATIONS: readonly { name: string; sql: string; after?: (db: Data
 ];
 
 /** Events kept in `history_recent` before they are folded into `history` (a query reads them all). */
-export const HISTORY_FOLD_ROWS = 1000;
+export const HISTORY_FOLD_ROWS = 256;
 
 /** The columns of an event row, in both history tables. */
 const EVENT_COLUMNS = "id, event, network, address, namespace, name, container, node";

@@ -294,7 +294,7 @@ describe("sqlite store", () => {
       const req = { attachments: [{ network: "n", ips: [] }], sticky: false };
       await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, req, view, "x"));
       await store.updatePod("ns", "p", (e) => (e === undefined ? undefined : releasePod(e)));
-      // Both events are still recent (far from the default 1,000); "allocated" has a newer event.
+      // Both events are still recent (far from the default 256); "allocated" has a newer event.
       assert.deepEqual(await store.pruneHistory(Date.now() + 60_000, 100), { deleted: 1, next: undefined });
       assert.deepEqual(
         (await store.history({ limit: 10 })).map((e) => e.event),
