@@ -489,15 +489,17 @@ class SqliteStore implements Store {
     this.writeHistory(podEvents(namespace, name, existing, change));
   }
 
-  /** A write's events, into history_recent (the migration's comment says why). */
+  /** A write's events, into history_recent (the migration's comment says why), ids in order. */
   private writeHistory(drafts: readonly HistoryDraft[]): void {
     if (!this.recordHistory || drafts.length === 0) return;
-    this.insertEvents("history_recent", this.ids.stamp(drafts));
+    const ins = this.stmt(`INSERT INTO history_recent (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const d of drafts)
+      ins.run(this.ids.next(), d.event, d.network, d.address, d.namespace, d.name, d.containerId, d.node);
     this.recentRows += drafts.length;
   }
 
-  private insertEvents(table: "history" | "history_recent", events: readonly HistoryEvent[]): void {
-    const ins = this.stmt(`INSERT INTO ${table} (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  private insertEvents(events: readonly HistoryEvent[]): void {
+    const ins = this.stmt(`INSERT INTO history (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     for (const e of events)
       ins.run(e.id, e.event, e.network, e.address, e.namespace, e.name, e.containerId, e.node);
   }
@@ -656,7 +658,7 @@ class SqliteStore implements Store {
 
   async importHistory(events: readonly HistoryEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.write(() => this.insertEvents("history", events));
+    await this.write(() => this.insertEvents(events));
   }
 
   async pruneHistory(
