@@ -1,8 +1,10 @@
-// The embedded store: one SQLite file through Node's built-in node:sqlite (no native addon to
-// build, nothing to download: it ships inside the pinned Node). WAL mode, so readers never wait
-// for the writer; synchronous=FULL by default, so every commit is fsynced before the RM answers
-// (see docs/rm.md for why not NORMAL). Writes are group-committed: those of one event-loop turn
-// share one BEGIN IMMEDIATE transaction and one fsync, each in its own savepoint.
+// The embedded store: one SQLite file through the runtime's built-in node:sqlite (no native addon
+// to build, nothing to download: it ships inside the pinned Bun; bun:sqlite is the same SQLite at
+// the same cost per statement, BENCHMARKS.md "Where an allocation's time goes"). WAL mode, so
+// readers never wait for the writer; synchronous=FULL by default, so every commit is fsynced
+// before the RM answers (see docs/rm.md for why not NORMAL). Writes are group-committed: those of
+// one event-loop turn share one BEGIN IMMEDIATE transaction and one fsync, each in its own
+// savepoint.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -433,7 +435,7 @@ class SqliteStore implements Store {
     allocatedFrom: (network, family, from) => {
       const key = addressKey(from);
       // Usually nothing is held past the cursor (allocation goes round the range in order): a
-      // probe says so for a seventh of the ordered scan's cost (SQLite 3.54 spends about 3 µs
+      // probe says so for a fifth of the ordered scan's cost (SQLite 3.54 spends about 3 µs
       // more on any statement with an ORDER BY, though the key already gives the order).
       const any = this.stmt(
         "SELECT 1 AS x FROM allocations WHERE network = ? AND family = ? AND addr >= ? LIMIT 1",
