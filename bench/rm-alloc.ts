@@ -3,7 +3,8 @@
 // transactions inserting one row each in WAL mode (what one allocation must at least cost).
 // Interleaved rounds, medians.
 //
-// Optionally another build's RM (e.g. the Node build of an earlier commit) at FULL, interleaved.
+// Optionally another build's RM (e.g. the Node build of an earlier commit) at FULL, interleaved:
+// each round runs it and this build back to back, and the ratio of the two is printed.
 // Run it on the pinned Bun, so that the bare SQLite floor runs on the RM's runtime.
 //
 // Usage: npm run build && bun bench/rm-alloc.ts [rounds] [allocations-per-round] [another dockin]
@@ -50,13 +51,15 @@ try {
   };
   for (let r = 0; r < rounds; r++) {
     rates["bare SQLite insert, FULL"]?.push(bareSqlite(join(dir, "bare-full.db"), "FULL", count, r * count));
-    rates["RM allocation, FULL (default)"]?.push(await allocate(full.url, "n", `r${r}`, count));
+    // This build and the other back to back, each going first every other round, so that their
+    // ratio in a round cancels the machine's slower swings.
+    const pair: [string, string][] = [["RM allocation, FULL (default)", full.url]];
+    if (other !== undefined) pair[r % 2 === 0 ? "push" : "unshift"](["other RM allocation, FULL", other.url]);
+    for (const [k, url] of pair) rates[k]?.push(await allocate(url, "n", `r${r}`, count));
     rates["bare SQLite insert, NORMAL"]?.push(
       bareSqlite(join(dir, "bare-normal.db"), "NORMAL", count, r * count),
     );
     rates["RM allocation, NORMAL"]?.push(await allocate(normal.url, "n", `r${r}`, count));
-    if (other !== undefined)
-      rates["other RM allocation, FULL"]?.push(await allocate(other.url, "n", `r${r}`, count));
   }
   console.log(`allocations per second, ${rounds} rounds of ${count}, 16 concurrent clients, medians`);
   console.log("| case | per second | vs bare SQLite of the same mode |");
@@ -66,6 +69,15 @@ try {
     const ref = k.includes("FULL") ? m("bare SQLite insert, FULL") : m("bare SQLite insert, NORMAL");
     console.log(`| ${k} | ${Math.round(m(k))} | ${(m(k) / ref).toFixed(2)}x |`);
   }
+  const mine = rates["RM allocation, FULL (default)"] ?? [];
+  const theirs = rates["other RM allocation, FULL"];
+  if (theirs !== undefined) {
+    const paired = median(mine.map((x, r) => x / (theirs[r] ?? Number.NaN)));
+    console.log(
+      `this RM / the other, FULL: ${(median(mine) / median(theirs)).toFixed(2)}x of the medians, ${paired.toFixed(2)}x paired (the median of the rounds' ratios)`,
+    );
+  }
+  for (const [k, v] of Object.entries(rates)) console.log(`rounds, ${k}: ${v.map(Math.round).join(" ")}`);
 } finally {
   await full.stop();
   await normal.stop();

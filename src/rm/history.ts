@@ -98,7 +98,7 @@ const sameKey = (a: AllocationKey, b: AllocationKey): boolean =>
 function fixedIn(record: PodRecord | null | undefined, key: AllocationKey): boolean {
   const att = record?.attachments.find((a) => a.network === key.network);
   return (
-    att?.addresses.some((x) => x.family === key.family && parseIP(x.ip)?.value === key.value && x.fixed) ??
+    att?.addresses.some((x) => x.fixed && x.family === key.family && parseIP(x.ip)?.value === key.value) ??
     false
   );
 }

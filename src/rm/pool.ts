@@ -67,11 +67,21 @@ export function toPool(spec: PoolSpec): Pool {
   return { family, subnet, gateway, start, end, reserved };
 }
 
+/** The pools of frozen specs (a store's shared networks), computed once per spec. */
+const frozenPools = new WeakMap<NetworkSpec, readonly Pool[]>();
+
 /** The pools of a network: the top-level one, then the IPv6 one of a dual-stack network. */
-export function poolsOf(spec: NetworkSpec): Pool[] {
+export function poolsOf(spec: NetworkSpec): readonly Pool[] {
+  const known = frozenPools.get(spec);
+  if (known !== undefined) return known;
   const pools = [toPool(spec)];
   if (spec.ipv6 !== undefined) pools.push(toPool(spec.ipv6));
-  return pools;
+  if (!Object.isFrozen(spec)) return pools;
+  // A frozen spec cannot change, so neither can its pools: they are frozen too, their sets
+  // (which freezing does not reach) only ever read.
+  const frozen = Object.freeze(pools.map((p) => Object.freeze(p)));
+  frozenPools.set(spec, frozen);
+  return frozen;
 }
 
 /** How many addresses the range can hand out (reserved ones inside the range not counted). */

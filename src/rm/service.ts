@@ -68,7 +68,7 @@ const v4Mask = (length: number): string =>
 interface CachedNetwork {
   at: number;
   network: Network | undefined;
-  pools: Pool[];
+  pools: readonly Pool[];
 }
 
 export interface ServiceOptions {

@@ -1,8 +1,10 @@
-// The embedded store: one SQLite file through Node's built-in node:sqlite (no native addon to
-// build, nothing to download: it ships inside the pinned Node). WAL mode, so readers never wait
-// for the writer; synchronous=FULL by default, so every commit is fsynced before the RM answers
-// (see docs/rm.md for why not NORMAL). Writes are group-committed: those of one event-loop turn
-// share one BEGIN IMMEDIATE transaction and one fsync, each in its own savepoint.
+// The embedded store: one SQLite file through the runtime's built-in node:sqlite (no native addon
+// to build, nothing to download: it ships inside the pinned Bun; bun:sqlite is the same SQLite at
+// the same cost per statement, BENCHMARKS.md "Where an allocation's time goes"). WAL mode, so
+// readers never wait for the writer; synchronous=FULL by default, so every commit is fsynced
+// before the RM answers (see docs/rm.md for why not NORMAL). Writes are group-committed: those of
+// one event-loop turn share one BEGIN IMMEDIATE transaction and one fsync, each in its own
+// savepoint.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
@@ -83,7 +85,27 @@ export const MIGRATIONS: readonly { name: string; sql: string; after?: (db: Data
       }
     },
   },
+  {
+    // The events of the latest writes, in the order they were written, before they join `history`.
+    // A write's events go here, in its transaction: one row at the end of one table, where
+    // `history` takes four (the table and its three indexes), each on a page of its own, and
+    // every page a commit changes is written and fsynced once more. Once `foldRows` rows are
+    // here, one write moves them all into `history` (SqliteStore.fold), a page taking many rows.
+    name: "recent address history",
+    sql: `
+      CREATE TABLE history_recent (
+        seq INTEGER PRIMARY KEY, address TEXT NOT NULL, id TEXT NOT NULL, event TEXT NOT NULL,
+        network TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, container TEXT, node TEXT
+      ) STRICT;
+    `,
+  },
 ];
+
+/** Events kept in `history_recent` before they are folded into `history` (a query reads them all). */
+export const HISTORY_FOLD_ROWS = 256;
+
+/** The columns of an event row, in both history tables. */
+const EVENT_COLUMNS = "id, event, network, address, namespace, name, container, node";
 
 export type Synchronous = "full" | "normal";
 
@@ -92,6 +114,8 @@ export interface SqliteOptions {
   synchronous?: Synchronous;
   /** Record address history (default true; off only to measure what it costs). */
   history?: boolean;
+  /** Recent events kept apart before they join the indexed history (default HISTORY_FOLD_ROWS). */
+  foldRows?: number;
 }
 
 type Row = Record<string, unknown>;
@@ -117,11 +141,16 @@ class SqliteStore implements Store {
   private readonly stmts = new Map<string, StatementSync>();
   private readonly ids = new EventIds();
   private readonly recordHistory: boolean;
+  private readonly foldRows: number;
+  /** Rows in history_recent (as of the last write that committed, plus the current batch's). */
+  private recentRows = 0;
+  private foldQueued = false;
   private closed = false;
 
   constructor(path: string, options: SqliteOptions) {
     this.description = `sqlite:${path}`;
     this.recordHistory = options.history ?? true;
+    this.foldRows = Math.max(1, options.foldRows ?? HISTORY_FOLD_ROWS);
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     try {
       this.db = new DatabaseSync(path);
@@ -135,7 +164,12 @@ class SqliteStore implements Store {
       }
       this.db.exec(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
       this.db.exec("PRAGMA busy_timeout = 5000");
+      // The group commit gives each write a savepoint, and SQLite copies every page a write
+      // changes into the savepoint's journal first: past 64 KiB (a few writes into a batch) that
+      // journal spills to a temporary file, one pwrite per page. In memory it stays a copy.
+      this.db.exec("PRAGMA temp_store = MEMORY");
       this.migrate();
+      this.recentRows = Number(this.db.prepare("SELECT count(*) AS n FROM history_recent").get()?.n ?? 0);
     } catch (err) {
       this.db.close();
       throw err;
@@ -208,10 +242,12 @@ class SqliteStore implements Store {
     this.queue = [];
     if (batch.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const recentBefore = this.recentRows;
     try {
       if (this.closed) throw new RmError("Unavailable", "the store is closed");
       this.db.exec("BEGIN IMMEDIATE");
       for (const op of batch) {
+        const recent = this.recentRows;
         this.db.exec("SAVEPOINT op");
         try {
           const value = op.fn();
@@ -220,11 +256,13 @@ class SqliteStore implements Store {
         } catch (err) {
           this.db.exec("ROLLBACK TO op");
           this.db.exec("RELEASE op");
+          this.recentRows = recent;
           outcomes.push({ ok: false, value: err });
         }
       }
       this.db.exec("COMMIT");
     } catch (err) {
+      this.recentRows = recentBefore;
       if (!this.closed && this.db.isTransaction) this.db.exec("ROLLBACK");
       // Nothing of the batch was written: parsed records read inside it may be of rolled-back text,
       // which the text comparison of the next read catches.
@@ -236,6 +274,29 @@ class SqliteStore implements Store {
       if (o?.ok) op.resolve(o.value);
       else op.reject(o?.value);
     });
+    if (this.recentRows >= this.foldRows && !this.foldQueued) {
+      // A write of its own in the next group commit; a failure leaves the rows where they are,
+      // still read by every query, for the next write past the bound to try again.
+      this.foldQueued = true;
+      this.write(() => this.fold()).then(
+        () => {
+          this.foldQueued = false;
+        },
+        () => {
+          this.foldQueued = false;
+        },
+      );
+    }
+  }
+
+  /** Moves the recent events into `history` (an event already there, by id, is the same event). */
+  private fold(): void {
+    this.stmt(
+      `INSERT OR IGNORE INTO history (${EVENT_COLUMNS})
+       SELECT ${EVENT_COLUMNS} FROM history_recent ORDER BY seq`,
+    ).run();
+    this.stmt("DELETE FROM history_recent").run();
+    this.recentRows = 0;
   }
 
   private check(): void {
@@ -244,15 +305,25 @@ class SqliteStore implements Store {
 
   // ---- networks
 
+  /**
+   * Parsed networks, reused while the stored row is the same (compared on every read, as pods are),
+   * and frozen because they are shared: every allocation reads its network, and a spec that stays
+   * the same object keeps its parsed pools (pool.ts poolsOf).
+   */
+  private readonly networks = new Map<string, { text: string; network: Network }>();
+
   private networkSync(name: string): Network | undefined {
     const row = this.stmt("SELECT spec, created, updated FROM networks WHERE name = ?").get(name);
     if (row === undefined) return undefined;
-    return {
-      name,
-      spec: JSON.parse(str(row, "spec")),
-      created: str(row, "created"),
-      updated: str(row, "updated"),
-    };
+    const created = str(row, "created");
+    const updated = str(row, "updated");
+    const text = `${created} ${updated} ${str(row, "spec")}`;
+    const hit = this.networks.get(name);
+    if (hit !== undefined && hit.text === text) return hit.network;
+    const network = deepFreeze({ name, spec: JSON.parse(str(row, "spec")), created, updated });
+    if (this.networks.size >= 10_000) this.networks.clear();
+    this.networks.set(name, { text, network });
+    return network;
   }
 
   async putNetwork(
@@ -362,11 +433,19 @@ class SqliteStore implements Store {
       return row === undefined ? undefined : str(row, "owner");
     },
     allocatedFrom: (network, family, from) => {
+      const key = addressKey(from);
+      // Usually nothing is held past the cursor (allocation goes round the range in order): a
+      // probe says so for a fifth of the ordered scan's cost (SQLite 3.54 spends about 3 µs
+      // more on any statement with an ORDER BY, though the key already gives the order).
+      const any = this.stmt(
+        "SELECT 1 AS x FROM allocations WHERE network = ? AND family = ? AND addr >= ? LIMIT 1",
+      ).get(network, family, key);
+      if (any === undefined) return [];
       // One cached statement: the planner finishes (or abandons, which resets it) each scan
       // before it starts the next.
       const rows = this.stmt(
         "SELECT addr FROM allocations WHERE network = ? AND family = ? AND addr >= ? ORDER BY addr",
-      ).iterate(network, family, addressKey(from));
+      ).iterate(network, family, key);
       return (function* () {
         for (const row of rows) yield keyValue(str(row as Row, "addr"));
       })();
@@ -412,16 +491,17 @@ class SqliteStore implements Store {
     this.writeHistory(podEvents(namespace, name, existing, change));
   }
 
+  /** A write's events, into history_recent (the migration's comment says why), ids in order. */
   private writeHistory(drafts: readonly HistoryDraft[]): void {
     if (!this.recordHistory || drafts.length === 0) return;
-    this.insertEvents(this.ids.stamp(drafts));
+    const ins = this.stmt(`INSERT INTO history_recent (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const d of drafts)
+      ins.run(this.ids.next(), d.event, d.network, d.address, d.namespace, d.name, d.containerId, d.node);
+    this.recentRows += drafts.length;
   }
 
   private insertEvents(events: readonly HistoryEvent[]): void {
-    const ins = this.stmt(
-      `INSERT INTO history (id, event, network, address, namespace, name, container, node)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const ins = this.stmt(`INSERT INTO history (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     for (const e of events)
       ins.run(e.id, e.event, e.network, e.address, e.namespace, e.name, e.containerId, e.node);
   }
@@ -552,25 +632,30 @@ class SqliteStore implements Store {
     if (query.since !== undefined) add("id >= ?", idFloor(query.since));
     if (query.until !== undefined) add("id < ?", idFloor(query.until + 1));
     if (query.after !== undefined) add("id < ?", query.after);
-    params.push(Math.max(0, Math.floor(query.limit)));
-    const sql = `SELECT id, event, network, address, namespace, name, container, node FROM history
-      ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
-    return this.stmt(sql)
-      .all(...params)
-      .map((r) => {
-        const id = str(r, "id");
-        return {
-          id,
-          time: timeOfId(id),
-          event: str(r, "event") as HistoryEvent["event"],
-          network: str(r, "network"),
-          address: str(r, "address"),
-          namespace: str(r, "namespace"),
-          name: str(r, "name"),
-          containerId: r.container === null ? null : str(r, "container"),
-          node: r.node === null ? null : str(r, "node"),
-        };
-      });
+    const limit = Math.max(0, Math.floor(query.limit));
+    params.push(limit);
+    // The same query on both tables (history by its indexes, the few recent rows by a scan),
+    // newest first of the two.
+    const filter = `${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY id DESC LIMIT ?`;
+    const rows = [
+      ...this.stmt(`SELECT ${EVENT_COLUMNS} FROM history ${filter}`).all(...params),
+      ...this.stmt(`SELECT ${EVENT_COLUMNS} FROM history_recent ${filter}`).all(...params),
+    ];
+    rows.sort((a, b) => (str(a, "id") < str(b, "id") ? 1 : -1));
+    return rows.slice(0, limit).map((r) => {
+      const id = str(r, "id");
+      return {
+        id,
+        time: timeOfId(id),
+        event: str(r, "event") as HistoryEvent["event"],
+        network: str(r, "network"),
+        address: str(r, "address"),
+        namespace: str(r, "namespace"),
+        name: str(r, "name"),
+        containerId: r.container === null ? null : str(r, "container"),
+        node: r.node === null ? null : str(r, "node"),
+      };
+    });
   }
 
   async importHistory(events: readonly HistoryEvent[]): Promise<void> {
@@ -585,6 +670,8 @@ class SqliteStore implements Store {
   ): Promise<{ deleted: number; next: string | undefined }> {
     const max = Math.max(0, Math.floor(limit));
     return this.write(() => {
+      // The recent events join the rest first, so that an address's latest event is among them.
+      if (this.recentRows > 0) this.fold();
       const rows = this.stmt(
         "SELECT id, address, network FROM history WHERE id > ? AND id < ? ORDER BY id LIMIT ?",
       ).all(from ?? "", idFloor(before), max);

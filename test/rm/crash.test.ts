@@ -1,5 +1,5 @@
 // kill -9 of the RM process under allocation load, then a restart: every acknowledged allocation
-// is there with its address, and no address is held twice.
+// is there with its address and its history, and no address is held twice.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,6 +77,22 @@ describe("kill -9 under load", () => {
       assert.ok(deleted.size > 50, `only ${deleted.size} deletions were acknowledged`);
       const ips = pods.map((p) => p.networks[0]?.ip);
       assert.equal(new Set(ips).size, ips.length, "an address is held twice");
+      // The address history was written in the same transactions: each acknowledged pod is its
+      // address's holder, and each acknowledged deletion's last event is its release.
+      for (const [name, ip] of acked) {
+        const reply = (await (await fetch(`${second.url}/api/v1/addresses/${ip}`)).json()) as {
+          holder: { name: string } | null;
+        };
+        assert.equal(reply.holder?.name, name, `the history's holder of ${ip} after restart`);
+      }
+      for (const name of deleted) {
+        const reply = (await (
+          await fetch(`${second.url}/api/v1/history?pod=load/${name}&limit=1`)
+        ).json()) as {
+          items: { event: string }[];
+        };
+        assert.equal(reply.items[0]?.event, "released", `the history's last event of ${name} after restart`);
+      }
       const net = (await (await fetch(`${second.url}/api/v1/networks/load`)).json()) as { allocated: number };
       assert.equal(net.allocated, pods.length);
       // And allocation goes on from there without reusing any held address.

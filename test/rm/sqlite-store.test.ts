@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, describe, it } from "node:test";
-import { releasePod } from "../../src/rm/allocate.ts";
+import { planPod, releasePod } from "../../src/rm/allocate.ts";
 import { migrate } from "../../src/rm/migrate.ts";
 import { MIGRATIONS, openSqliteStore } from "../../src/rm/sqlite-store.ts";
 import type { Store } from "../../src/rm/store.ts";
@@ -56,6 +56,12 @@ runHistorySuite(
   },
 );
 
+// Again with the recent events folded into the indexed table every two rows, so that every query
+// of the contract meets events on both sides of the fold.
+runHistorySuite("sqlite, folding every 2 events", async () =>
+  openSqliteStore(join(dir, `store-${n++}.db`), { foldRows: 2 }),
+);
+
 describe("sqlite store", () => {
   it("opens in WAL mode with synchronous=FULL and the schema at the last migration", async () => {
     const path = join(dir, "pragmas.db");
@@ -103,7 +109,7 @@ describe("sqlite store", () => {
       }));
     await store.close();
     const db = new DatabaseSync(path);
-    db.exec("DROP TABLE history; DROP INDEX pods_by_key; PRAGMA user_version = 1");
+    db.exec("DROP TABLE history; DROP TABLE history_recent; DROP INDEX pods_by_key; PRAGMA user_version = 1");
     db.close();
 
     const upgraded = await openSqliteStore(path);
@@ -225,6 +231,77 @@ describe("sqlite store", () => {
     } finally {
       await from.close();
       await to.close();
+    }
+  });
+
+  it("keeps a write's events apart until foldRows of them, then moves them into the history table in one write", async () => {
+    const path = join(dir, "fold.db");
+    const store = await openSqliteStore(path, { foldRows: 4 });
+    const rows = () => {
+      const db = new DatabaseSync(path, { readOnly: true });
+      try {
+        const count = (table: string) => Number(db.prepare(`SELECT count(*) AS n FROM ${table}`).get()?.n);
+        return [count("history_recent"), count("history")];
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      await store.putNetwork("n", () => ({
+        name: "n",
+        spec: { subnet: "10.0.0.0/24" },
+        created: "x",
+        updated: "x",
+      }));
+      const put = (name: string) =>
+        store.updatePod("ns", name, (existing, view) =>
+          planPod(
+            "ns",
+            name,
+            existing,
+            { attachments: [{ network: "n", ips: [] }], sticky: false },
+            view,
+            "x",
+          ),
+        );
+      for (const name of ["a", "b", "c"]) await put(name);
+      assert.deepEqual(rows(), [3, 0]);
+      // The fourth event reaches the bound: the fold is queued behind it, so a write queued after
+      // it resolves once the fold has committed.
+      await put("d");
+      await store.updatePod("ns", "a", () => undefined);
+      assert.deepEqual(rows(), [0, 4]);
+      await put("e");
+      assert.deepEqual(rows(), [1, 4]);
+      assert.deepEqual(
+        (await store.history({ limit: 10 })).map((e) => `${e.name} ${e.address}`),
+        ["e 10.0.0.5", "d 10.0.0.4", "c 10.0.0.3", "b 10.0.0.2", "a 10.0.0.1"],
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("prunes recent events too: they join the history table first", async () => {
+    const store = await openSqliteStore(join(dir, "fold-prune.db"));
+    try {
+      await store.putNetwork("n", () => ({
+        name: "n",
+        spec: { subnet: "10.0.0.0/24" },
+        created: "x",
+        updated: "x",
+      }));
+      const req = { attachments: [{ network: "n", ips: [] }], sticky: false };
+      await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, req, view, "x"));
+      await store.updatePod("ns", "p", (e) => (e === undefined ? undefined : releasePod(e)));
+      // Both events are still recent (far from the default 256); "allocated" has a newer event.
+      assert.deepEqual(await store.pruneHistory(Date.now() + 60_000, 100), { deleted: 1, next: undefined });
+      assert.deepEqual(
+        (await store.history({ limit: 10 })).map((e) => e.event),
+        ["released"],
+      );
+    } finally {
+      await store.close();
     }
   });
 

@@ -155,6 +155,21 @@ export function runStoreSuite(name: string, open: () => Promise<Store>, options:
     );
 
     it(
+      "allocates by a replaced network's new spec from the next allocation on",
+      withStore(async (store) => {
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24" }));
+        assert.deepEqual(ipsOf(await putPod(store, "ns", "p0", request("n"))), ["10.0.0.1"]);
+        await store.putNetwork("n", network("n", { subnet: "10.0.0.0/24", exclude: ["10.0.0.2"] }));
+        assert.deepEqual(ipsOf(await putPod(store, "ns", "p1", request("n"))), ["10.0.0.3"]);
+        await store.putNetwork(
+          "n",
+          network("n", { subnet: "10.0.0.0/24", exclude: ["10.0.0.2", "10.0.0.4"] }),
+        );
+        assert.deepEqual(ipsOf(await putPod(store, "ns", "p2", request("n"))), ["10.0.0.5"]);
+      }),
+    );
+
+    it(
       "hands out released addresses again only after the range wraps (round robin)",
       withStore(async (store) => {
         await store.putNetwork("n", network("n", { subnet: "10.0.0.0/29" })); // .1 - .6
