@@ -176,6 +176,13 @@ export async function retrying<T>(
       if (err instanceof Retry) conflicts++;
       else if (!isTransient(err)) {
         if (err instanceof RmError || !isEtcdError(err)) throw err;
+        if (/too many operations in txn request/i.test(errorText(err))) {
+          throw new RmError(
+            "BadRequest",
+            `${what}: the change needs more operations in one etcd transaction than the cluster allows (etcd's --max-txn-ops, 128 by default; each address a pod takes or frees costs 5): raise --max-txn-ops on every etcd member, or give the pod fewer addresses at once`,
+            { cause: err },
+          );
+        }
         throw new RmError("Internal", `${what}: etcd: ${errorText(err)}`, { cause: err });
       }
       last = err;

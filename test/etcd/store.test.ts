@@ -99,6 +99,31 @@ describe("etcd store", () => {
     }
   });
 
+  it("refuses a pod change larger than one etcd transaction with a 400 that says how to fix it", async () => {
+    const store = await open();
+    try {
+      const attachments = [];
+      for (let i = 0; i < 30; i++) {
+        const name = `big-${i}`;
+        await store.putNetwork(name, () => ({
+          name,
+          spec: { subnet: `10.${i}.0.0/24` },
+          created: "x",
+          updated: "x",
+        }));
+        attachments.push({ network: name, ips: [], master: i === 0 });
+      }
+      const request: PodRequest = { attachments, sticky: false };
+      await assert.rejects(
+        store.updatePod("ns", "wide", (e, view) => planPod("ns", "wide", e, request, view, "x")),
+        (err: unknown) => err instanceof RmError && err.status === 400 && /--max-txn-ops/.test(err.message),
+      );
+      assert.equal(await store.getPod("ns", "wide"), undefined, "nothing was written");
+    } finally {
+      await store.close();
+    }
+  });
+
   it("answers 503 once closed", async () => {
     const store = await open();
     await store.close();
