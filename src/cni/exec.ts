@@ -75,7 +75,7 @@ function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 const MAX_STDERR = 64 * 1024;
-/** What a process may write to its stdout and stderr files before it is killed as a runaway. */
+/** What a process may write to its stdout and stderr in all before it is killed as a runaway. */
 const MAX_WRITTEN = 64 * 1024 * 1024;
 
 /** What a finished process left: its status and what it printed. */
@@ -102,26 +102,19 @@ export interface RunOptions {
   group: boolean;
 }
 
-/** The first `max` bytes a stream gives, and how many it gave in all (read to its end). */
-interface Drained {
-  text: string;
-  total: number;
-}
-
 /**
- * Reads `stream` to its end, keeping the first `max` bytes; `onBytes` sees every chunk's size
- * (the runaway check). Resolves early with what it has when `stop` resolves (a descendant that
- * escaped the kill still holds the pipe open: it must not hold the caller too).
+ * Reads `stream` to its end and returns its first `max` bytes as text; `onBytes` sees every
+ * chunk's size (the runaway check). Resolves early with what it has when `stop` resolves (a
+ * descendant that escaped the kill still holds the pipe open: it must not hold the caller too).
  */
 async function drain(
   stream: ReadableStream<Uint8Array>,
   max: number,
   onBytes: (n: number) => void,
   stop: Promise<void>,
-): Promise<Drained> {
+): Promise<string> {
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
-  let total = 0;
   const reader = stream.getReader();
   const stopped = stop.then(() => undefined);
   try {
@@ -129,7 +122,6 @@ async function drain(
       const next = await Promise.race([reader.read(), stopped]);
       if (next === undefined || next.done) break;
       const chunk = next.value;
-      total += chunk.length;
       onBytes(chunk.length);
       if (keptBytes < max) {
         const part = chunk.length <= max - keptBytes ? chunk : chunk.subarray(0, max - keptBytes);
@@ -140,7 +132,7 @@ async function drain(
   } finally {
     reader.cancel().catch(() => {});
   }
-  return { text: Buffer.concat(kept).toString("utf8"), total };
+  return Buffer.concat(kept).toString("utf8");
 }
 
 /** How long the pipes may stay open once the process has exited (its descendants hold them). */
@@ -207,8 +199,8 @@ export async function runProcess(
     return {
       code: child.exitCode,
       signal: typeof child.signalCode === "string" ? child.signalCode : null,
-      stdout: out.text,
-      stderr: err.text,
+      stdout: out,
+      stderr: err,
       timedOut,
       ...(overflowed ? { overflowed } : {}),
     };
