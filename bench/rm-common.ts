@@ -1,4 +1,4 @@
-// Shared by the RM benchmarks: the RM and a bare node:http server (on the RM's runtime, the pinned
+// Shared by the RM benchmarks: the RM and a bare Bun.serve server (on the RM's runtime, the pinned
 // Bun) as child processes, autocannon through its programmatic API, medians.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -81,16 +81,20 @@ export async function startRm(store: string, extra: string[] = [], exe = dockin)
   return { url, proc, stop: stopper(proc) };
 }
 
-/** A bare node:http server on the pinned Bun answering every request with `body` (the same headers as the RM). */
+/**
+ * A bare `Bun.serve` server on the pinned Bun answering every request with `body` (the same headers
+ * as the RM): the RM serves on Bun.serve, so this is the bare server of its runtime.
+ */
 export async function startBare(body: string): Promise<Child> {
   const code = `
-    const body = Buffer.from(process.env.BODY);
-    const server = require("node:http").createServer((req, res) => {
-      res.writeHead(200, { "content-type": "application/json", "content-length": body.length });
-      res.end(body);
+    const body = process.env.BODY;
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 65,
+      fetch: () => new Response(body, { headers: { "content-type": "application/json" } }),
     });
-    server.keepAliveTimeout = 65000;
-    server.listen(0, "127.0.0.1", () => console.log("url=http://127.0.0.1:" + server.address().port));
+    console.log("url=http://127.0.0.1:" + server.port);
     process.on("SIGTERM", () => process.exit(0));
   `;
   const proc = spawn(bun, ["-e", code], {

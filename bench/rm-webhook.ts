@@ -1,5 +1,5 @@
 // Webhook lookups per second and p99 latency at 64 connections (autocannon), the RM against a bare
-// node:http server on the same runtime answering the same bytes, and optionally another build's RM
+// Bun.serve server on the same runtime answering the same bytes, and optionally another build's RM
 // (e.g. the Node build of an earlier commit) on the same data, interleaved in one run.
 //
 // Usage: npm run build && bun bench/rm-webhook.ts [rounds] [seconds] [another dockin executable]

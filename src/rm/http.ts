@@ -1,69 +1,90 @@
-// HTTP plumbing for the RM on node:http: bounded JSON bodies, JSON replies, bearer tokens.
+// HTTP plumbing for the RM on Bun.serve: bounded request bodies, replies built by the handlers and
+// answered as one Response, bearer tokens.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { RmError } from "./errors.ts";
 
 export const MAX_BODY = 1024 * 1024;
 
-/** Reads a JSON body of at most `limit` bytes; undefined when the body is empty. */
-export function readJson(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limit) {
-    return Promise.reject(
-      new RmError("PayloadTooLarge", `request body of ${declared} bytes is over the ${limit}-byte limit`),
-    );
+/**
+ * The reply to one request, set by its handler and answered by the server (`response()`): status,
+ * headers and a text body. Bun adds `content-length` (also to a HEAD reply, whose body it drops)
+ * and `date`.
+ */
+export class Reply {
+  status = 200;
+  readonly headers: Record<string, string> = {};
+  body = "";
+
+  setHeader(name: string, value: string): void {
+    this.headers[name] = value;
   }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    req.on("data", (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
-        done = true;
-        reject(new RmError("PayloadTooLarge", `request body is over the ${limit}-byte limit`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("error", (err) => {
-      if (!done) reject(err);
-      done = true;
-    });
-    req.on("end", () => {
-      if (done) return;
-      done = true;
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (text.trim() === "") return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(new RmError("BadRequest", `malformed JSON body: ${(err as Error).message}`));
-      }
-    });
-  });
+
+  /** Sets the status, adds `headers` to those set before, and sets the body. */
+  send(status: number, headers: Record<string, string>, body = ""): void {
+    this.status = status;
+    Object.assign(this.headers, headers);
+    this.body = body;
+  }
+
+  response(): Response {
+    return new Response(this.body, { status: this.status, headers: this.headers });
+  }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, close = false): void {
-  const text = JSON.stringify(body);
-  const headers: Record<string, string | number> = {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-  };
-  if (close) headers.connection = "close";
-  res.writeHead(status, headers);
-  res.end(text);
+/**
+ * Reads a request's body as text, at most `limit` bytes (`what` names it in the error). A declared
+ * length over the limit is refused before any of the body is read; a body without a declared
+ * length (chunked) is counted as it arrives.
+ */
+export async function readText(req: Request, limit: number, what = "request body"): Promise<string> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null) {
+    const size = Number(declared);
+    if (size > limit)
+      throw new RmError("PayloadTooLarge", `${what} of ${size} bytes is over the ${limit}-byte limit`);
+    // Bun reads exactly the declared length.
+    return req.text();
+  }
+  if (req.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.byteLength;
+    if (size > limit) throw new RmError("PayloadTooLarge", `${what} is over the ${limit}-byte limit`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Reads a JSON body of at most `limit` bytes; undefined when the body is empty. */
+export async function readJson(req: Request, limit = MAX_BODY): Promise<unknown> {
+  const text = await readText(req, limit);
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new RmError("BadRequest", `malformed JSON body: ${(err as Error).message}`);
+  }
+}
+
+const JSON_TYPE = "application/json";
+
+/** A JSON reply; `close` asks the client to close the connection (a body left unread). */
+export function sendJson(reply: Reply, status: number, body: unknown, close = false): void {
+  reply.send(
+    status,
+    close ? { "content-type": JSON_TYPE, connection: "close" } : { "content-type": JSON_TYPE },
+    JSON.stringify(body),
+  );
 }
 
 export function sendText(
-  res: ServerResponse,
+  reply: Reply,
   status: number,
   text: string,
   type = "text/plain; charset=utf-8",
 ): void {
-  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text) });
-  res.end(text);
+  reply.send(status, { "content-type": type }, text);
 }
 
 const digest = (s: string): Buffer => createHash("sha256").update(s).digest();

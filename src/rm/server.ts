@@ -1,18 +1,12 @@
-// The RM's HTTP server on node:http (or node:https): routing, authentication, errors as
-// `{code, reason, message}`, metrics, request logs and a graceful close.
+// The RM's HTTP server on Bun.serve (HTTP or HTTPS, optionally with client certificates): routing,
+// authentication, errors as `{code, reason, message}`, metrics, request logs and a graceful close.
+// A handler sets a Reply (src/rm/http.ts); the server answers with it as one Response.
 import { randomBytes } from "node:crypto";
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
-import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { errorText } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
 import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
-import { MAX_BODY, readJson, sendJson, sendText, type Tokens } from "./http.ts";
+import { MAX_BODY, Reply, readJson, sendJson, sendText, type Tokens } from "./http.ts";
 import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { poolSize, poolsOf } from "./pool.ts";
@@ -46,8 +40,8 @@ export interface ServerOptions {
 type Handler = (ctx: RequestContext) => Promise<void>;
 
 interface RequestContext {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: Request;
+  res: Reply;
   path: string;
   query: URLSearchParams;
   params: string[];
@@ -63,8 +57,18 @@ interface Route {
 
 const SEGMENT = "([^/]+)";
 
+/** How long a connection may stay idle (keep-alive) or silent mid-request, in seconds (Bun's limit: 255). */
+const IDLE_SECONDS = 65;
+
+/** The request target (path and query) of Bun's request URL: absolute, or as sent without a Host. */
+function targetOf(url: string): string {
+  if (url.startsWith("/")) return url;
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
 export class RmServer {
-  readonly server: Server;
+  private server: Bun.Server<undefined> | undefined;
   readonly metrics = new Metrics();
   private readonly options: ServerOptions;
   private readonly service: RmService;
@@ -73,9 +77,8 @@ export class RmServer {
   private readonly exact = new Map<string, Route>();
   private readonly bootId = randomBytes(4).toString("hex");
   private requestCount = 0;
+  /** Set when a close starts: /readyz answers 503, and every reply from then on closes its connection. */
   private draining = false;
-  /** Responses not yet finished, told to close their connection when a close starts. */
-  private readonly active = new Set<ServerResponse>();
   /** The web console at /ui. */
   private readonly console: Console;
 
@@ -85,19 +88,6 @@ export class RmServer {
     this.console = new Console({ secure: options.tls !== undefined });
     this.routes = this.buildRoutes();
     for (const r of this.routes) if (!r.pattern.includes("{")) this.exact.set(r.pattern, r);
-    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
-    if (options.tls !== undefined) {
-      const tls = options.tls;
-      this.server = createHttpsServer(
-        tls.clientCa === undefined
-          ? { cert: tls.cert, key: tls.key }
-          : { cert: tls.cert, key: tls.key, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true },
-        handler,
-      );
-    } else {
-      this.server = createHttpServer(handler);
-    }
-    this.server.keepAliveTimeout = 65_000;
   }
 
   /** Replaces the accepted bearer tokens (SIGHUP re-reads the token file); later requests use them. */
@@ -106,18 +96,43 @@ export class RmServer {
   }
 
   /** Listens on host:port (port 0 picks one); resolves with the bound address. */
-  listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
-        resolve(this.server.address() as AddressInfo);
-      });
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const tls = this.options.tls;
+    this.server = Bun.serve({
+      hostname: host,
+      port,
+      idleTimeout: IDLE_SECONDS,
+      // A client certificate signed by the client CA is required: without one, or with another
+      // CA's, the TLS handshake fails or the connection closes before any request is read.
+      ...(tls === undefined
+        ? {}
+        : {
+            tls:
+              tls.clientCa === undefined
+                ? { cert: tls.cert, key: tls.key }
+                : {
+                    cert: tls.cert,
+                    key: tls.key,
+                    ca: tls.clientCa,
+                    requestCert: true,
+                    rejectUnauthorized: true,
+                  },
+          }),
+      fetch: (req) => this.handle(req),
+      // handle() answers every error itself; this is the last resort should it throw.
+      error: (err) => this.errorReply(err, "", "").response(),
     });
+    return this.address();
+  }
+
+  private address(): AddressInfo {
+    if (this.server === undefined) throw new Error("the RM's server is not listening");
+    const address = this.server.hostname ?? "";
+    return { address, family: address.includes(":") ? "IPv6" : "IPv4", port: this.server.port ?? 0 };
   }
 
   get url(): string {
-    const addr = this.server.address() as AddressInfo;
+    const addr = this.address();
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     return `${this.options.tls === undefined ? "http" : "https"}://${host}:${addr.port}`;
   }
@@ -126,19 +141,19 @@ export class RmServer {
    * Stops accepting connections, lets requests in flight finish (at most `graceMs`), then closes
    * what is left. /readyz answers 503 from the first moment.
    */
-  close(graceMs = 10_000): Promise<void> {
+  async close(graceMs = 10_000): Promise<void> {
     this.draining = true;
-    // Requests in flight finish, then their connections close (not kept alive for more).
-    for (const res of this.active) if (!res.headersSent) res.shouldKeepAlive = false;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
-      timer.unref();
-      this.server.close(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.server.closeIdleConnections();
-    });
+    const server = this.server;
+    if (server === undefined) return;
+    // Idle connections close now; requests in flight finish, their replies saying `connection:
+    // close` (handle), then their connections close. Whatever is left after the grace is cut.
+    const timer = setTimeout(() => void server.stop(true), graceMs);
+    timer.unref();
+    try {
+      await server.stop(false);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private buildRoutes(): Route[] {
@@ -318,20 +333,20 @@ export class RmServer {
    * The bearer token (the CLI, the plugins) or, for the console, its session cookie; a write with
    * the cookie needs the session's CSRF header too. Without tokens everything is open.
    */
-  private authorize(req: IncomingMessage, res: ServerResponse, route: Route): void {
+  private authorize(req: Request, res: Reply, route: Route): void {
     const tokens = this.options.tokens;
     if (tokens === undefined || route.auth === "none") return;
     if (route.auth === "webhook" && this.options.webhookAuth === false) return;
-    const session = cookie(req, SESSION_COOKIE);
-    if (req.headers.authorization === undefined && session !== undefined && validSession(tokens, session)) {
+    const authorization = req.headers.get("authorization") ?? undefined;
+    const session = cookie(req.headers, SESSION_COOKIE);
+    if (authorization === undefined && session !== undefined && validSession(tokens, session)) {
       if (req.method !== "GET" && req.method !== "HEAD") {
-        const given = req.headers[CSRF_HEADER];
-        checkCsrf(tokens, session, typeof given === "string" ? given : undefined);
+        checkCsrf(tokens, session, req.headers.get(CSRF_HEADER) ?? undefined);
       }
       return;
     }
     try {
-      tokens.check(req.headers.authorization);
+      tokens.check(authorization);
     } catch (err) {
       if (err instanceof RmError && err.reason === "Unauthorized")
         res.setHeader("www-authenticate", "Bearer");
@@ -339,9 +354,9 @@ export class RmServer {
     }
   }
 
-  private reqId(req: IncomingMessage): string {
-    const given = req.headers["x-request-id"];
-    if (typeof given === "string" && /^[\w.:-]{1,64}$/.test(given)) return given;
+  private reqId(req: Request): string {
+    const given = req.headers.get("x-request-id");
+    if (given !== null && /^[\w.:-]{1,64}$/.test(given)) return given;
     return `${this.bootId}-${++this.requestCount}`;
   }
 
@@ -360,11 +375,7 @@ export class RmServer {
       if (node) query.node = node;
       const data = await this.service.webhookJson(query);
       const text = `{"code":0,"reqId":${JSON.stringify(reqId)},"message":"success","data":${data}}`;
-      ctx.res.writeHead(200, {
-        "content-type": "application/json",
-        "content-length": Buffer.byteLength(text),
-      });
-      ctx.res.end(text);
+      ctx.res.send(200, { "content-type": "application/json" }, text);
     } catch (err) {
       const status = err instanceof RmError ? err.status : 500;
       if (status >= 500)
@@ -373,72 +384,70 @@ export class RmServer {
     }
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: Request): Promise<Response> {
     const started = process.hrtime.bigint();
+    const res = new Reply();
+    const target = targetOf(req.url);
     let pattern = "(unmatched)";
     try {
-      this.active.add(res);
-      if (this.draining) res.shouldKeepAlive = false;
-      const raw = req.url ?? "/";
-      const mark = raw.indexOf("?");
-      const path = mark < 0 ? raw : raw.slice(0, mark);
-      const query = new URLSearchParams(mark < 0 ? "" : raw.slice(mark + 1));
+      const mark = target.indexOf("?");
+      const path = mark < 0 ? target : target.slice(0, mark);
+      const query = new URLSearchParams(mark < 0 ? "" : target.slice(mark + 1));
       checkOrigin(req, this.options.tls !== undefined);
       if (path === "/ui" || path.startsWith("/ui/")) {
         pattern = "/ui";
-        return await this.console.handle(req, res, path, this.options.tokens);
-      }
-      let route = this.exact.get(path);
-      let params: string[] = [];
-      for (const r of route === undefined ? this.routes : []) {
-        const m = r.match.exec(path);
-        if (m === null) continue;
-        route = r;
-        try {
-          params = m.slice(1).map((x) => decodeURIComponent(x));
-        } catch {
-          throw new RmError("BadRequest", `the path ${path} is not valid percent-encoding`);
-        }
-        break;
-      }
-      if (route === undefined) throw new RmError("NotFound", `no such endpoint: ${req.method} ${path}`);
-      pattern = route.pattern;
-      const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
-      const handler = route.methods[method];
-      if (handler === undefined) {
-        res.setHeader("allow", Object.keys(route.methods).join(", "));
-        throw new RmError("MethodNotAllowed", `${req.method} is not allowed on ${route.pattern}`);
-      }
-      this.authorize(req, res, route);
-      await handler({ req, res, path, query, params });
-    } catch (err) {
-      if (res.headersSent) {
-        res.destroy();
+        await this.console.handle(req, res, path, this.options.tokens);
       } else {
-        const status = err instanceof RmError ? err.status : 500;
-        const reason = err instanceof RmError ? err.reason : "Internal";
-        if (status >= 500)
-          this.options.logger.error("request failed", {
-            method: req.method,
-            path: req.url,
-            error: errorText(err),
-          });
-        // A body we refused to read is not drained: close the connection instead.
-        sendJson(res, status, { code: status, reason, message: errorText(err) }, status === 413);
+        let route = this.exact.get(path);
+        let params: string[] = [];
+        for (const r of route === undefined ? this.routes : []) {
+          const m = r.match.exec(path);
+          if (m === null) continue;
+          route = r;
+          try {
+            params = m.slice(1).map((x) => decodeURIComponent(x));
+          } catch {
+            throw new RmError("BadRequest", `the path ${path} is not valid percent-encoding`);
+          }
+          break;
+        }
+        if (route === undefined) throw new RmError("NotFound", `no such endpoint: ${req.method} ${path}`);
+        pattern = route.pattern;
+        const method = req.method === "HEAD" ? "GET" : req.method;
+        const handler = route.methods[method];
+        if (handler === undefined) {
+          res.setHeader("allow", Object.keys(route.methods).join(", "));
+          throw new RmError("MethodNotAllowed", `${req.method} is not allowed on ${route.pattern}`);
+        }
+        this.authorize(req, res, route);
+        await handler({ req, res, path, query, params });
       }
-    } finally {
-      this.active.delete(res);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.metrics.observe(pattern, req.method ?? "", res.statusCode, seconds);
-      if (this.options.debug || (req.method !== "GET" && req.method !== "HEAD")) {
-        this.options.logger.info("request", {
-          method: req.method,
-          path: req.url,
-          route: pattern,
-          status: res.statusCode,
-          ms: Math.round(seconds * 1e4) / 10,
-        });
-      }
+    } catch (err) {
+      this.errorReply(err, req.method, target, res);
     }
+    // A close has started: this connection is not kept alive for more requests.
+    if (this.draining) res.setHeader("connection", "close");
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics.observe(pattern, req.method, res.status, seconds);
+    if (this.options.debug || (req.method !== "GET" && req.method !== "HEAD")) {
+      this.options.logger.info("request", {
+        method: req.method,
+        path: target,
+        route: pattern,
+        status: res.status,
+        ms: Math.round(seconds * 1e4) / 10,
+      });
+    }
+    return res.response();
+  }
+
+  /** Sets `res` (headers set before the error, such as `allow`, stay) to the error's JSON reply. */
+  private errorReply(err: unknown, method: string, path: string, res = new Reply()): Reply {
+    const status = err instanceof RmError ? err.status : 500;
+    const reason = err instanceof RmError ? err.reason : "Internal";
+    if (status >= 500) this.options.logger.error("request failed", { method, path, error: errorText(err) });
+    // A body we refused to read is not drained: close the connection instead.
+    sendJson(res, status, { code: status, reason, message: errorText(err) }, status === 413);
+    return res;
   }
 }

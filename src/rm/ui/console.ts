@@ -1,9 +1,8 @@
 // The web console's pages at /ui: the login form, the page that loads the app, and the app's
 // script and styles, all from the executable (assets.gen.ts, made by scripts/build-ui.ts). The
 // app itself talks to the same /api/v1 the CLI uses.
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { RmError } from "../errors.ts";
-import type { Tokens } from "../http.ts";
+import { type Reply, readText, type Tokens } from "../http.ts";
 import { APP_CSS, APP_JS } from "./assets.gen.ts";
 import {
   clearedCookie,
@@ -74,9 +73,9 @@ export class Console {
     this.secure = options.secure;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, path: string, tokens: Tokens | undefined) {
-    const method = req.method === "HEAD" ? "GET" : (req.method ?? "GET");
-    const session = cookie(req, SESSION_COOKIE);
+  async handle(req: Request, res: Reply, path: string, tokens: Tokens | undefined): Promise<void> {
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    const session = cookie(req.headers, SESSION_COOKIE);
     const signedIn = tokens === undefined || (session !== undefined && validSession(tokens, session));
     const allow = (...methods: string[]) => {
       if (methods.includes(method)) return;
@@ -122,8 +121,8 @@ export class Console {
     }
   }
 
-  private async login(req: IncomingMessage, res: ServerResponse, tokens: Tokens): Promise<void> {
-    const form = new URLSearchParams(await readText(req, LOGIN_BODY_LIMIT));
+  private async login(req: Request, res: Reply, tokens: Tokens): Promise<void> {
+    const form = new URLSearchParams(await readText(req, LOGIN_BODY_LIMIT, "the login form"));
     const token = form.get("token") ?? "";
     try {
       tokens.check(`Bearer ${token.trim()}`);
@@ -143,36 +142,19 @@ export class Console {
     this.redirect(res, "/ui/");
   }
 
-  private redirect(res: ServerResponse, location: string): void {
-    res.writeHead(303, { location, "content-length": 0, "cache-control": "no-store", ...SECURITY_HEADERS });
-    res.end();
+  private redirect(res: Reply, location: string): void {
+    res.send(303, { location, "cache-control": "no-store", ...SECURITY_HEADERS });
   }
 
-  private send(res: ServerResponse, status: number, type: string, text: string, cacheable = false): void {
-    res.writeHead(status, {
-      "content-type": type,
-      "content-length": Buffer.byteLength(text),
-      "cache-control": cacheable ? "private, max-age=300" : "no-store",
-      ...SECURITY_HEADERS,
-    });
-    res.end(text);
+  private send(res: Reply, status: number, type: string, text: string, cacheable = false): void {
+    res.send(
+      status,
+      {
+        "content-type": type,
+        "cache-control": cacheable ? "private, max-age=300" : "no-store",
+        ...SECURITY_HEADERS,
+      },
+      text,
+    );
   }
-}
-
-function readText(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      if (size > limit) return;
-      size += chunk.length;
-      if (size > limit) {
-        reject(new RmError("PayloadTooLarge", `the login form is over ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("error", reject);
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-  });
 }

@@ -5,7 +5,6 @@
 // carry the session's CSRF token in a header (`x-dockin-csrf`), which a page on another site can
 // neither read nor send; any write whose Origin is not the RM's own is refused as well.
 import { randomBytes } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { RmError } from "../errors.ts";
 import type { Tokens } from "../http.ts";
 
@@ -43,9 +42,9 @@ export function checkCsrf(tokens: Tokens, session: string, given: string | undef
 }
 
 /** The value of one cookie of a request, if sent. */
-export function cookie(req: IncomingMessage, name: string): string | undefined {
-  const header = req.headers.cookie;
-  if (header === undefined) return undefined;
+export function cookie(headers: Headers, name: string): string | undefined {
+  const header = headers.get("cookie");
+  if (header === null) return undefined;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     if (eq < 0) continue;
@@ -66,12 +65,12 @@ export function clearedCookie(secure: boolean): string {
  * Refuses a write (any method but GET/HEAD) sent by a browser page of another origin: browsers
  * send `Origin` on such requests; clients such as the CLI send none and are not affected.
  */
-export function checkOrigin(req: IncomingMessage, secure: boolean): void {
-  const method = req.method ?? "GET";
+export function checkOrigin(req: Request, secure: boolean): void {
+  const method = req.method;
   if (method === "GET" || method === "HEAD") return;
-  const origin = req.headers.origin;
-  if (origin === undefined) return;
-  const own = `${secure ? "https" : "http"}://${req.headers.host ?? ""}`;
+  const origin = req.headers.get("origin");
+  if (origin === null) return;
+  const own = `${secure ? "https" : "http"}://${req.headers.get("host") ?? ""}`;
   if (origin !== own) {
     throw new RmError("Forbidden", `a write from the origin ${origin} is refused (this RM is ${own})`);
   }
