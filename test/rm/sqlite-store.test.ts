@@ -305,6 +305,42 @@ describe("sqlite store", () => {
     }
   });
 
+  it("answers a repeated read from memory, and never a stale one: after a write, or a write that rolled back", async () => {
+    const store = await openSqliteStore(join(dir, "read-cache.db"));
+    try {
+      await store.putNetwork("n", () => ({
+        name: "n",
+        spec: { subnet: "10.0.0.0/24" },
+        created: "x",
+        updated: "x",
+      }));
+      const one = { attachments: [{ network: "n", ips: [] }], sticky: false };
+      const first = await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, one, view, "x"));
+      const read = await store.getPod("ns", "p");
+      assert.deepEqual(read, first);
+      assert.equal(await store.getPod("ns", "p"), read, "the same parsed record, from memory");
+      // A write that reads the pod and then fails: the pod is unchanged.
+      await assert.rejects(
+        store.updatePod("ns", "p", (e) => {
+          assert.ok(e);
+          throw new Error("refused");
+        }),
+        /refused/,
+      );
+      assert.deepEqual(await store.getPod("ns", "p"), first);
+      // A write that changes it: the next read sees the change.
+      const sticky = { ...one, sticky: true };
+      const second = await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, sticky, view, "y"));
+      assert.equal((await store.getPod("ns", "p"))?.sticky, true);
+      assert.deepEqual(await store.getPod("ns", "p"), second);
+      // A release deletes the record: the next read finds nothing.
+      await store.updatePod("ns", "p", (e) => (e === undefined ? undefined : releasePod(e)));
+      assert.equal(await store.getPod("ns", "p"), undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("answers 503 once closed", async () => {
     const store = await openSqliteStore(join(dir, "closed.db"));
     await store.close();
