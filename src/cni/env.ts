@@ -91,6 +91,11 @@ function splitPath(value: string): string[] {
 export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
   const command = parseCommand(env);
   checkRequired(env, command);
+  return envFor(env, command);
+}
+
+/** The rest of parseEnv, for a caller that has parsed the command and checked the required ones. */
+export function envFor(env: NodeJS.ProcessEnv, command: Verb): CniEnv {
   const containerId = env.CNI_CONTAINERID ?? "";
   if (containerId !== "" && !CONTAINER_ID.test(containerId)) {
     throw new CniError(
@@ -169,6 +174,23 @@ export function checkKnownArgs(args: Map<string, string>, known: readonly string
 }
 
 /**
+ * Whether two paths name the same file (the same namespace, for namespace files); false when
+ * either cannot be read. node:fs is loaded here, not imported: only a plugin that enters the
+ * namespace (one that has node:fs loaded already) comes here, and an IPAM plugin's start-up must
+ * not pay for it (skel.ts).
+ */
+export function sameFile(a: string, b: string): boolean {
+  const { statSync } = process.getBuiltinModule("node:fs");
+  try {
+    const sa = statSync(a);
+    const sb = statSync(b);
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Throws error 8 when CNI_NETNS names the plugin's own network namespace (a runtime bug that would
  * have the plugin rewire the host), as the reference skel checks; CNI_NETNS_OVERRIDE=1 or true
  * turns the check off. A path that cannot be read is left to the plugin (DEL must not fail on it).
@@ -177,18 +199,7 @@ export function checkNetnsNotOwn(env: NodeJS.ProcessEnv, ownPath = "/proc/self/n
   const netns = env.CNI_NETNS ?? "";
   const override = (env.CNI_NETNS_OVERRIDE ?? "").toLowerCase();
   if (netns === "" || override === "1" || override === "true") return;
-  let same = false;
-  try {
-    // Loaded here, not imported: only a plugin that enters the namespace (one that has node:fs
-    // loaded already) comes here, and an IPAM plugin's start-up must not pay for it (skel.ts).
-    const { statSync } = process.getBuiltinModule("node:fs");
-    const theirs = statSync(netns);
-    const ours = statSync(ownPath);
-    same = theirs.dev === ours.dev && theirs.ino === ours.ino;
-  } catch {
-    return;
-  }
-  if (same) {
+  if (sameFile(netns, ownPath)) {
     throw new CniError(
       ErrorCode.InvalidNetNS,
       `CNI_NETNS "${netns}" is the plugin's own network namespace; the container needs one of its own`,

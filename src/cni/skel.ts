@@ -11,9 +11,9 @@ import {
   type CniEnv,
   checkNetnsNotOwn,
   checkRequired,
+  envFor,
   networkNameProblem,
   parseCommand,
-  parseEnv,
 } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
@@ -302,7 +302,7 @@ export async function runPlugin(plugin: Plugin, io: PluginIO = processIO): Promi
     // From here on, errors are printed in the config's version when the plugin speaks it.
     const supported = isSpecVersion(config.cniVersion) && plugin.versions.includes(config.cniVersion);
     if (supported) outVersion = config.cniVersion;
-    const env = parseEnv(io.env);
+    const env = envFor(io.env, command);
     if (!supported) {
       throw new CniError(ErrorCode.IncompatibleVersion, "incompatible CNI versions", {
         details: `config is "${config.cniVersion}", plugin supports [${plugin.versions.join(" ")}]`,

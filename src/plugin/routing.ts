@@ -3,7 +3,8 @@
 // replies leave by the interface the request came in on. Done with iproute2 inside the pod's
 // netns: `ip -n <name> -batch -` for a named namespace (the runtimes' usual /var/run/netns/<name>),
 // else `nsenter --net=<path> ip -batch -`; one process per network and family.
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
+import { sameFile } from "../cni/env.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { runProcess } from "../cni/exec.ts";
 import { formatPrefix, networkOf, parsePrefix } from "../net/ip.ts";
@@ -41,17 +42,6 @@ interface Run {
 
 /** Where `ip -n <name>` opens a named namespace (iproute2's NETNS_RUN_DIR). */
 const NETNS_RUN_DIR = "/var/run/netns";
-
-/** The same file: the same namespace when both are namespace files. */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const sa = statSync(a);
-    const sb = statSync(b);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The command that runs `ip args` inside `netns`: `ip -n <name>` when the namespace is a named one
