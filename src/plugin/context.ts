@@ -1,29 +1,15 @@
 // One invocation's context: the main config, the logger, the delegate settings. Every verb runs
 // inside `withContext`, which logs its outcome and duration in one line.
-import { mkdirSync } from "node:fs";
 import { errorText } from "../cni/errors.ts";
 import { Logger } from "../cni/log.ts";
-import { dirName } from "../cni/path.ts";
 import type { CmdArgs } from "../cni/skel.ts";
 import { loggingOf, type MainConfig, parseMainConfig } from "./config.ts";
 import type { DelegateContext } from "./delegate.ts";
 import { delegateArgs } from "./identity.ts";
 import type { WebhookOptions } from "./webhook.ts";
 
-/**
- * Milliseconds since the process started. `performance.now()` would do, but its first call loads
- * perf_hooks (about 1 ms of a plugin's run); process.uptime() reads the same clock.
- */
+/** Milliseconds since the process started (the phases in the debug log's `timings`). */
 export const clock = (): number => process.uptime() * 1000;
-
-/** The seed's sample logs to /data/kubernetes/dockin-cni.log: its directory may not exist yet. */
-function makeLogDir(file: string): void {
-  try {
-    mkdirSync(dirName(file), { recursive: true, mode: 0o755 });
-  } catch {
-    // the logger reports on stderr that it cannot write the file
-  }
-}
 
 export interface PluginContext {
   args: CmdArgs;
@@ -46,7 +32,8 @@ export async function withContext<T>(
   const started = clock();
   try {
     const logging = loggingOf(args.config);
-    if (logging.file !== undefined) makeLogDir(logging.file);
+    // The seed's sample logs to /data/kubernetes/dockin-cni.log, whose directory may not exist
+    // yet: the logger makes it at its first write.
     log.configure(logging.file, logging.level);
     const { config, problems } = parseMainConfig(args.config, lenient);
     for (const p of problems) log.warn(`config problem ignored for ${env.command}: ${p}`);

@@ -10,7 +10,7 @@ import { type PluginContext, webhookOptions } from "./context.ts";
 import { detach } from "./detach.ts";
 import { type PodIdentity, podIdentity, podLabel } from "./identity.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { keepUnreadable, readRecord, recordPath, removeDeadTemps } from "./record.ts";
+import { keepUnreadable, readRecord, recordPath, removeStaleTemps } from "./record.ts";
 import { validateReply } from "./reply.ts";
 import { podLinks } from "./routing.ts";
 import { callWebhook, podQueryUrl } from "./webhook.ts";
@@ -18,7 +18,7 @@ import { callWebhook, podQueryUrl } from "./webhook.ts";
 export async function del(ctx: PluginContext): Promise<void> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
-  removeDeadTemps(conf.cacheDir, env.containerId, env.ifName);
+  removeStaleTemps(conf.cacheDir, `${env.containerId}:${env.ifName}.json.`);
   const found = readRecord(conf.cacheDir, env.containerId, env.ifName);
   if (found.kind === "found") {
     const record = found.record;

@@ -1,5 +1,4 @@
 // STATUS (is an ADD possible now?) and GC (remove attachments the runtime no longer knows).
-import { rmSync } from "node:fs";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { findPlugin } from "../cni/exec.ts";
 import { validAttachmentsOf } from "../cni/skel.ts";
@@ -8,7 +7,13 @@ import { notify } from "./del.ts";
 import { IPAM_TYPE } from "./delegate.ts";
 import { detach } from "./detach.ts";
 import { loadNetworkDir } from "./netconf.ts";
-import { addInProgress, keepUnreadable, listRecordFiles, readRecordFile } from "./record.ts";
+import {
+  addInProgress,
+  keepUnreadable,
+  listRecordFiles,
+  readRecordFile,
+  removeStaleTemps,
+} from "./record.ts";
 import { callWebhook, safeUrl } from "./webhook.ts";
 
 /** Ready when every delegate of every network in confDir exists and the backend answers HTTP. */
@@ -64,8 +69,8 @@ export async function status(ctx: PluginContext): Promise<void> {
 export async function gc(ctx: PluginContext): Promise<void> {
   const { conf, log } = ctx;
   const valid = new Set(validAttachmentsOf(ctx.args.config).map((a) => `${a.containerID}:${a.ifname}`));
-  const { records, staleTemps } = listRecordFiles(conf.cacheDir);
-  for (const tmp of staleTemps) rmSync(tmp, { force: true });
+  removeStaleTemps(conf.cacheDir);
+  const records = listRecordFiles(conf.cacheDir);
   const failures: string[] = [];
   for (const file of records) {
     const read = readRecordFile(file);

@@ -211,12 +211,12 @@ export function removeRecord(cacheDir: string, containerId: string, ifName: stri
 }
 
 /**
- * Removes the temp files of this record whose writer is gone (an ADD killed while writing it):
- * DEL clears them at once rather than leaving them to GC's one-minute sweep. A temp whose writer
- * still runs is left alone.
+ * Removes the temp files a killed ADD left (`<record>.<pid>.tmp`, written just before the rename):
+ * those whose writer is gone, or older than a minute (a temp lives for microseconds; its pid may
+ * have been given to another process since). `prefix` narrows it to one record's temps: DEL clears
+ * its own at once, GC all of them. A temp whose writer still runs, and is fresh, stays.
  */
-export function removeDeadTemps(cacheDir: string, containerId: string, ifName: string): void {
-  const prefix = `${containerId}:${ifName}.json.`;
+export function removeStaleTemps(cacheDir: string, prefix = ""): void {
   let names: string[];
   try {
     names = readdirSync(cacheDir);
@@ -225,30 +225,24 @@ export function removeDeadTemps(cacheDir: string, containerId: string, ifName: s
   }
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
-    const pid = Number(name.slice(prefix.length, -".tmp".length));
-    if (!Number.isSafeInteger(pid) || pid <= 0 || processIdentity(pid) !== undefined) continue;
-    rmSync(joinPath(cacheDir, name), { force: true });
+    const path = joinPath(cacheDir, name);
+    const pid = Number(name.slice(name.lastIndexOf(".", name.length - 5) + 1, -".tmp".length));
+    const writerGone = Number.isSafeInteger(pid) && pid > 0 && processIdentity(pid) === undefined;
+    try {
+      if (writerGone || Date.now() - statSync(path).mtimeMs > 60_000) rmSync(path, { force: true });
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
-/** Every record file in cacheDir, and temp files older than a minute (left by a killed ADD). */
-export function listRecordFiles(cacheDir: string): { records: string[]; staleTemps: string[] } {
-  let names: string[];
+/** Every record file in cacheDir. */
+export function listRecordFiles(cacheDir: string): string[] {
   try {
-    names = readdirSync(cacheDir);
+    return readdirSync(cacheDir)
+      .filter((n) => n.endsWith(".json"))
+      .map((n) => joinPath(cacheDir, n));
   } catch {
-    return { records: [], staleTemps: [] };
+    return [];
   }
-  const records = names.filter((n) => n.endsWith(".json")).map((n) => joinPath(cacheDir, n));
-  const staleTemps = names
-    .filter((n) => n.endsWith(".tmp"))
-    .map((n) => joinPath(cacheDir, n))
-    .filter((p) => {
-      try {
-        return Date.now() - statSync(p).mtimeMs > 60_000;
-      } catch {
-        return false;
-      }
-    });
-  return { records, staleTemps };
 }
