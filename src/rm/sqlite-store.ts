@@ -204,15 +204,15 @@ class SqliteStore implements Store {
   }
 
   /**
-   * Bumped as every write transaction starts and again once it has ended: a pod record parsed
-   * outside any write at the current generation is what the database holds (this RM is its only
-   * writer), so a lookup is answered from memory (`podSync`).
+   * Bumped once each group commit has ended (committed or rolled back): a pod record parsed outside
+   * any write at the current generation is what the database holds (this RM is its only writer),
+   * so a lookup is answered from memory (`podSync`). Reads inside a write never count as current;
+   * `tx` runs only the schema migrations, before anything is read.
    */
   private generation = 0;
 
   private tx<T>(fn: () => T): T {
     if (this.closed) throw new RmError("Unavailable", "the store is closed");
-    this.generation++;
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const out = fn();
@@ -221,8 +221,6 @@ class SqliteStore implements Store {
     } catch (err) {
       if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw err;
-    } finally {
-      this.generation++;
     }
   }
 
@@ -253,7 +251,6 @@ class SqliteStore implements Store {
     if (batch.length === 0) return;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     const recentBefore = this.recentRows;
-    this.generation++;
     try {
       if (this.closed) throw new RmError("Unavailable", "the store is closed");
       this.db.exec("BEGIN IMMEDIATE");
@@ -327,7 +324,11 @@ class SqliteStore implements Store {
 
   private networkSync(name: string): Network | undefined {
     const row = this.stmt("SELECT spec, created, updated FROM networks WHERE name = ?").get(name);
-    if (row === undefined) return undefined;
+    return row === undefined ? undefined : this.networkOf(name, row);
+  }
+
+  /** The network of a row (spec, created, updated), parsed once while the row stays the same. */
+  private networkOf(name: string, row: Record<string, unknown>): Network {
     const created = str(row, "created");
     const updated = str(row, "updated");
     const text = `${created} ${updated} ${str(row, "spec")}`;
@@ -370,12 +371,7 @@ class SqliteStore implements Store {
   private networkRows(): Network[] {
     return this.stmt("SELECT name, spec, created, updated FROM networks ORDER BY name")
       .all()
-      .map((row) => ({
-        name: str(row, "name"),
-        spec: JSON.parse(str(row, "spec")),
-        created: str(row, "created"),
-        updated: str(row, "updated"),
-      }));
+      .map((row) => this.networkOf(str(row, "name"), row));
   }
 
   async listNetworks(): Promise<Network[]> {

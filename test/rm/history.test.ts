@@ -47,9 +47,15 @@ describe("history API", () => {
       networks: [{ network: "blue" }],
       sticky: false,
     });
+    // Each change in a millisecond of its own: "who held it at T" is asked at each event's time,
+    // and two events in one millisecond would answer for the later one (a fast RM makes them).
+    const nextMs = () => new Promise((r) => setTimeout(r, 2));
     await webhook("web-0", "c1", "node-1"); // allocated .2
+    await nextMs();
     await webhook("web-0", "c2", "node-2"); // reassigned
+    await nextMs();
     await ok("POST", "/api/v1/pods/shop/web-0/release", { containerId: "c2" }); // released
+    await nextMs();
     await ok("PUT", "/api/v1/pods/shop/db-0", { networks: [{ network: "blue", ip: "10.250.1.37" }] }); // reserved
     await webhook("web-1", "c3", "node-1"); // allocated .3
     await ok("POST", "/api/v1/gc", { pods: [] }); // gc of web-1 (db-0 is sticky)
