@@ -160,6 +160,8 @@ export async function retrying<T>(
   what: string,
   options: { deadlineMs: number; requestTimeoutMs: number },
   fn: (a: Attempt) => Promise<T>,
+  /** Said after the fix when a transaction is larger than the cluster allows. */
+  tooLargeHint = "",
 ): Promise<T> {
   const end = Date.now() + options.deadlineMs;
   let last: unknown;
@@ -179,7 +181,7 @@ export async function retrying<T>(
         if (/too many operations in txn request/i.test(errorText(err))) {
           throw new RmError(
             "BadRequest",
-            `${what}: the change needs more operations in one etcd transaction than the cluster allows (etcd's --max-txn-ops, 128 by default; each address a pod takes or frees costs 5): raise --max-txn-ops on every etcd member, or give the pod fewer addresses at once`,
+            `${what}: the transaction has more operations than the etcd cluster allows (--max-txn-ops, 128 by default): raise --max-txn-ops on every etcd member${tooLargeHint}`,
             { cause: err },
           );
         }

@@ -118,9 +118,9 @@ export class EtcdStore implements Store {
     this.reads = new ReadBatcher(this.kv, this.timing.requestTimeoutMs);
   }
 
-  private run<T>(what: string, fn: (a: Attempt) => Promise<T>): Promise<T> {
+  private run<T>(what: string, fn: (a: Attempt) => Promise<T>, tooLargeHint?: string): Promise<T> {
     if (this.closed) return Promise.reject(new RmError("Unavailable", "the store is closed"));
-    return retrying(what, this.timing, fn);
+    return retrying(what, this.timing, fn, tooLargeHint);
   }
 
   /** Writes the layout version on an empty prefix; refuses a newer one. */
@@ -362,16 +362,20 @@ export class EtcdStore implements Store {
     const owner = `${namespace}/${name}`;
     // One update of a pod at a time in this process: they would only fail each other's compare.
     return this.pods.run(owner, () =>
-      this.run(`updating pod ${owner}`, async (a) => {
-        const read = await this.reads.get(this.keys.pod(namespace, name));
-        const revision = read.revision;
-        this.inflight.enter(Number(revision));
-        try {
-          return await this.decideAndCommit(namespace, name, read, a, decide);
-        } finally {
-          this.inflight.leave(Number(revision));
-        }
-      }),
+      this.run(
+        `updating pod ${owner}`,
+        async (a) => {
+          const read = await this.reads.get(this.keys.pod(namespace, name));
+          const revision = read.revision;
+          this.inflight.enter(Number(revision));
+          try {
+            return await this.decideAndCommit(namespace, name, read, a, decide);
+          } finally {
+            this.inflight.leave(Number(revision));
+          }
+        },
+        ", or give the pod fewer addresses at once (each one it takes or frees costs 5 operations)",
+      ),
     );
   }
 
@@ -482,34 +486,30 @@ export class EtcdStore implements Store {
     return { compare, success };
   }
 
-  /** The writes of history events: each event and its index keys. */
-  private historyPuts(events: readonly HistoryEvent[]): IRequestOp[] {
-    const ops: IRequestOp[] = [];
-    const put = (key: Buffer, value: string) => ops.push({ request_put: { key, value: Buffer.from(value) } });
+  /** The keys of history events: each event's own key and its index keys, with their values. */
+  private historyKeys(events: readonly HistoryEvent[]): { key: Buffer; value: string }[] {
+    const keys: { key: Buffer; value: string }[] = [];
+    const by = (index: "address" | "pod" | "network", value: string, e: HistoryEvent) =>
+      Buffer.concat([this.keys.historyBy(index, value), Buffer.from(e.id)]);
     for (const e of events) {
-      put(this.keys.event(e.id), encodeEvent(e));
-      if (e.address !== "")
-        put(Buffer.concat([this.keys.historyBy("address", e.address), Buffer.from(e.id)]), e.network);
-      if (e.namespace !== "")
-        put(Buffer.concat([this.keys.historyBy("pod", `${e.namespace}/${e.name}`), Buffer.from(e.id)]), "");
-      put(Buffer.concat([this.keys.historyBy("network", e.network), Buffer.from(e.id)]), "");
+      keys.push({ key: this.keys.event(e.id), value: encodeEvent(e) });
+      if (e.address !== "") keys.push({ key: by("address", e.address, e), value: e.network });
+      if (e.namespace !== "") keys.push({ key: by("pod", `${e.namespace}/${e.name}`, e), value: "" });
+      keys.push({ key: by("network", e.network, e), value: "" });
     }
-    return ops;
+    return keys;
+  }
+
+  /** The writes of history events (`historyKeys`). */
+  private historyPuts(events: readonly HistoryEvent[]): IRequestOp[] {
+    return this.historyKeys(events).map(({ key, value }) => ({
+      request_put: { key, value: Buffer.from(value) },
+    }));
   }
 
   /** The deletes of history events (the inverse of historyPuts). */
   private historyDeletes(events: readonly HistoryEvent[]): IRequestOp[] {
-    const ops: IRequestOp[] = [];
-    const del = (key: Buffer) => ops.push({ request_delete_range: { key } });
-    for (const e of events) {
-      del(this.keys.event(e.id));
-      if (e.address !== "")
-        del(Buffer.concat([this.keys.historyBy("address", e.address), Buffer.from(e.id)]));
-      if (e.namespace !== "")
-        del(Buffer.concat([this.keys.historyBy("pod", `${e.namespace}/${e.name}`), Buffer.from(e.id)]));
-      del(Buffer.concat([this.keys.historyBy("network", e.network), Buffer.from(e.id)]));
-    }
-    return ops;
+    return this.historyKeys(events).map(({ key }) => ({ request_delete_range: { key } }));
   }
 
   /** Events by id, read in transactions of up to 128 gets. */
