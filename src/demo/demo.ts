@@ -11,6 +11,7 @@ import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
 import { ipv4Forwarding } from "../install/links.ts";
+import { notifyBeside, WEBHOOK_PATH } from "../install/options.ts";
 import { executableDir } from "../install/source.ts";
 import { RmClient } from "../rm/client.ts";
 
@@ -123,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     logLevel: "info",
     backend,
     // Tells the RM when a pod is detached, so that a non-sticky policy's addresses come back.
-    notifyUrl: backend.replace(/getPodMultiNetwork$/, "podDetached"),
+    notifyUrl: notifyBeside(backend),
   });
   const callPlugin = (command: "ADD" | "DEL", pod: Pod, backend: string) =>
     execPlugin({
@@ -207,7 +208,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     });
     out("    policy demo-web: namespace=demo, prefix=web-, networks business(eth0, master) + storage(net1)");
 
-    backend = `${base}/rmController/getPodMultiNetwork`;
+    backend = `${base}${WEBHOOK_PATH}`;
     step("Creating two pods through the real plugin path (dockin-cni ADD, as containerd calls it)");
     for (const pod of pods) {
       run("ip", ["netns", "add", pod.netns]);

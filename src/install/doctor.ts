@@ -17,8 +17,9 @@ import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import { findNetwork, NETCONF_EXTENSIONS, type NetworkFile, scanNetworks } from "./netconf.ts";
-import { DEFAULTS, MAIN_CONFIG_FILE } from "./options.ts";
-import { type BackendAuth, networkNames, probe, rmBase } from "./probe.ts";
+import { DEFAULTS, MAIN_CONFIG_FILE, rmBase } from "./options.ts";
+import { type BackendAuth, networkNames, probe } from "./probe.ts";
+import { executableProblem } from "./source.ts";
 
 export type Status = "ok" | "warn" | "fail";
 
@@ -321,16 +322,6 @@ async function checkPlugin(
         : `use cniVersion values ${name} supports in the network configs, or upgrade it`,
     });
   } else checks.push({ status: "ok", title });
-}
-
-function executableProblem(file: string): string | undefined {
-  try {
-    if (!statSync(file).isFile()) return "not a regular file";
-    accessSync(file, constants.X_OK);
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
 }
 
 /**

@@ -21,11 +21,12 @@ import {
   type InstallOptions,
   MAIN_CONFIG_FILE,
   PLUGINS,
+  rmBase,
   type Source,
   type UninstallOptions,
   UsageError,
 } from "./options.ts";
-import { probe, rmBase } from "./probe.ts";
+import { probe } from "./probe.ts";
 import { resolveSource } from "./source.ts";
 import { sameContent, Transaction } from "./txn.ts";
 

@@ -51,12 +51,23 @@ export type Gateway =
 export const WEBHOOK_PATH = "/rmController/getPodMultiNetwork";
 export const NOTIFY_PATH = "/rmController/podDetached";
 
-/** The notify URL beside a Dockin RM's webhook URL (same origin and prefix), else undefined. */
-export function notifyBeside(webhook: string): string | undefined {
-  const url = new URL(webhook);
+/** The RM's base URL for a backend URL that looks like the Dockin RM's webhook, else undefined. */
+export function rmBase(backend: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(backend);
+  } catch {
+    return undefined;
+  }
   const path = url.pathname.replace(/\/+$/, "");
   if (!path.endsWith(WEBHOOK_PATH)) return undefined;
-  return `${url.origin}${path.slice(0, -WEBHOOK_PATH.length)}${NOTIFY_PATH}`;
+  return `${url.origin}${path.slice(0, -WEBHOOK_PATH.length)}`;
+}
+
+/** The notify URL beside a Dockin RM's webhook URL (same origin and prefix), else undefined. */
+export function notifyBeside(webhook: string): string | undefined {
+  const base = rmBase(webhook);
+  return base === undefined ? undefined : `${base}${NOTIFY_PATH}`;
 }
 
 export interface InstallOptions extends Dirs {

@@ -12,22 +12,6 @@ export interface BackendAuth {
 
 export type ProbeResult = { ok: true; status: number; body: string } | { ok: false; error: string };
 
-/** The seed endpoint's path: a backend URL ending with it belongs to a Dockin RM at the prefix. */
-const SEED_PATH = "/rmController/getPodMultiNetwork";
-
-/** The RM's base URL for a backend URL that looks like the Dockin RM's webhook, else undefined. */
-export function rmBase(backend: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(backend);
-  } catch {
-    return undefined;
-  }
-  const path = url.pathname.replace(/\/+$/, "");
-  if (!path.endsWith(SEED_PATH)) return undefined;
-  return `${url.origin}${path.slice(0, -SEED_PATH.length)}`;
-}
-
 /** One request to the backend through dockin-cni's own HTTP client, TLS and token handling. */
 export async function probe(
   url: string,

@@ -42,12 +42,21 @@ export function executableDir(): string | undefined {
   return root === undefined ? undefined : join(root, "dist", "bin");
 }
 
-function checkExecutable(file: string, what: string, hint: string): void {
+/** Why `file` is not an executable regular file, or undefined when it is one. */
+export function executableProblem(file: string): string | undefined {
   try {
-    if (!statSync(file).isFile()) throw new Error("not a regular file");
+    if (!statSync(file).isFile()) return "not a regular file";
     accessSync(file, constants.X_OK);
+    return undefined;
   } catch (err) {
-    throw new UsageError(`${what} "${file}" is not an executable file (${(err as Error).message}): ${hint}`);
+    return (err as Error).message;
+  }
+}
+
+function checkExecutable(file: string, what: string, hint: string): void {
+  const problem = executableProblem(file);
+  if (problem !== undefined) {
+    throw new UsageError(`${what} "${file}" is not an executable file (${problem}): ${hint}`);
   }
 }
 
