@@ -29,10 +29,10 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
+import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const bun = join(root, "node_modules", "@oven", "bun-linux-x64", "bin", "bun");
 const rounds = Number(process.argv[2] ?? 30);
 const otherDir = process.argv[3];
 const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };

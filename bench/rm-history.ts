@@ -20,6 +20,7 @@ import { RmService } from "../src/rm/service.ts";
 import { HISTORY_FOLD_ROWS, openSqliteStore } from "../src/rm/sqlite-store.ts";
 import type { Store } from "../src/rm/store.ts";
 import { allocate, call, median } from "./rm-common.ts";
+import { percentile } from "./stats.ts";
 
 const rounds = Number(process.argv[2] ?? 7);
 const count = Number(process.argv[3] ?? 400);
@@ -32,11 +33,6 @@ async function serve(store: Store): Promise<{ url: string; stop: () => Promise<v
   await server.listen("127.0.0.1", 0);
   return { url: server.url, stop: () => server.close(1000) };
 }
-
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-};
 
 async function throughput(): Promise<void> {
   const on = await openSqliteStore(join(dir, "on.db"));

@@ -17,7 +17,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Pod, type Run, sleep, World } from "./soak/world.ts";
-import { median } from "./stats.ts";
+import { median, percentile } from "./stats.ts";
 
 export interface SoakOptions {
   /** Pods in the burst (110 in the full run, as a node's pod limit). */
@@ -59,10 +59,6 @@ interface Ack {
 
 const strip = (a: string) => a.split("/")[0]!;
 const fmt = (ms: number) => `${Math.round(ms)} ms`;
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? 0;
-};
 const why = (run: Run) =>
   `code ${run.code}${run.signal ? ` (${run.signal})` : ""}: ${run.stdout.trim() || run.stderr.trim().slice(-300)}`;
 
@@ -195,7 +191,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         `  dockin-cni: ADD wall ${fmt(addWall)}, DEL wall ${fmt(delWall)}; per call ADD median ${fmt(median(adds.map((r) => r.ms)))} max ${fmt(Math.max(...adds.map((r) => r.ms)))}, DEL median ${fmt(median(dels.map((r) => r.ms)))} max ${fmt(Math.max(...dels.map((r) => r.ms)))}`,
       );
       out(
-        `  detach notifications: ${notes.length}, ${notifyFailed} failed; notify median ${fmt(median(notifyMs))}, p95 ${fmt(pct(notifyMs, 95))}, max ${fmt(Math.max(0, ...notifyMs))} (deadline 2000 ms); RM holds ${heldAfter} addresses after the DELs`,
+        `  detach notifications: ${notes.length}, ${notifyFailed} failed; notify median ${fmt(median(notifyMs))}, p95 ${fmt(percentile(notifyMs, 95))}, max ${fmt(Math.max(0, ...notifyMs))} (deadline 2000 ms); RM holds ${heldAfter} addresses after the DELs`,
       );
       if (heldAfter > 0) {
         out(`  the RM's GC path releases the ${heldAfter} addresses whose notification failed`);
@@ -274,10 +270,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const first = { add: addMs.slice(0, win), del: delMs.slice(0, win) };
       const last = { add: addMs.slice(-win), del: delMs.slice(-win) };
       out(
-        `  ADD median first ${win} ${fmt(median(first.add))} / last ${win} ${fmt(median(last.add))} (p95 ${fmt(pct(first.add, 95))} / ${fmt(pct(last.add, 95))})`,
+        `  ADD median first ${win} ${fmt(median(first.add))} / last ${win} ${fmt(median(last.add))} (p95 ${fmt(percentile(first.add, 95))} / ${fmt(percentile(last.add, 95))})`,
       );
       out(
-        `  DEL median first ${win} ${fmt(median(first.del))} / last ${win} ${fmt(median(last.del))} (p95 ${fmt(pct(first.del, 95))} / ${fmt(pct(last.del, 95))})`,
+        `  DEL median first ${win} ${fmt(median(first.del))} / last ${win} ${fmt(median(last.del))} (p95 ${fmt(percentile(first.del, 95))} / ${fmt(percentile(last.del, 95))})`,
       );
       out(
         `  RM samples (cycles: RSS MiB, fds): ${samples.map((s) => `${s.cycles}: ${(s.rssKiB / 1024).toFixed(1)}, ${s.fds}`).join("; ")}`,
