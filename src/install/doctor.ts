@@ -16,7 +16,15 @@ import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
-import { findNetwork, NETCONF_EXTENSIONS, type NetworkFile, scanNetworks } from "./netconf.ts";
+import {
+  bridgePluginOf,
+  findNetwork,
+  isObject,
+  NETCONF_EXTENSIONS,
+  type NetworkFile,
+  pluginsOf,
+  scanNetworks,
+} from "./netconf.ts";
 import { DEFAULTS, MAIN_CONFIG_FILE, rmBase } from "./options.ts";
 import { type BackendAuth, networkNames, probe } from "./probe.ts";
 import { executableProblem } from "./source.ts";
@@ -51,10 +59,6 @@ interface MainConf extends BackendAuth {
 }
 
 const INSTALL_FIX = "run `sh setup.sh install <webhook url> <types>` (or `dockin install`) on this host";
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** The dockin-cni plugin entry of a parsed .conf or .conflist, with the list's cniVersion. */
 function dockinEntry(parsed: unknown): Record<string, unknown> | undefined {
@@ -330,9 +334,7 @@ async function checkPlugin(
  * the live bridge shows (a port that is not a pod's veth, or an address).
  */
 function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
-  const c = found.config ?? {};
-  const plugins = Array.isArray(c.plugins) ? c.plugins : [c];
-  const bridgePlugin = plugins.find((p): p is Record<string, unknown> => isObject(p) && p.type === "bridge");
+  const bridgePlugin = bridgePluginOf(found.config ?? {});
   if (bridgePlugin === undefined) return;
   const bridge = typeof bridgePlugin.bridge === "string" ? bridgePlugin.bridge : "cni0";
   const title = `network "${type}": pods can reach a gateway through bridge ${bridge}`;
@@ -410,7 +412,7 @@ function checkNetwork(
     return undefined;
   }
   const c = found.config ?? {};
-  const plugins = Array.isArray(c.plugins) ? c.plugins : [c];
+  const plugins = pluginsOf(c);
   const problems: string[] = [];
   if (!isSpecVersion(c.cniVersion))
     problems.push(`cniVersion ${JSON.stringify(c.cniVersion)} is not a CNI version`);
@@ -488,8 +490,7 @@ export async function doctor(opts: DoctorOptions): Promise<{ path: string | unde
     checkGateway(type, found, checks);
     const v = String(found.config.cniVersion);
     versions.get("dockin-ipam")?.add(v);
-    const plugins = Array.isArray(found.config.plugins) ? found.config.plugins : [found.config];
-    for (const p of plugins) {
+    for (const p of pluginsOf(found.config)) {
       const t = (p as { type: string }).type;
       if (!versions.has(t)) versions.set(t, new Set());
       versions.get(t)?.add(v);

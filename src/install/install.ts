@@ -9,10 +9,12 @@ import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
   bridgeConfig,
+  bridgePluginOf,
   describeGateway,
   findNetwork,
   NETCONF_EXTENSIONS,
   type NetworkFile,
+  pluginsOf,
   scanNetworks,
   stemOf,
 } from "./netconf.ts";
@@ -177,7 +179,7 @@ function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[])
 
 /** For a kept network config: its own uplink (the config decides), and a note when the flags differ. */
 function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, notes: string[]): Step[] {
-  const c = found.config ?? {};
+  const c = bridgePluginOf(found.config ?? {}) ?? {};
   const uplink = typeof c.uplink === "string" ? c.uplink : undefined;
   const bridge = typeof c.bridge === "string" ? c.bridge : undefined;
   const asked = gateway.mode === "uplink" ? `--uplink ${type}=${gateway.nic}` : "--gateway-on-bridge";
@@ -438,8 +440,7 @@ export function uninstall(opts: UninstallOptions): Report {
   // The bridge plugin never removes a bridge: name the ones the kept configs use that exist.
   const bridges = kept
     .flatMap((f) => {
-      const plugins = Array.isArray(f.config?.plugins) ? (f.config.plugins as unknown[]) : [f.config];
-      return plugins.map((p) => (p as { type?: unknown; bridge?: unknown } | undefined)?.bridge);
+      return pluginsOf(f.config ?? {}).map((p) => (p as { bridge?: unknown } | undefined)?.bridge);
     })
     .filter((b): b is string => typeof b === "string" && existsSync(`/sys/class/net/${b}`));
   if (bridges.length > 0) {

@@ -25,8 +25,18 @@ export interface NetworkFile {
   problem?: string;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** The plugins of a network config: its `plugins` list (a .conflist), or the config itself. */
+export function pluginsOf(config: Record<string, unknown>): unknown[] {
+  return Array.isArray(config.plugins) ? config.plugins : [config];
+}
+
+/** The config's `bridge` plugin (where its bridge, uplink and isGateway are), if it has one. */
+export function bridgePluginOf(config: Record<string, unknown>): Record<string, unknown> | undefined {
+  return pluginsOf(config).find((p): p is Record<string, unknown> => isObject(p) && p.type === "bridge");
 }
 
 /** Every config file of `dir` (sorted by file name); an absent directory has none. */

@@ -242,6 +242,31 @@ describe("a pod reaches its gateway", {
     );
   });
 
+  test("a kept network config list with an uplink: install enslaves its NIC again (as after a reboot)", (ctx) => {
+    const { t, id, host, webhook } = makeHost(ctx, reply("site"));
+    const nic = `dkgwn${id}`;
+    ip("-n", host, "link", "add", nic, "type", "veth", "peer", "name", `dkgwq${id}`);
+    // The user's own .conflist: the bridge (and its uplink) is a plugin of the list, not the top.
+    mkdirSync(t.dockinConfDir, { recursive: true });
+    writeFileSync(
+      join(t.dockinConfDir, "site.conflist"),
+      JSON.stringify({
+        cniVersion: "1.0.0",
+        name: "site",
+        plugins: [
+          { type: "bridge", bridge: "dk-site", uplink: nic, isGateway: false },
+          { type: "portmap", capabilities: { portMappings: true } },
+        ],
+      }),
+    );
+    const r = install(t, [webhook, "site", "--no-notify"], host);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /keep +.*site\.conflist/);
+    assert.match(r.stdout, new RegExp(`update +link ${nic} +\\(enslaved to dk-site`));
+    const link = JSON.parse(ip("-n", host, "-j", "link", "show", "dev", nic)) as { master?: string }[];
+    assert.equal(link[0]?.master, "dk-site");
+  });
+
   test("refuses a NIC that holds an address, and one enslaved elsewhere, before changing anything", (ctx) => {
     const { t, id, host, webhook } = makeHost(ctx, reply("site"));
     const nic = `dkgwn${id}`;
