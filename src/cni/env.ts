@@ -1,4 +1,6 @@
 // The CNI_* environment, parsed and validated once, at the edge.
+
+import { isGoSpace, isName, utf8Length } from "../net/chars.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { VERBS, type Verb } from "./version.ts";
 
@@ -27,26 +29,27 @@ export const REQUIRED: Readonly<Record<Verb, readonly string[]>> = {
   VERSION: [],
 };
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-
-// White space as Go's unicode.IsSpace sees it (JavaScript's \s lacks U+0085 and adds U+FEFF).
-const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+/** A container id or network name: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, as the reference library checks. */
+const isContainerId = (text: string): boolean => isName(text, "_.-");
 
 /** Why an interface name is not a valid Linux name, or undefined when it is. */
 export function ifNameProblem(name: string): string | undefined {
   if (name.length === 0) return "is empty";
   // Linux counts bytes (IFNAMSIZ is 16 with the terminating NUL), as the reference library does.
-  const bytes = Buffer.byteLength(name, "utf8");
+  const bytes = utf8Length(name);
   if (bytes > 15) return `is ${bytes} bytes long; Linux allows at most 15`;
   if (name === "." || name === "..") return "may not be '.' or '..'";
-  if (/[/:]/.test(name) || GO_SPACE.test(name)) return "may not contain '/', ':' or white space";
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x2f || c === 0x3a || isGoSpace(c)) return "may not contain '/', ':' or white space";
+  }
   return undefined;
 }
 
 /** Why a network name is invalid (the spec's rule for `name`), or undefined when it is valid. */
 export function networkNameProblem(name: string): string | undefined {
   if (name === "") return "is missing";
-  if (!CONTAINER_ID.test(name)) {
+  if (!isContainerId(name)) {
     return "must start with a letter or digit, then letters, digits, '_', '.' or '-'";
   }
   return undefined;
@@ -97,7 +100,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
 /** The rest of parseEnv, for a caller that has parsed the command and checked the required ones. */
 export function envFor(env: NodeJS.ProcessEnv, command: Verb): CniEnv {
   const containerId = env.CNI_CONTAINERID ?? "";
-  if (containerId !== "" && !CONTAINER_ID.test(containerId)) {
+  if (containerId !== "" && !isContainerId(containerId)) {
     throw new CniError(
       ErrorCode.InvalidEnvironment,
       `CNI_CONTAINERID "${containerId}" is invalid: it must start with a letter or digit, then letters, digits, '_', '.' or '-'`,

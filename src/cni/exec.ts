@@ -1,6 +1,7 @@
 // Running a delegate plugin: find it, give it an explicit environment, its config on stdin and a
 // deadline, then read its result or error. `dockin-cni` runs `bridge` this way.
 import { accessSync, constants, statSync } from "node:fs";
+import { isName } from "../net/chars.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { joinPath } from "./path.ts";
 import type { Verb } from "./version.ts";
@@ -19,8 +20,7 @@ export interface DelegateEnv {
 export function pluginNameProblem(type: string): string | undefined {
   if (type === "") return "is empty";
   if (type.includes("/") || type === "." || type === "..") return "must be a plain name, not a path";
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(type))
-    return "may hold only letters, digits, '_', '.', '+' and '-'";
+  if (!isName(type, "_.+-")) return "may hold only letters, digits, '_', '.', '+' and '-'";
   return undefined;
 }
 

@@ -177,7 +177,9 @@ function optionalIPAt(value: unknown, where: string): string | undefined {
 function parseRoutes(value: unknown, where: string): Route[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw decodeError(`${where}routes is not a list`);
-  return value.map((r, i) => {
+  const routes: Route[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const r: unknown = value[i];
     if (!isObject(r)) throw decodeError(`${where}routes[${i}] is not an object`);
     const route: Route = { dst: prefixAt(r.dst, `${where}routes[${i}].dst`) };
     const gw = optionalIPAt(r.gw, `${where}routes[${i}].gw`);
@@ -185,15 +187,20 @@ function parseRoutes(value: unknown, where: string): Route[] {
     for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
       if (typeof r[key] === "number") route[key] = r[key];
     }
-    return route;
-  });
+    routes.push(route);
+  }
+  return routes;
 }
 
 function parseDns(value: unknown): DNS | undefined {
   if (!isObject(value)) return undefined;
   const dns: DNS = {};
-  const list = (v: unknown) =>
-    Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : undefined;
+  const list = (v: unknown): string[] | undefined => {
+    if (!Array.isArray(v)) return undefined;
+    const out: string[] = [];
+    for (const s of v) if (typeof s === "string") out.push(s);
+    return out;
+  };
   const ns = list(value.nameservers);
   if (ns) dns.nameservers = ns;
   if (typeof value.domain === "string") dns.domain = value.domain;
@@ -231,7 +238,9 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
     if (routes.length) result.routes = routes;
   } else {
     if (Array.isArray(value.interfaces)) {
-      result.interfaces = value.interfaces.map((i, n) => {
+      const interfaces: Interface[] = [];
+      for (let n = 0; n < value.interfaces.length; n++) {
+        const i: unknown = value.interfaces[n];
         if (!isObject(i) || typeof i.name !== "string") throw decodeError(`interfaces[${n}].name is missing`);
         const out: Interface = { name: i.name };
         if (typeof i.mac === "string" && i.mac) out.mac = i.mac;
@@ -239,18 +248,22 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
         if (typeof i.sandbox === "string" && i.sandbox) out.sandbox = i.sandbox;
         if (typeof i.socketPath === "string" && i.socketPath) out.socketPath = i.socketPath;
         if (typeof i.pciID === "string" && i.pciID) out.pciID = i.pciID;
-        return out;
-      });
+        interfaces.push(out);
+      }
+      result.interfaces = interfaces;
     }
     if (Array.isArray(value.ips)) {
-      result.ips = value.ips.map((ip, n) => {
+      const ips: IPConfig[] = [];
+      for (let n = 0; n < value.ips.length; n++) {
+        const ip: unknown = value.ips[n];
         if (!isObject(ip)) throw decodeError(`ips[${n}] is not an object`);
         const out: IPConfig = { address: prefixAt(ip.address, `ips[${n}].address`) };
         const gw = optionalIPAt(ip.gateway, `ips[${n}].gateway`);
         if (gw !== undefined) out.gateway = gw;
         if (typeof ip.interface === "number") out.interface = ip.interface;
-        return out;
-      });
+        ips.push(out);
+      }
+      result.ips = ips;
     }
     const routes = parseRoutes(value.routes, "");
     if (routes.length) result.routes = routes;

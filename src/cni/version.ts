@@ -1,4 +1,5 @@
 // CNI spec versions and which verbs each allows.
+import { isDigits } from "../net/chars.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 
 export const ALL_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
@@ -34,7 +35,7 @@ export function parseVersion(v: string): [number, number, number] | undefined {
   const out: [number, number, number] = [0, 0, 0];
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] ?? "";
-    if (!/^[0-9]+$/.test(part)) return undefined;
+    if (!isDigits(part)) return undefined;
     out[i] = Number(part);
   }
   return out;
@@ -66,8 +67,10 @@ export function sinceVersion(verb: Verb): SpecVersion {
 /** The newest of `wanted` and the versions `supported` lists: what to speak to a delegate. */
 export function negotiate(wanted: string, supported: readonly string[]): string | undefined {
   if (parseVersion(wanted) === undefined) return undefined;
-  const usable = supported
-    .filter((v) => parseVersion(v) !== undefined && compareVersions(v, wanted) <= 0)
-    .sort(compareVersions);
-  return usable.at(-1);
+  let best: string | undefined;
+  for (const v of supported) {
+    if (parseVersion(v) === undefined || compareVersions(v, wanted) > 0) continue;
+    if (best === undefined || compareVersions(v, best) >= 0) best = v;
+  }
+  return best;
 }

@@ -19,24 +19,28 @@ export function addressesFromCniArgs(raw: string): StaticAddress[] {
   const out: StaticAddress[] = [];
   const items = (key: string): string[] => {
     const value = args.get(key) ?? "";
-    return value === "" ? [] : value.split(",").map((item) => item.trim());
+    const out: string[] = [];
+    if (value !== "") for (const item of value.split(",")) out.push(item.trim());
+    return out;
   };
   const ips = items("IP");
-  ips.forEach((text, i) => {
+  for (let i = 0; i < ips.length; i++) {
+    const text = ips[i] as string;
     const path = ips.length > 1 ? `IP[${i}]` : "IP";
     const prefix = parseCidr(text);
     if (prefix === undefined) errors.add(path, cidrProblem(text));
     else out.push({ prefix, from: `CNI_ARGS ${path}` });
-  });
+  }
   const gateways = items("GATEWAY");
-  gateways.forEach((text, i) => {
+  for (let i = 0; i < gateways.length; i++) {
+    const text = gateways[i] as string;
     const gateway = parseIP(text);
     if (gateway === undefined) {
       errors.add(gateways.length > 1 ? `GATEWAY[${i}]` : "GATEWAY", ipProblem(text));
-      return;
+      continue;
     }
     for (const address of out) if (contains(address.prefix, gateway)) address.gateway = gateway;
-  });
+  }
   errors.throwIfAny("invalid CNI_ARGS", ErrorCode.InvalidEnvironment);
   return out;
 }

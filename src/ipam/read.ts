@@ -80,10 +80,11 @@ export class Reader {
     const items = this.list(obj, key, path);
     if (items === undefined) return undefined;
     const out: string[] = [];
-    items.forEach((item, i) => {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       if (typeof item === "string") out.push(item);
       else this.typeError(`${path}[${i}]`, "a string", item);
-    });
+    }
     return out;
   }
 

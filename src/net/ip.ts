@@ -2,6 +2,8 @@
 // plugins are written in Go, and users compare our output with theirs).
 // Addresses are held as bigint with their family, which keeps arithmetic (ranges, masks) simple.
 
+import { isDigits, isHexGroup, isShortDecimal } from "./chars.ts";
+
 export type Family = 4 | 6;
 
 export interface IP {
@@ -25,7 +27,7 @@ function parseIPv4(text: string): bigint | undefined {
   let value = 0n;
   for (const part of parts) {
     // Go rejects leading zeros ("01") since 1.17: they are ambiguous (octal or decimal).
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
+    if (!isShortDecimal(part)) return undefined;
     const n = Number(part);
     if (n > 255) return undefined;
     value = (value << 8n) | BigInt(n);
@@ -49,8 +51,7 @@ function parseIPv6(text: string): bigint | undefined {
   }
   const halves = body.split("::");
   if (halves.length > 2) return undefined;
-  const group = (g: string): bigint | undefined =>
-    /^[0-9a-fA-F]{1,4}$/.test(g) ? BigInt(`0x${g}`) : undefined;
+  const group = (g: string): bigint | undefined => (isHexGroup(g) ? BigInt(`0x${g}`) : undefined);
   const parseGroups = (s: string): bigint[] | undefined => {
     if (s === "") return [];
     const out: bigint[] = [];
@@ -65,15 +66,14 @@ function parseIPv6(text: string): bigint | undefined {
   const rest = halves.length === 2 ? parseGroups(halves[1] ?? "") : [];
   if (head === undefined || rest === undefined) return undefined;
   const explicit = head.length + rest.length + tail.length;
-  let groups: bigint[];
-  if (halves.length === 2) {
-    if (explicit > 7) return undefined;
-    groups = [...head, ...new Array<bigint>(8 - explicit).fill(0n), ...rest, ...tail];
-  } else {
-    if (explicit !== 8) return undefined;
-    groups = [...head, ...tail];
-  }
-  return groups.reduce((acc, g) => (acc << 16n) | g, 0n);
+  if (halves.length === 2 ? explicit > 7 : explicit !== 8) return undefined;
+  // The groups in order, "::" standing for the zero groups it elides (shifting in zeros).
+  let value = 0n;
+  for (const g of head) value = (value << 16n) | g;
+  if (halves.length === 2) value <<= BigInt(16 * (8 - explicit));
+  for (const g of rest) value = (value << 16n) | g;
+  for (const g of tail) value = (value << 16n) | g;
+  return value;
 }
 
 /** Parses an IPv4 or IPv6 address; undefined when the text is not one. */
@@ -98,7 +98,7 @@ export function parsePrefix(text: string): Prefix | undefined {
   const ipText = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
   // Go reads the length as plain decimal digits, leading zeros allowed ("/024" is /24).
-  if (!/^[0-9]+$/.test(lenText)) return undefined;
+  if (!isDigits(lenText)) return undefined;
   // Go keeps an IPv4-mapped IPv6 prefix in its 128-bit form; we only accept plain forms here.
   const ip = ipText.includes(":")
     ? ((v) => (v === undefined ? undefined : ({ family: 6, value: v } as IP)))(parseIPv6(ipText))
@@ -135,9 +135,13 @@ export function formatIP(ip: IP): string {
     }
     i = j;
   }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  const hex = (from: number, to: number): string => {
+    let text = "";
+    for (let i = from; i < to; i++) text += `${i > from ? ":" : ""}${(groups[i] as number).toString(16)}`;
+    return text;
+  };
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
 
 export function formatPrefix(prefix: Prefix): string {
@@ -184,8 +188,9 @@ export function maskToLength(mask: string | number, family: Family): number | un
   const max = bits(family);
   if (typeof mask === "number") return Number.isInteger(mask) && mask >= 0 && mask <= max ? mask : undefined;
   if (typeof mask !== "string") return undefined;
-  const text = mask.trim().replace(/^\//, "");
-  if (/^(0|[1-9][0-9]{0,2})$/.test(text)) {
+  const trimmed = mask.trim();
+  const text = trimmed.startsWith("/") ? trimmed.slice(1) : trimmed;
+  if (isShortDecimal(text)) {
     const n = Number(text);
     return n <= max ? n : undefined;
   }

@@ -1,0 +1,81 @@
+// Character checks for the text a plugin validates on every run (names, versions, addresses),
+// written as loops. On the plugin's path they replace regular expressions and Buffer: the engine
+// compiles each distinct regular expression at its first use, 20-70 us apiece in a compiled
+// executable, and Buffer.byteLength loads Buffer's module (BENCHMARKS.md, "Where a plugin's time
+// goes"). Each is tested against the expression it replaces (test/net/chars.test.ts).
+
+const isDigitCode = (c: number): boolean => c >= 0x30 && c <= 0x39;
+
+const isAlnumCode = (c: number): boolean =>
+  isDigitCode(c) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+/** One or more ASCII digits: /^[0-9]+$/. */
+export function isDigits(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) if (!isDigitCode(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** A decimal of one to three digits without a leading zero: /^(0|[1-9][0-9]{0,2})$/. */
+export function isShortDecimal(text: string): boolean {
+  if (text.length === 0 || text.length > 3 || !isDigits(text)) return false;
+  return text.length === 1 || text.charCodeAt(0) !== 0x30;
+}
+
+/** One to four hexadecimal digits: /^[0-9a-fA-F]{1,4}$/. */
+export function isHexGroup(text: string): boolean {
+  if (text.length === 0 || text.length > 4) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 0x20; // ASCII letters to lower case; digits keep their code
+    if (!isDigitCode(c) && !(c >= 0x61 && c <= 0x66)) return false;
+  }
+  return true;
+}
+
+/**
+ * A letter or digit, then letters, digits or the characters of `more`:
+ * /^[a-zA-Z0-9][a-zA-Z0-9<more>]*$/.
+ */
+export function isName(text: string, more: string): boolean {
+  if (text.length === 0 || !isAlnumCode(text.charCodeAt(0))) return false;
+  for (let i = 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!isAlnumCode(c) && !more.includes(text[i] as string)) return false;
+  }
+  return true;
+}
+
+/** White space as Go's unicode.IsSpace sees it (JavaScript's \s lacks U+0085 and adds U+FEFF). */
+export function isGoSpace(c: number): boolean {
+  return (
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0x20 ||
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
+
+/** The length of `text` in UTF-8 bytes (a lone surrogate counts as U+FFFD, 3 bytes, as Buffer does). */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
