@@ -69,8 +69,9 @@ export class Logger {
     if (level !== undefined) this.level = level;
     const held = this.pending ?? [];
     this.pending = undefined;
-    const lines = held.filter((p) => rank(p.level) <= rank(this.level)).map((p) => p.line);
-    if (lines.length > 0) this.writeFile(lines.join(""));
+    let lines = "";
+    for (const p of held) if (rank(p.level) <= rank(this.level)) lines += p.line;
+    if (lines !== "") this.writeFile(lines);
   }
 
   /** Adds fields to every later line (pod, container…). */
@@ -91,7 +92,16 @@ export class Logger {
     this.log("debug", msg, fields);
   }
 
+  /** Whether a line at `level` would be written (or held until the level is known). */
+  enabled(level: Level): boolean {
+    return this.pending !== undefined || rank(level) <= rank(this.level);
+  }
+
   log(level: Level, msg: string, fields?: Fields): void {
+    const wanted = rank(level) <= rank(this.level);
+    const toStderr = this.sink === undefined && this.stderr && rank(level) <= rank("warn");
+    // A line nobody will read is not built (a plugin run logs its debug lines at info level).
+    if (!wanted && !toStderr && this.pending === undefined) return;
     const entry: Fields = { time: new Date().toISOString(), level, msg, ...this.context, ...fields };
     // The line's own keys win over fields of the same name (their place in the line stays first).
     entry.time = new Date().toISOString();
@@ -99,10 +109,10 @@ export class Logger {
     entry.msg = msg;
     const line = `${JSON.stringify(entry, errorsAsText)}\n`;
     if (this.sink !== undefined) {
-      if (rank(level) <= rank(this.level)) this.sink(line);
+      if (wanted) this.sink(line);
       return;
     }
-    if (this.stderr && rank(level) <= rank("warn")) {
+    if (toStderr) {
       try {
         writeAllSync(2, line); // whole lines: Bun's stderr may be non-blocking
       } catch {
@@ -113,7 +123,7 @@ export class Logger {
       this.pending.push({ level, line });
       return;
     }
-    if (rank(level) <= rank(this.level)) this.writeFile(line);
+    if (wanted) this.writeFile(line);
   }
 
   private writeFile(text: string): void {

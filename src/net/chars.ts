@@ -62,6 +62,11 @@ export function isGoSpace(c: number): boolean {
   );
 }
 
+/** White space as JavaScript's \s sees it: Go's, without U+0085, with U+FEFF. */
+export function isJsSpace(c: number): boolean {
+  return (isGoSpace(c) && c !== 0x85) || c === 0xfeff;
+}
+
 /** The length of `text` in UTF-8 bytes (a lone surrogate counts as U+FFFD, 3 bytes, as Buffer does). */
 export function utf8Length(text: string): number {
   let bytes = 0;

@@ -1,7 +1,9 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
 // parallel, add policy routing, roll everything back on any failure, return the master's result.
+
+import { eachOf } from "../cni/each.ts";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
-import type { Result } from "../cni/result.ts";
+import type { Interface, IPConfig, Result } from "../cni/result.ts";
 import { clock, delegateContext, type PluginContext, webhookOptions } from "./context.ts";
 import { addChain, type DelegateContext, recordNetwork } from "./delegate.ts";
 import { detach } from "./detach.ts";
@@ -22,16 +24,21 @@ import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
 
 /** The master's result as the runtime needs it: its interface named CNI_IFNAME, `sandbox` set. */
 export function masterResult(result: Result, ifName: string, netns: string): Result {
-  const interfaces = [...(result.interfaces ?? [])].map((i) => ({ ...i }));
-  let index = interfaces.findIndex((i) => i.name === ifName && i.sandbox);
-  if (index < 0) index = interfaces.findIndex((i) => i.name === ifName);
+  const interfaces: Interface[] = [];
+  for (const i of result.interfaces ?? []) interfaces.push({ ...i });
+  let index = -1;
+  for (let n = 0; n < interfaces.length && index < 0; n++) {
+    if (interfaces[n]!.name === ifName && interfaces[n]!.sandbox) index = n;
+  }
+  for (let n = 0; n < interfaces.length && index < 0; n++) if (interfaces[n]!.name === ifName) index = n;
   if (index < 0) {
     interfaces.push({ name: ifName, sandbox: netns });
     index = interfaces.length - 1;
   } else if (!interfaces[index]!.sandbox) {
     interfaces[index]!.sandbox = netns;
   }
-  const ips = (result.ips ?? []).map((ip) => ({ ...ip, interface: ip.interface ?? index }));
+  const ips: IPConfig[] = [];
+  for (const ip of result.ips ?? []) ips.push({ ...ip, interface: ip.interface ?? index });
   return { ...result, interfaces, ips };
 }
 
@@ -50,7 +57,7 @@ export async function planRecord(
     args: dctx.args,
     pod,
     cniVersion: ctx.args.config.cniVersion,
-    networks: await Promise.all(plan.networks.map((n) => recordNetwork(n, dctx))),
+    networks: await Promise.all(eachOf(plan.networks, (n) => recordNetwork(n, dctx))),
   });
   return { record, dctx };
 }
@@ -65,14 +72,16 @@ async function attachAll(
   { pod, mark }: { pod: PodIdentity; mark: (phase: string) => void },
 ): Promise<void> {
   const outcomes = await Promise.allSettled(
-    networks.map(async (net) => {
+    eachOf(networks, async (net) => {
       net.result = await addChain(net, dctx);
       mark(`attach:${net.ifName}`);
       await addPolicy(dctx.netns, net);
       mark(`policy:${net.ifName}`);
     }),
   );
-  const failedAt = outcomes.findIndex((o) => o.status === "rejected");
+  let failedAt = -1;
+  for (let i = 0; i < outcomes.length && failedAt < 0; i++)
+    if (outcomes[i]!.status === "rejected") failedAt = i;
   if (failedAt < 0) return;
   const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
   const net = networks[failedAt]!;
@@ -88,9 +97,11 @@ export async function add(ctx: PluginContext): Promise<Result> {
   const { env } = ctx.args;
   const { conf, log } = ctx;
   // Milliseconds since the process started, at each phase (logged at debug level at the end).
-  const phases: Record<string, number> = { start: Math.round(clock()) };
+  // (to a tenth of a millisecond).
+  const tenths = () => Math.round(clock() * 10) / 10;
+  const phases: Record<string, number> = { start: tenths() };
   const mark = (name: string) => {
-    phases[name] = Math.round(clock());
+    phases[name] = tenths();
   };
   const pod = requirePod(env.args);
   log.with({ pod: podLabel(pod) });
@@ -139,13 +150,15 @@ export async function add(ctx: PluginContext): Promise<Result> {
     networks: networksDir,
   });
   for (const w of plan.warnings) log.warn(w, { reqId: plan.reqId });
-  log.debug("plan", {
-    reqId: plan.reqId,
-    networks: plan.networks.map(
-      (n) => `${n.name}:${n.ifName}:${n.addresses.map((a) => a.address).join(",")}`,
-    ),
-    ms: Math.round(clock() - started),
-  });
+  if (log.enabled("debug")) {
+    const networks: string[] = [];
+    for (const n of plan.networks) {
+      const addresses: string[] = [];
+      for (const a of n.addresses) addresses.push(a.address);
+      networks.push(`${n.name}:${n.ifName}:${addresses.join(",")}`);
+    }
+    log.debug("plan", { reqId: plan.reqId, networks, ms: Math.round(clock() - started) });
+  }
 
   const { record, dctx } = await planRecord(ctx, plan, pod);
   const networks = record.networks;
@@ -170,6 +183,11 @@ export async function add(ctx: PluginContext): Promise<Result> {
   }
   mark("done");
   log.debug("timings", { phases });
-  const master = networks.find((n) => n.master)!;
+  let master = networks[0]!;
+  for (const n of networks) {
+    if (!n.master) continue;
+    master = n;
+    break;
+  }
   return masterResult(master.result!, env.ifName, env.netns);
 }

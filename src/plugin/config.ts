@@ -181,7 +181,9 @@ export function parseMainConfig(conf: NetConf, lenient = false): { config: MainC
     delegateTimeoutMs: numbers.delegateTimeoutMs ?? DEFAULTS.delegateTimeoutMs,
     notifyUrl: strings.notifyUrl,
   };
-  return { config, problems: errors.problems.map((p) => `${p.path}: ${p.message}`) };
+  const problems: string[] = [];
+  for (const p of errors.problems) problems.push(`${p.path}: ${p.message}`);
+  return { config, problems };
 }
 
 /** The logging keys alone, read leniently so that a config with other problems still logs. */

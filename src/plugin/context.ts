@@ -9,6 +9,13 @@ import { delegateArgs } from "./identity.ts";
 import type { WebhookOptions } from "./webhook.ts";
 
 /** Milliseconds since the process started (the phases in the debug log's `timings`). */
+/** The plugin's own directory first, then CNI_PATH's others. */
+function binDirFirst(binDir: string, path: readonly string[]): string[] {
+  const out = [binDir];
+  for (const d of path) if (d !== binDir) out.push(d);
+  return out;
+}
+
 export const clock = (): number => process.uptime() * 1000;
 
 export interface PluginContext {
@@ -72,7 +79,7 @@ export function delegateContext(ctx: PluginContext, netns: string, cniArgs: stri
     containerId: ctx.args.env.containerId,
     netns,
     args: delegateArgs(cniArgs),
-    path: [ctx.conf.binDir, ...ctx.args.env.path.filter((d) => d !== ctx.conf.binDir)],
+    path: binDirFirst(ctx.conf.binDir, ctx.args.env.path),
     timeoutMs: ctx.conf.delegateTimeoutMs,
     log: ctx.log,
   };

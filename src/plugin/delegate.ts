@@ -1,6 +1,7 @@
 // Talking to delegates: the config each plugin of a network gets (with `ipam` set to dockin-ipam
 // and the pod's addresses), the version it is spoken to in, and running a chain for ADD, DEL and
 // CHECK with `prevResult` threaded as libcni does.
+import { eachOf } from "../cni/each.ts";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { execPlugin, findPlugin } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
@@ -60,7 +61,8 @@ export async function delegateVersion(type: string, ctx: DelegateContext): Promi
     timeoutMs: Math.min(ctx.timeoutMs, 10_000),
   });
   const supported = (reply as { supportedVersions?: unknown } | undefined)?.supportedVersions;
-  const list = Array.isArray(supported) ? supported.filter((v): v is string => typeof v === "string") : [];
+  const list: string[] = [];
+  if (Array.isArray(supported)) for (const v of supported) if (typeof v === "string") list.push(v);
   const version = negotiate(LATEST, list);
   if (version === undefined) {
     throw new CniError(
@@ -101,12 +103,14 @@ export function ipamBlock(net: PlannedNetwork, warn: (msg: string) => void): Jso
     for (const a of net.addresses) {
       if (a.gateway === undefined) continue;
       const dst = a.family === 4 ? "0.0.0.0/0" : "::/0";
-      if (!routes.some((r) => r.dst === dst)) routes.push({ dst, gw: a.gateway });
+      let has = false;
+      for (const r of routes) has ||= r.dst === dst;
+      if (!has) routes.push({ dst, gw: a.gateway });
     }
   }
   const ipam: Json = {
     type: IPAM_TYPE,
-    addresses: net.addresses.map((a) =>
+    addresses: eachOf(net.addresses, (a) =>
       a.gateway ? { address: a.address, gateway: a.gateway } : { address: a.address },
     ),
   };
@@ -144,8 +148,8 @@ export function capabilityArgs(
 
 /** The configs of a network's chain, in order, each with the version it will be spoken to in. */
 export async function pluginCalls(net: PlannedNetwork, ctx: DelegateContext): Promise<RecordPlugin[]> {
-  const versions = await Promise.all(net.file.plugins.map((p) => delegateVersion(String(p.type), ctx)));
-  return net.file.plugins.map((plugin, i) => {
+  const versions = await Promise.all(eachOf(net.file.plugins, (p) => delegateVersion(String(p.type), ctx)));
+  return eachOf(net.file.plugins, (plugin, i) => {
     const cniVersion = versions[i]!;
     const config: Json = { ...plugin, cniVersion, name: net.name };
     if (net.master) {
@@ -174,7 +178,9 @@ export async function recordNetwork(n: PlannedNetwork, ctx: DelegateContext): Pr
     addresses: n.addresses,
     plugins: await pluginCalls(n, ctx),
   };
-  if (!n.master && n.addresses.some((a) => a.gateway !== undefined)) net.table = TABLE_BASE + n.index;
+  let hasGateway = false;
+  for (const a of n.addresses) hasGateway ||= a.gateway !== undefined;
+  if (!n.master && hasGateway) net.table = TABLE_BASE + n.index;
   if (n.file.top.disableCheck === true || n.file.top.disableCheck === "true") net.disableCheck = true;
   return net;
 }

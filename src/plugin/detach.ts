@@ -1,6 +1,7 @@
 // Detaching from a record: every network in parallel, as ADD attaches them (each network's rules,
 // then its chain's DEL in reverse order), continuing past failures; the record is removed last,
 // only when everything succeeded.
+import { eachOf } from "../cni/each.ts";
 import { errorText } from "../cni/errors.ts";
 import { delegateContext, type PluginContext } from "./context.ts";
 import { delChain } from "./delegate.ts";
@@ -21,7 +22,7 @@ export async function detach(
   const dctx = delegateContext(ctx, netns, record.args);
   dctx.containerId = record.containerId;
   const outcomes = await Promise.allSettled(
-    record.networks.map(async (net) => {
+    eachOf(record.networks, async (net) => {
       try {
         if (netns !== "") await removePolicy(netns, net);
         await delChain(net, dctx);
@@ -31,7 +32,6 @@ export async function detach(
       }
     }),
   );
-  const failed = outcomes.find((o) => o.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
+  for (const o of outcomes) if (o.status === "rejected") throw o.reason;
   if (removeFile) removeRecord(ctx.conf.cacheDir, record.containerId, record.ifName);
 }

@@ -53,6 +53,7 @@ export function delegateArgs(cniArgs: string): string {
   args.delete("IP");
   args.delete("GATEWAY");
   args.delete("IgnoreUnknown");
-  const pairs = [...args].map(([k, v]) => `${k}=${v}`);
-  return ["IgnoreUnknown=1", ...pairs].join(";");
+  let out = "IgnoreUnknown=1";
+  for (const [k, v] of args) out += `;${k}=${v}`;
+  return out;
 }

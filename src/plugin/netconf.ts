@@ -1,7 +1,10 @@
 // The network configs in confDir: `.json`, `.conf` and `.conflist` files, found by their `name`
 // (the file name does not matter). `//` and `/* */` comments are allowed, as in the seed's samples.
+
 import { readdirSync, readFileSync } from "node:fs";
+import { sortedStrings } from "../cni/each.ts";
 import { joinPath } from "../cni/path.ts";
+import { isJsSpace } from "../net/chars.ts";
 
 type Json = Record<string, unknown>;
 
@@ -47,7 +50,7 @@ export function stripComments(text: string): string {
     } else {
       if ((c === "}" || c === "]") && comma >= 0) out = out.slice(0, comma) + out.slice(comma + 1);
       if (c === ",") comma = out.length;
-      else if (!/\s/.test(c)) comma = -1;
+      else if (!isJsSpace(c.charCodeAt(0))) comma = -1;
       out += c;
       i++;
     }
@@ -64,10 +67,11 @@ export function parseNetworkFile(path: string, text: string): NetworkFile {
   if (isList) {
     const plugins = value.plugins;
     if (!Array.isArray(plugins) || plugins.length === 0) throw new Error('"plugins" is not a non-empty list');
-    plugins.forEach((p, i) => {
+    for (let i = 0; i < plugins.length; i++) {
+      const p: unknown = plugins[i];
       if (!isObject(p) || typeof p.type !== "string" || p.type === "")
         throw new Error(`plugins[${i}] has no "type"`);
-    });
+    }
     const { plugins: _, ...top } = value;
     return { name: value.name, path, plugins: plugins as Json[], top };
   }
@@ -81,13 +85,13 @@ export function loadNetworkDir(dir: string): NetworkDir {
   const broken: string[] = [];
   let names: string[];
   try {
-    names = readdirSync(dir).sort();
+    names = sortedStrings(readdirSync(dir));
   } catch (err) {
     broken.push(`${dir}: ${(err as Error).message}`);
     return { byName, broken };
   }
   for (const entry of names) {
-    if (!/\.(json|conf|conflist)$/.test(entry)) continue;
+    if (!entry.endsWith(".json") && !entry.endsWith(".conf") && !entry.endsWith(".conflist")) continue;
     const path = joinPath(dir, entry);
     try {
       const file = parseNetworkFile(path, readFileSync(path, "utf8"));

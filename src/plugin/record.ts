@@ -147,14 +147,18 @@ function isRecord(r: Record<string, unknown>): boolean {
     typeof r.ifName === "string" &&
     typeof r.netns === "string" &&
     Array.isArray(r.networks) &&
-    r.networks.every(
-      (n: unknown) =>
-        typeof n === "object" &&
-        n !== null &&
-        typeof (n as RecordNetwork).ifName === "string" &&
-        Array.isArray((n as RecordNetwork).plugins),
-    )
+    allNetworks(r.networks)
   );
+}
+
+function allNetworks(list: unknown[]): boolean {
+  for (const n of list) {
+    if (typeof n !== "object" || n === null) return false;
+    if (typeof (n as RecordNetwork).ifName !== "string" || !Array.isArray((n as RecordNetwork).plugins)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 export function readRecordFile(path: string): ReadOutcome {

@@ -1,7 +1,9 @@
 // The webhook's reply, validated whole before anything is created. The result is a plan: which
 // network configs to attach, under which interface names, with which addresses.
+
 import { ifNameProblem } from "../cni/env.ts";
 import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
+import { isName } from "../net/chars.ts";
 import {
   contains,
   type Family,
@@ -50,7 +52,8 @@ export interface ReplyContext {
 }
 
 export const MAX_ENTRIES = 32;
-const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
+/** A network name: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/. */
+const isNetworkName = (text: string): boolean => text.length <= 253 && isName(text, "_.-");
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -146,11 +149,12 @@ function entryAddresses(
     if (!Array.isArray(entry.ips)) {
       errors.add(`${path}.ips`, "is not a list");
     } else {
-      entry.ips.forEach((item: unknown, j) => {
+      for (let j = 0; j < entry.ips.length; j++) {
+        const item: unknown = entry.ips[j];
         const where = `${path}.ips[${j}]`;
         if (!isObject(item)) {
           errors.add(where, "is not an object");
-          return;
+          continue;
         }
         const prefix = typeof item.address === "string" ? parsePrefix(item.address) : undefined;
         if (prefix === undefined || prefix.length === 0) {
@@ -158,13 +162,13 @@ function entryAddresses(
             `${where}.address`,
             `${show(item.address)} is not an address with a prefix length (ip/len)`,
           );
-          return;
+          continue;
         }
         const problem = hostProblem(prefix);
         if (problem) errors.add(`${where}.address`, `${show(item.address)} ${problem}`);
         const gateway = checkGateway(errors, warnings, `${where}.gateway`, prefix, item.gateway, master);
         out.push({ prefix, gateway, where: `${where}.address` });
-      });
+      }
     }
   }
   return out;
@@ -200,11 +204,12 @@ export function validateReply(reply: unknown, ctx: ReplyContext): Plan {
   const masters: number[] = [];
   const ifNames = new Map<string, number>();
   const seen = new Map<string, string>();
-  data.slice(0, MAX_ENTRIES).forEach((entry: unknown, index) => {
+  for (let index = 0; index < Math.min(data.length, MAX_ENTRIES); index++) {
+    const entry: unknown = data[index];
     const path = `data[${index}]`;
     if (!isObject(entry)) {
       errors.add(path, "is not an object");
-      return;
+      continue;
     }
     if (entry.master !== undefined && entry.master !== null && typeof entry.master !== "boolean") {
       errors.add(`${path}.master`, `${show(entry.master)} is not true or false`);
@@ -212,7 +217,7 @@ export function validateReply(reply: unknown, ctx: ReplyContext): Plan {
     const master = entry.master === true;
     if (master) masters.push(index);
     let file: NetworkFile | undefined;
-    if (typeof entry.type !== "string" || !NETWORK_NAME.test(entry.type)) {
+    if (typeof entry.type !== "string" || !isNetworkName(entry.type)) {
       errors.add(`${path}.type`, `${show(entry.type)} is not a network name`);
     } else {
       file = ctx.networks.byName.get(entry.type);
@@ -269,7 +274,7 @@ export function validateReply(reply: unknown, ctx: ReplyContext): Plan {
     if (file !== undefined && ifName !== undefined) {
       networks.push({ index, name: file.name, file, ifName, master, addresses });
     }
-  });
+  }
   if (masters.length === 0) errors.add("data", "no entry is the master (exactly one must have master: true)");
   if (masters.length > 1) {
     errors.add(

@@ -83,9 +83,11 @@ export interface PolicyAddress {
 /** The addresses of a network that get policy routing: those with a gateway (non-master only). */
 export function policyAddresses(net: RecordNetwork): PolicyAddress[] {
   if (net.master || net.table === undefined) return [];
-  return net.addresses.flatMap((a) =>
-    a.gateway === undefined ? [] : [{ address: a.address, gateway: a.gateway, family: a.family }],
-  );
+  const out: PolicyAddress[] = [];
+  for (const a of net.addresses) {
+    if (a.gateway !== undefined) out.push({ address: a.address, gateway: a.gateway, family: a.family });
+  }
+  return out;
 }
 
 /** iproute2 batch lines per family (`ip -batch` takes no family option per line). */
@@ -179,5 +181,7 @@ export async function podLinks(netns: string): Promise<string[]> {
     throw new CniError(ErrorCode.IOFailure, `listing the interfaces in ${netns}: ${run.stderr}`);
   }
   const links = JSON.parse(run.stdout || "[]") as { ifname: string }[];
-  return links.map((l) => l.ifname).filter((n) => n !== "lo");
+  const names: string[] = [];
+  for (const l of links) if (l.ifname !== "lo") names.push(l.ifname);
+  return names;
 }

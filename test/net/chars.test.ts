@@ -8,6 +8,7 @@ import {
   isDigits,
   isGoSpace,
   isHexGroup,
+  isJsSpace,
   isName,
   isShortDecimal,
   utf8Length,
@@ -102,6 +103,14 @@ describe("character checks agree with the expressions they replace", () => {
         return false;
       },
       (s) => GO_SPACE.test(s),
+    ],
+    [
+      "isJsSpace",
+      (s) => {
+        for (let i = 0; i < s.length; i++) if (isJsSpace(s.charCodeAt(i))) return true;
+        return false;
+      },
+      (s) => /\s/.test(s),
     ],
   ];
   for (const [name, ours, theirs] of cases) {
