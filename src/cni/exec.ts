@@ -70,6 +70,11 @@ function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
   if (e.ifName !== undefined) out.CNI_IFNAME = e.ifName;
   if (e.args !== undefined) out.CNI_ARGS = e.args;
   out.CNI_PATH = e.path.join(":");
+  // A delegate's IPAM plugin inherits the delegate's environment (libcni passes it on): this
+  // starts dockin-ipam, and any other plugin built on Bun, without JavaScriptCore's JIT, which a
+  // run of a few milliseconds never repays (0.91x of its time; BENCHMARKS.md). Go plugins
+  // ignore it.
+  out.BUN_JSC_useJIT = "0";
   return out;
 }
 
