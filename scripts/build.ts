@@ -2,7 +2,7 @@
 // (`bun build --compile`), with every role in it, and dist/bin/dockin-cni and dist/bin/dockin-ipam
 // as hard links to it. It acts on the name it runs as (src/bin/main.ts); it needs neither Node nor
 // Bun on the host. Runs under the pinned Bun: `npm run build`, or
-//   node_modules/@oven/bun-linux-x64/bin/bun scripts/build.ts [--baseline] [--out DIR]
+//   node_modules/@oven/bun-linux-x64/bin/bun scripts/build.ts [--baseline] [--out DIR] [--jit-policy N]
 //
 // - ES modules with code splitting: each role is its own chunk, loaded by the dispatcher's
 //   dynamic import, so a plugin never parses the RM, the CLI or the etcd client.
@@ -101,8 +101,6 @@ export interface BuildOptions {
   baseline?: boolean;
   /** The JIT tier-up threshold scale the executable starts with (default JIT_POLICY). */
   jitPolicy?: number;
-  /** Bytecode order files (a profile of runs, `BUN_BYTECODE_ORDER_OUT`), to lay the bytecode out by. */
-  bytecodeOrder?: string[];
 }
 
 /**
@@ -132,7 +130,6 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
       autoloadDotenv: false,
       autoloadBunfig: false,
       jitPolicy: opts.jitPolicy ?? JIT_POLICY,
-      ...(opts.bytecodeOrder === undefined ? {} : { bytecodeOrder: opts.bytecodeOrder }),
     },
     format: "esm",
     splitting: true,
@@ -162,13 +159,11 @@ if (import.meta.main) {
       baseline: { type: "boolean", default: false },
       out: { type: "string" },
       "jit-policy": { type: "string" },
-      "bytecode-order": { type: "string" },
     },
   });
   const exe = await buildExecutable({
     baseline: values.baseline,
     ...(values["jit-policy"] === undefined ? {} : { jitPolicy: Number(values["jit-policy"]) }),
-    ...(values["bytecode-order"] === undefined ? {} : { bytecodeOrder: values["bytecode-order"].split(",") }),
     ...(values.out === undefined ? {} : { out: values.out }),
   });
   const mb = (statSync(exe).size / 1024 / 1024).toFixed(0);
