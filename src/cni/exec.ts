@@ -97,8 +97,12 @@ export interface RunOutcome {
 
 export interface RunOptions {
   env: NodeJS.ProcessEnv;
-  /** Written to the process's stdin. */
-  input: string;
+  /**
+   * Written to the process's stdin. A promise: the process starts at once and waits for its input
+   * (a program that reads stdin line by line, as `ip -batch -`, pays its start-up meanwhile); the
+   * deadline runs from the moment the input is written. A rejected promise closes stdin empty.
+   */
+  input: string | Promise<string>;
   timeoutMs: number;
   /**
    * Its own process group, killed whole at the deadline (what it started goes too); otherwise
@@ -155,9 +159,10 @@ export async function runProcess(
   args: readonly string[],
   opts: RunOptions,
 ): Promise<RunOutcome> {
+  const input = opts.input;
   const child = Bun.spawn([file, ...args], {
     env: opts.env,
-    stdin: Buffer.from(opts.input),
+    stdin: typeof input === "string" ? new TextEncoder().encode(input) : "pipe",
     stdout: "pipe",
     stderr: "pipe",
     // Its own process group (setsid), so that a kill reaches what it started too.
@@ -177,11 +182,30 @@ export async function runProcess(
   const stop = new Promise<void>((r) => {
     release = r;
   });
-  const timer = setTimeout(() => {
-    timedOut = true;
-    kill();
-    release();
-  }, opts.timeoutMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let finished = false;
+  const arm = () => {
+    if (finished) return; // it exited before its input came: nothing to time
+    timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+      release();
+    }, opts.timeoutMs);
+  };
+  if (typeof input === "string") arm();
+  else {
+    const sink = child.stdin as import("bun").FileSink;
+    const close = (text: string) => {
+      try {
+        if (text !== "") sink.write(text);
+        sink.end();
+      } catch {
+        // it has exited already: its outcome says why
+      }
+      arm();
+    };
+    input.then(close, () => close(""));
+  }
   let written = 0;
   const count = (n: number) => {
     written += n;
@@ -210,6 +234,7 @@ export async function runProcess(
       ...(overflowed ? { overflowed } : {}),
     };
   } finally {
+    finished = true;
     clearTimeout(timer);
     clearTimeout(linger);
     release();

@@ -63,8 +63,9 @@ export async function planRecord(
 }
 
 /**
- * Attaches every network in parallel (its chain, then its policy routing); throws the first
- * network's failure, with the network named, once all of them have settled.
+ * Attaches every network in parallel (its chain, then its policy routing, whose `ip` starts with
+ * the chain and waits for it); throws the first network's failure, with the network named, once
+ * all of them have settled.
  */
 async function attachAll(
   networks: RecordNetwork[],
@@ -73,9 +74,16 @@ async function attachAll(
 ): Promise<void> {
   const outcomes = await Promise.allSettled(
     eachOf(networks, async (net) => {
-      net.result = await addChain(net, dctx);
+      const chain = addChain(net, dctx);
+      const policy = addPolicy(dctx.netns, net, chain);
+      try {
+        net.result = await chain;
+      } catch (err) {
+        await policy; // its `ip` exits without a command: nothing of it outlives the failure
+        throw err;
+      }
       mark(`attach:${net.ifName}`);
-      await addPolicy(dctx.netns, net);
+      await policy;
       mark(`policy:${net.ifName}`);
     }),
   );

@@ -1,6 +1,6 @@
-// Detaching from a record: every network in parallel, as ADD attaches them (each network's rules,
-// then its chain's DEL in reverse order), continuing past failures; the record is removed last,
-// only when everything succeeded.
+// Detaching from a record: every network in parallel, as ADD attaches them (each network's rules
+// and its chain's DEL in reverse order, side by side), continuing past failures; the record is
+// removed last, only when everything succeeded.
 import { eachOf } from "../cni/each.ts";
 import { errorText } from "../cni/errors.ts";
 import { delegateContext, type PluginContext } from "./context.ts";
@@ -24,8 +24,14 @@ export async function detach(
   const outcomes = await Promise.allSettled(
     eachOf(record.networks, async (net) => {
       try {
-        if (netns !== "") await removePolicy(netns, net);
-        await delChain(net, dctx);
+        // The rules and the chain are independent (the table's routes go with the interface):
+        // both at once, each settled before the network counts as detached.
+        const [rules, chain] = await Promise.allSettled([
+          netns === "" ? undefined : removePolicy(netns, net),
+          delChain(net, dctx),
+        ]);
+        if (rules.status === "rejected") throw rules.reason;
+        if (chain.status === "rejected") throw chain.reason;
       } catch (err) {
         ctx.log.error("detach failed", { network: net.name, ifName: net.ifName, error: errorText(err) });
         throw err;

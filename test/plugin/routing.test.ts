@@ -83,3 +83,49 @@ for (const [way, path] of [
     });
   });
 }
+
+describe("addPolicy() started before its chain has attached", () => {
+  /** The `ip` processes running in the test's namespace (by their command line). */
+  const ipsRunning = () =>
+    sh("ps", ["-eo", "args"])
+      .split("\n")
+      .filter((l) => l.includes(`-n ${ns} -4 -batch`)).length;
+
+  it("waits for the chain, then adds the routes and the rule once the link exists", async () => {
+    trySh("ip", ["-n", ns, "-4", "route", "flush", "table", "1001"]);
+    trySh("ip", ["-n", ns, "-4", "rule", "del", "from", "10.99.0.2", "lookup", "1001"]);
+    sh("ip", ["-n", ns, "link", "del", "net1"]);
+    let attach: () => void = () => {};
+    const attached = new Promise<void>((r) => {
+      attach = r;
+    });
+    const policy = addPolicy(named, net, attached);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(ipsRunning(), 1, "its ip is started and waits for its commands");
+    assert.doesNotMatch(rules(), /lookup 1001/, "nothing is added before the chain has attached");
+    // What the chain does: the link appears, with its address.
+    sh("ip", ["-n", ns, "link", "add", "net1", "type", "veth", "peer", "name", "peer1"]);
+    sh("ip", ["-n", ns, "addr", "add", "10.99.0.2/24", "dev", "net1"]);
+    sh("ip", ["-n", ns, "link", "set", "net1", "up"]);
+    sh("ip", ["-n", ns, "link", "set", "peer1", "up"]);
+    attach();
+    await policy;
+    assert.match(rules(), /from 10\.99\.0\.2 lookup 1001/);
+    assert.match(sh("ip", ["-n", ns, "-4", "route", "show", "table", "1001"]), /default via 10\.99\.0\.1/);
+    await removePolicy(named, net);
+  });
+
+  it("a chain that fails leaves no rule and no process behind, and its error is the chain's alone", async () => {
+    const attached = Promise.reject(new Error("bridge failed"));
+    attached.catch(() => {});
+    await addPolicy(named, net, attached); // resolves: the failure is reported by the chain's caller
+    assert.doesNotMatch(rules(), /lookup 1001/);
+    assert.equal(ipsRunning(), 0);
+  });
+
+  it("a command that fails once the chain has attached is the policy's error, with iproute2's words", async () => {
+    const broken: RecordNetwork = { ...net, ifName: "nosuchlink" };
+    await assert.rejects(addPolicy(named, broken, Promise.resolve()), /adding policy routing.*nosuchlink/s);
+    assert.equal(ipsRunning(), 0);
+  });
+});

@@ -95,3 +95,33 @@ describe("runProcess()", () => {
     }
   });
 });
+
+describe("runProcess() with an input still to come", () => {
+  it("starts the process at once, gives it the input when it comes, and times it from then", async () => {
+    let give: (text: string) => void = () => {};
+    const input = new Promise<string>((r) => {
+      give = r;
+    });
+    const started = Date.now();
+    const run = runProcess(script, ["0"], opts({ input, timeoutMs: 300 }));
+    await new Promise((r) => setTimeout(r, 600)); // longer than the deadline: it has not begun
+    give("late input");
+    const out = await run;
+    assert.equal(out.timedOut, false);
+    assert.equal(out.code, 0);
+    assert.deepEqual(JSON.parse(out.stdout), { len: 10, head: "late " });
+    assert.ok(Date.now() - started >= 600);
+  });
+  it("an input that fails closes stdin empty", async () => {
+    const input = Promise.reject(new Error("no input after all"));
+    const out = await runProcess(script, ["0"], opts({ input }));
+    assert.equal(out.code, 0);
+    assert.deepEqual(JSON.parse(out.stdout), { len: 0, head: "" });
+  });
+  it("a process that exits before its input comes is done, and the input is not waited for", async () => {
+    const input = new Promise<string>(() => {}); // never comes
+    const out = await runProcess("/bin/sh", ["-c", "exit 4"], opts({ input, timeoutMs: 200 }));
+    assert.equal(out.code, 4);
+    assert.equal(out.timedOut, false);
+  });
+});
