@@ -28,6 +28,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { JIT_POLICY } from "../scripts/build.ts";
 import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
 import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
@@ -136,7 +137,7 @@ function netns(name: string): string {
 }
 
 // The floors: programs compiled by the same Bun, as the build compiles ours (bytecode, ES module,
-// no .env or bunfig.toml read at start): an empty one, and one that echoes its stdin.
+// the JIT held back, no .env or bunfig.toml read at start): an empty one, and one that echoes its stdin.
 function compile(name: string, source: string): string {
   const file = join(work, name);
   writeFileSync(`${file}.ts`, source);
@@ -149,6 +150,7 @@ function compile(name: string, source: string): string {
       "--bytecode",
       "--minify",
       "--format=esm",
+      `--compile-jit-policy=${JIT_POLICY}`,
       "--no-compile-autoload-dotenv",
       "--no-compile-autoload-bunfig",
       "--outfile",
@@ -159,7 +161,18 @@ function compile(name: string, source: string): string {
   return file;
 }
 const empty = compile("empty", "export {};\n");
-const echo = compile("echo", "await Bun.write(Bun.stdout, await Bun.stdin.text());\n");
+// The echo reads stdin as the plugins do (src/cni/skel.ts: the stream, not Bun.stdin.text(), which
+// starts two thread-pool threads).
+const echo = compile(
+  "echo",
+  [
+    "const reader = Bun.stdin.stream().getReader();",
+    "const chunks = [];",
+    "for (;;) { const { done, value } = await reader.read(); if (done) break; chunks.push(value); }",
+    "await Bun.write(Bun.stdout, new Blob(chunks));",
+    "",
+  ].join("\n"),
+);
 
 interface Sample {
   wall: number;

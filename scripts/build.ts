@@ -109,7 +109,7 @@ export interface BuildOptions {
  * (an IPAM run: 2.31x of Go static with the normal policy, 2.16x with this; BENCHMARKS.md). The
  * RM's server sets the normal policy back when it starts listening (src/rm/server.ts).
  */
-const JIT_POLICY = 1000;
+export const JIT_POLICY = 1000;
 
 /** Builds the executable and its plugin links; returns the executable's path. */
 export async function buildExecutable(opts: BuildOptions = {}): Promise<string> {
