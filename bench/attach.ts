@@ -5,7 +5,9 @@
 //   - dockin-cni (dist/bin) attaching the same two networks, asked by a webhook on loopback;
 //   - optionally another build of dockin-cni (e.g. the Node build of an earlier commit), with its
 //     own dockin-ipam: pass the directory that holds both;
-//   - dockin-ipam ADD against Go `static` ADD, called directly (an IPAM plugin's whole cost);
+//   - dockin-ipam ADD against Go `static` ADD, called directly (an IPAM plugin's whole cost), and
+//     again with the environment dockin-cni gives its delegates (BUN_JSC_useJIT=0), as bridge runs
+//     it inside a pod's attach;
 //   - an empty executable compiled by the same Bun (the runtime's start-up: the floor), and one that
 //     only reads its stdin and writes it back (the least any IPAM plugin does: its floor).
 // Prints the median wall clock, the mean CPU of the process tree (the kernel counts it in 10 ms
@@ -214,6 +216,16 @@ try {
             ipamConfig("dockin-ipam"),
           ),
       ],
+      [
+        // As bridge runs it under dockin-cni: with the environment dockin-cni gives its delegates.
+        "dockin-ipam ADD, JIT off (as in a pod's chain)",
+        () =>
+          run(
+            join(builds["dockin-cni"]!, "dockin-ipam"),
+            { ...cniEnv("ADD", ipamNs, `j${i}`), BUN_JSC_useJIT: "0" },
+            ipamConfig("dockin-ipam"),
+          ),
+      ],
     ];
     const pods: { name: string; ns: string; del: () => Promise<void> }[] = [];
     {
@@ -267,6 +279,7 @@ try {
       ratio(`${name}: 2 networks: DEL`, "Go: bridge+static, 2 networks in sequence: DEL");
     }
     ratio("dockin-ipam ADD (IPAM alone)", "Go static ADD (IPAM alone)");
+    ratio("dockin-ipam ADD, JIT off (as in a pod's chain)", "Go static ADD (IPAM alone)");
     ratio("Bun executable echoing stdin (IPAM floor)", "Go static ADD (IPAM alone)");
   }
 } finally {
