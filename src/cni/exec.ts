@@ -125,11 +125,17 @@ async function drain(
   const kept: Uint8Array[] = [];
   let keptBytes = 0;
   const reader = stream.getReader();
-  const stopped = stop.then(() => undefined);
+  // A stop cancels the stream, which ends the pending read as if the pipe had closed (cheaper than
+  // racing every read against the stop: Promise.race is compiled at its first call).
+  let stopped = false;
+  void stop.then(() => {
+    stopped = true;
+    reader.cancel().catch(() => {});
+  });
   try {
     for (;;) {
-      const next = await Promise.race([reader.read(), stopped]);
-      if (next === undefined || next.done) break;
+      const next = await reader.read();
+      if (next.done || stopped) break;
       const chunk = next.value;
       onBytes(chunk.length);
       if (keptBytes < max) {
@@ -141,7 +147,14 @@ async function drain(
   } finally {
     reader.cancel().catch(() => {});
   }
-  return Buffer.concat(kept).toString("utf8");
+  if (kept.length === 1) return new TextDecoder().decode(kept[0]);
+  const all = new Uint8Array(keptBytes);
+  let at = 0;
+  for (const part of kept) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return new TextDecoder().decode(all);
 }
 
 /** How long the pipes may stay open once the process has exited (its descendants hold them). */

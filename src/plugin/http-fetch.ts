@@ -70,6 +70,15 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     abort.abort();
     throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
   }
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    // A declared length within the bound: read whole by the runtime (the reader below, chunk by
+    // chunk through the streams' JavaScript, costs a plugin run about 0.2 ms more).
+    try {
+      return { status: res.status, headers, body: await res.text() };
+    } catch (err) {
+      throw new TransportError(`reading the reply: ${transportMessage(err)}`, { cause: err });
+    }
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -88,5 +97,11 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     if (err instanceof TooLarge) throw err;
     throw new TransportError(`reading the reply: ${transportMessage(err)}`, { cause: err });
   }
-  return { status: res.status, headers, body: Buffer.concat(chunks).toString("utf8") };
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return { status: res.status, headers, body: new TextDecoder().decode(all) };
 }
