@@ -1,7 +1,7 @@
 // Running a delegate plugin: find it, give it an explicit environment, its config on stdin and a
 // deadline, then read its result or error. `dockin-cni` runs `bridge` this way.
 import { accessSync, constants, statSync } from "node:fs";
-import { isName } from "../net/chars.ts";
+import { decodeUtf8, isName } from "../net/chars.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { joinPath } from "./path.ts";
 import type { Verb } from "./version.ts";
@@ -147,14 +147,7 @@ async function drain(
   } finally {
     reader.cancel().catch(() => {});
   }
-  if (kept.length === 1) return new TextDecoder().decode(kept[0]);
-  const all = new Uint8Array(keptBytes);
-  let at = 0;
-  for (const part of kept) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return new TextDecoder().decode(all);
+  return decodeUtf8(kept);
 }
 
 /** How long the pipes may stay open once the process has exited (its descendants hold them). */

@@ -7,6 +7,7 @@
 // plugin run (this driver, env.ts, version.ts, result.ts, the IPAM config), plain loops stand
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
+import { decodeUtf8 } from "../net/chars.ts";
 import {
   type CniEnv,
   checkNetnsNotOwn,
@@ -97,26 +98,17 @@ const NO_STDIN = new Set(["EAGAIN", "EOF", "EBADF"]);
 /**
  * A stream's whole content as text. Bun.stdin.text() starts two thread-pool threads to read a
  * pipe; the stream reads it on the event loop: 0.33-0.37 ms against 0.60 for a small config
- * (BENCHMARKS.md). The bytes are decoded once, whole: a character may straddle two chunks.
+ * (BENCHMARKS.md).
  */
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
-  let size = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
-    size += value.length;
   }
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return new TextDecoder().decode(all);
+  return decodeUtf8(chunks);
 }
 
 export const processIO: PluginIO = {

@@ -84,3 +84,17 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/** UTF-8 bytes read in chunks, as text (a character may straddle two chunks: decoded whole). */
+export function decodeUtf8(chunks: readonly Uint8Array[]): string {
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  let size = 0;
+  for (const chunk of chunks) size += chunk.length;
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return new TextDecoder().decode(all);
+}

@@ -1,6 +1,8 @@
 // One HTTP exchange through the runtime's fetch. On Bun, fetch is native: it needs neither
 // node:net nor node:tls nor the stream machinery that loading them brings, which cost a plugin
 // about a quarter of its own start-up (BENCHMARKS.md). TLS settings go in Bun's `tls` option.
+import { decodeUtf8 } from "../net/chars.ts";
+
 export interface Exchange {
   method: string;
   url: URL;
@@ -97,11 +99,5 @@ export async function fetchExchange(ex: Exchange, onCancel: (cancel: () => void)
     if (err instanceof TooLarge) throw err;
     throw new TransportError(`reading the reply: ${transportMessage(err)}`, { cause: err });
   }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return { status: res.status, headers, body: new TextDecoder().decode(all) };
+  return { status: res.status, headers, body: decodeUtf8(chunks) };
 }

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  decodeUtf8,
   isDigits,
   isGoSpace,
   isHexGroup,
@@ -127,5 +128,16 @@ describe("character checks agree with the expressions they replace", () => {
 
   it("utf8Length counts as Buffer.byteLength does, lone surrogates included", () => {
     for (const s of samples) assert.equal(utf8Length(s), Buffer.byteLength(s, "utf8"), JSON.stringify(s));
+  });
+});
+
+describe("decodeUtf8", () => {
+  it("decodes chunks whole, a character split between two chunks included", () => {
+    const bytes = new TextEncoder().encode('{"name":"réseau-😀"}');
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      assert.equal(decodeUtf8([bytes.subarray(0, cut), bytes.subarray(cut)]), '{"name":"réseau-😀"}');
+    }
+    assert.equal(decodeUtf8([]), "");
+    assert.equal(decodeUtf8([bytes]), '{"name":"réseau-😀"}');
   });
 });
