@@ -147,7 +147,7 @@ async function drain(
   } finally {
     reader.cancel().catch(() => {});
   }
-  return decodeUtf8(kept);
+  return decodeUtf8(kept, true);
 }
 
 /** How long the pipes may stay open once the process has exited (its descendants hold them). */
@@ -201,12 +201,17 @@ export async function runProcess(
   if (typeof input === "string") arm();
   else {
     const sink = child.stdin as import("bun").FileSink;
+    // Writing to a process that has exited fails (EPIPE), at once or in the promise returned:
+    // its outcome says why it exited.
+    const quiet = (written: unknown) => {
+      if (written instanceof Promise) written.catch(() => {});
+    };
     const close = (text: string) => {
       try {
-        if (text !== "") sink.write(text);
-        sink.end();
+        if (text !== "") quiet(sink.write(text));
+        quiet(sink.end());
       } catch {
-        // it has exited already: its outcome says why
+        // the same, thrown
       }
       arm();
     };

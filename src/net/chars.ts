@@ -26,8 +26,9 @@ export function isShortDecimal(text: string): boolean {
 export function isHexGroup(text: string): boolean {
   if (text.length === 0 || text.length > 4) return false;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i) | 0x20; // ASCII letters to lower case; digits keep their code
-    if (!isDigitCode(c) && !(c >= 0x61 && c <= 0x66)) return false;
+    const c = text.charCodeAt(i);
+    const lower = c | 0x20; // A-F to a-f (only those land in a-f: other codes stay outside)
+    if (!isDigitCode(c) && !(lower >= 0x61 && lower <= 0x66)) return false;
   }
   return true;
 }
@@ -85,9 +86,14 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** UTF-8 bytes read in chunks, as text (a character may straddle two chunks: decoded whole). */
-export function decodeUtf8(chunks: readonly Uint8Array[]): string {
-  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+/**
+ * UTF-8 bytes read in chunks, as text (a character may straddle two chunks: decoded whole). A
+ * leading byte order mark is dropped, as Blob.text() drops it, or kept with `keepBom`, as
+ * Buffer.toString() keeps it.
+ */
+export function decodeUtf8(chunks: readonly Uint8Array[], keepBom = false): string {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: keepBom });
+  if (chunks.length === 1) return decoder.decode(chunks[0]);
   let size = 0;
   for (const chunk of chunks) size += chunk.length;
   const all = new Uint8Array(size);
@@ -96,5 +102,5 @@ export function decodeUtf8(chunks: readonly Uint8Array[]): string {
     all.set(chunk, at);
     at += chunk.length;
   }
-  return new TextDecoder().decode(all);
+  return decoder.decode(all);
 }

@@ -30,8 +30,9 @@ export async function detach(
           netns === "" ? undefined : removePolicy(netns, net),
           delChain(net, dctx),
         ]);
-        if (rules.status === "rejected") throw rules.reason;
+        // The chain's failure first: it says what is still attached.
         if (chain.status === "rejected") throw chain.reason;
+        if (rules.status === "rejected") throw rules.reason;
       } catch (err) {
         ctx.log.error("detach failed", { network: net.name, ifName: net.ifName, error: errorText(err) });
         throw err;

@@ -123,6 +123,7 @@ export async function addPolicy(
   const runs: Promise<Run>[] = [];
   for (const [family, lines] of commands(net, "add")) {
     const input = attached.then(() => `${lines.join("\n")}\n`);
+    input.catch(() => {}); // a failed chain is reported by its caller, even if `ip` never started
     runs.push(runIn(netns, [`-${family}`, "-batch", "-"], input));
   }
   const outcomes = await Promise.allSettled(runs);

@@ -24,8 +24,16 @@ const ALPHABET = [
   "\v",
   "\f",
   "\r",
+  "\u0000",
   "\u0008",
   "\u000e",
+  "\u0010", // | 0x20 is "0": a digit only to a careless case fold
+  "\u0011",
+  "\u0019",
+  "\u001f",
+  "\u0046", // F
+  "\u0066", // f
+  "\u0047", // G
   "\u0085",
   "\u00a0",
   "\u00e9",
@@ -139,5 +147,11 @@ describe("decodeUtf8", () => {
     }
     assert.equal(decodeUtf8([]), "");
     assert.equal(decodeUtf8([bytes]), '{"name":"réseau-😀"}');
+  });
+  it("drops a leading byte order mark as Blob.text() does, or keeps it as Buffer does", () => {
+    const withBom = new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d]);
+    assert.equal(decodeUtf8([withBom]), "{}");
+    assert.equal(decodeUtf8([withBom], true), Buffer.from(withBom).toString("utf8"));
+    assert.equal(decodeUtf8([withBom.subarray(0, 2), withBom.subarray(2)], true), "\ufeff{}");
   });
 });

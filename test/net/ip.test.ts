@@ -91,6 +91,8 @@ describe("parseIP() and formatIP() print addresses as Go does", () => {
     ["1.2.3.4::", "IPv4 before '::'"],
     ["::1.2.3", "a short embedded IPv4"],
     [":1.2.3.4", "IPv4 after a single colon"],
+    ["fe80::\u0010", "a control character in a group (not a hex digit, whatever its case fold)"],
+    ["\u0011::1", "a control character leading a group"],
   ];
   for (const [text, why] of invalid) {
     it(`rejects ${JSON.stringify(text)}: ${why}`, () => {

@@ -229,3 +229,39 @@ describe("the webhook client (fetch)", () => {
     }
   });
 });
+
+describe("the webhook client and compressed replies", () => {
+  test("counts a compressed body as it inflates: a small gzip of a large reply is refused", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const packed = gzipSync(Buffer.from(`"${"x".repeat(50_000)}"`));
+    assert.ok(packed.length < 1000, `test setup: ${packed.length} bytes compressed`);
+    const head = `HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${packed.length}\r\n\r\n`;
+    const { port, server } = await rawServer(Buffer.concat([Buffer.from(head), packed]));
+    try {
+      await assert.rejects(get(port), (err: unknown) => err instanceof TooLarge);
+    } finally {
+      await close(server);
+    }
+  });
+  test("reads a compressed reply within the bound, inflated", async () => {
+    const { gzipSync } = await import("node:zlib");
+    const packed = gzipSync(Buffer.from('{"code":0}'));
+    const head = `HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ${packed.length}\r\n\r\n`;
+    const { port, server } = await rawServer(Buffer.concat([Buffer.from(head), packed]));
+    try {
+      assert.equal((await get(port)).body, '{"code":0}');
+    } finally {
+      await close(server);
+    }
+  });
+  test("keeps a byte order mark at the start of a reply, as it arrives", async () => {
+    const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("{}")]);
+    const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const { port, server } = await rawServer(Buffer.concat([Buffer.from(head), body]));
+    try {
+      assert.equal((await get(port)).body, "\ufeff{}");
+    } finally {
+      await close(server);
+    }
+  });
+});

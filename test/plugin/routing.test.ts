@@ -129,3 +129,22 @@ describe("addPolicy() started before its chain has attached", () => {
     assert.equal(ipsRunning(), 0);
   });
 });
+
+describe("addPolicy() when its ip cannot run", () => {
+  const gone = "/var/run/netns/dk-rt-no-such-namespace";
+  it("the namespace is gone and the chain fails: it resolves, nothing unhandled", async () => {
+    const attached = Promise.reject(new Error("bridge failed"));
+    attached.catch(() => {});
+    await addPolicy(gone, net, attached);
+  });
+  it("the namespace is gone and the chain attaches: the policy's error, not a broken pipe", async () => {
+    let attach: () => void = () => {};
+    const attached = new Promise<void>((r) => {
+      attach = r;
+    });
+    const policy = addPolicy(gone, net, attached);
+    await new Promise((r) => setTimeout(r, 200)); // nsenter has failed and exited by now
+    attach(); // its commands go to a closed pipe
+    await assert.rejects(policy, /adding policy routing for network "storage"/);
+  });
+});
