@@ -2,21 +2,11 @@
 // synchronously (the process may exit right after), to a file and, for errors, to stderr.
 // Lines logged before the configuration names the file are kept and written once it does.
 // Never to stdout: that is the protocol channel.
-import {
-  appendFileSync,
-  closeSync,
-  linkSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from "node:fs";
+import { appendFileSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { utf8Length } from "../net/chars.ts";
 import { errorText } from "./errors.ts";
+import { takeLockFile } from "./lockfile.ts";
 import { dirName } from "./path.ts";
-import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
 import { writeAllSync } from "./write.ts";
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
@@ -149,7 +139,7 @@ export class Logger {
 
   /** Appends to the file, first moving it to `<file>.1` when the text would take it past maxBytes. */
   private append(file: string, text: string): void {
-    const room = this.maxBytes - Buffer.byteLength(text);
+    const room = this.maxBytes - utf8Length(text);
     if (sizeOf(file) > Math.max(room, 0)) rotate(file, room);
     appendFileSync(file, text, { mode: 0o600 });
   }
@@ -182,72 +172,13 @@ function rotate(file: string, room: number): void {
   }
 }
 
+/** The rotation lock, when no live process holds it; any failure but a holder: no rotation. */
 function takeLock(lock: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, "wx", 0o600);
-      try {
-        writeSync(fd, JSON.stringify(processIdentity(process.pid) ?? { pid: process.pid }));
-      } finally {
-        closeSync(fd);
-      }
-      return true;
-    } catch (err) {
-      // Taken by another process; any other failure: append without rotating.
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") return false;
-    }
-    if (!clearStaleLock(lock)) return false;
-  }
-  return false;
-}
-
-/** A lock holder read from the lock file; undefined while it is being written (or unreadable). */
-function holderOf(lock: string): ProcessIdentity | undefined {
   try {
-    const v = JSON.parse(readFileSync(lock, "utf8")) as Partial<ProcessIdentity>;
-    return typeof v.pid === "number" && typeof v.start === "number"
-      ? { pid: v.pid, start: v.start }
-      : undefined;
+    return takeLockFile(lock);
   } catch {
-    return undefined;
-  }
-}
-
-/** A lock without a readable holder is given this long (ms) before it counts as left behind. */
-const UNREADABLE_LOCK_MS = 10_000;
-
-/** Removes the lock when its holder is gone; true when it did (or the lock was gone already). */
-function clearStaleLock(lock: string): boolean {
-  const holder = holderOf(lock);
-  if (holder === undefined) {
-    let age: number;
-    try {
-      age = Date.now() - statSync(lock).mtimeMs;
-    } catch {
-      return true;
-    }
-    if (age < UNREADABLE_LOCK_MS) return false;
-  } else if (stillRunning(holder)) return false;
-  // Moved aside first, so that of two processes clearing it only one succeeds; what was moved may
-  // be a lock another process took meanwhile, which is put back.
-  const aside = `${lock}.${process.pid}.stale`;
-  try {
-    renameSync(lock, aside);
-  } catch {
-    return true;
-  }
-  const moved = holderOf(aside);
-  if (moved !== undefined && stillRunning(moved)) {
-    try {
-      linkSync(aside, lock);
-    } catch {
-      // a third process holds the lock now
-    }
-    rmSync(aside, { force: true });
     return false;
   }
-  rmSync(aside, { force: true });
-  return true;
 }
 
 /** JSON replacer: an Error becomes its message and its causes' (JSON.stringify prints it as {}). */

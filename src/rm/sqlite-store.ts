@@ -8,6 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { lockHolder, releaseLockFile, takeLockFile } from "../cni/lockfile.ts";
 import type { Family } from "../net/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
@@ -146,15 +147,30 @@ class SqliteStore implements Store {
   private recentRows = 0;
   private foldQueued = false;
   private closed = false;
+  /** `<path>.writer`: this store answers reads from memory, so it must be the file's only writer. */
+  private readonly lock: string | undefined;
 
   constructor(path: string, options: SqliteOptions) {
     this.description = `sqlite:${path}`;
     this.recordHistory = options.history ?? true;
     this.foldRows = Math.max(1, options.foldRows ?? HISTORY_FOLD_ROWS);
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") {
+      mkdirSync(dirname(path), { recursive: true });
+      this.lock = `${path}.writer`;
+      if (!takeLockFile(this.lock)) {
+        const holder = lockHolder(this.lock);
+        throw new Error(
+          `"${path}" is in use by another dockin RM${holder === undefined ? "" : ` (pid ${holder.pid})`}: a store ` +
+            "answers from memory what it wrote, so two on one file would give stale answers; stop the other " +
+            `one first, or give this one another file (the lock is ${this.lock}; it is cleared by itself ` +
+            "once its process is gone)",
+        );
+      }
+    }
     try {
       this.db = new DatabaseSync(path);
     } catch (err) {
+      this.unlock();
       throw new Error(`opening SQLite database "${path}"`, { cause: err });
     }
     try {
@@ -172,8 +188,13 @@ class SqliteStore implements Store {
       this.recentRows = Number(this.db.prepare("SELECT count(*) AS n FROM history_recent").get()?.n ?? 0);
     } catch (err) {
       this.db.close();
+      this.unlock();
       throw err;
     }
+  }
+
+  private unlock(): void {
+    if (this.lock !== undefined) releaseLockFile(this.lock);
   }
 
   private migrate(): void {
@@ -727,5 +748,6 @@ class SqliteStore implements Store {
     this.closed = true;
     this.stmts.clear();
     this.db.close();
+    this.unlock();
   }
 }

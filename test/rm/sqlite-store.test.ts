@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -345,5 +345,59 @@ describe("sqlite store", () => {
     const store = await openSqliteStore(join(dir, "closed.db"));
     await store.close();
     await assert.rejects(store.ping(), /store is closed/);
+  });
+});
+
+describe("sqlite store: one writer to a file", () => {
+  // It answers reads from memory between its own writes: a second writer would make them stale.
+  it("a second store on the file is refused while the first is open, naming its process; taken once it closes", async () => {
+    const path = join(dir, "one-writer.db");
+    const first = await openSqliteStore(path);
+    await assert.rejects(
+      openSqliteStore(path),
+      new RegExp(`in use by another dockin RM \\(pid ${process.pid}\\).*stale answers`),
+    );
+    assert.ok(existsSync(`${path}.writer`));
+    await first.ping(); // the refused open left the first one alone
+    await first.close();
+    assert.equal(existsSync(`${path}.writer`), false, "closing gives the file up");
+    const second = await openSqliteStore(path);
+    await second.close();
+  });
+
+  it("the lock of a process that is gone (killed) is cleared and taken", async () => {
+    const path = join(dir, "left-lock.db");
+    const dead = Bun.spawnSync(["/bin/true"]).pid; // a pid whose process has exited
+    writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1 }));
+    const store = await openSqliteStore(path);
+    assert.match(readFileSync(`${path}.writer`, "utf8"), new RegExp(`"pid":${process.pid}`));
+    await store.close();
+  });
+
+  it("a store in memory takes no lock", async () => {
+    const a = await openSqliteStore(":memory:");
+    const b = await openSqliteStore(":memory:");
+    await a.close();
+    await b.close();
+  });
+
+  it("a second RM process on the same file stops at once with the reason", async () => {
+    const path = join(dir, "two-rms.db");
+    const first = await openSqliteStore(path);
+    try {
+      const exe = join(import.meta.dir, "..", "..", "dist", "bin", "dockin");
+      const second = Bun.spawnSync(
+        [exe, "rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${path}`],
+        {
+          stdout: "pipe",
+          stderr: "pipe",
+          timeout: 30_000,
+        },
+      );
+      assert.notEqual(second.exitCode, 0);
+      assert.match(second.stderr.toString(), /in use by another dockin RM/);
+    } finally {
+      await first.close();
+    }
   });
 });
