@@ -55,6 +55,8 @@ export interface ExecOptions {
   timeoutMs: number;
   /** Variables from our own environment to pass on (PATH by default, so bridge finds iptables). */
   inherit?: readonly string[];
+  /** Variables of ours to add (what the delegate's own delegates should get). */
+  extraEnv?: Readonly<Record<string, string>>;
 }
 
 function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
@@ -70,11 +72,7 @@ function delegateEnvironment(opts: ExecOptions): NodeJS.ProcessEnv {
   if (e.ifName !== undefined) out.CNI_IFNAME = e.ifName;
   if (e.args !== undefined) out.CNI_ARGS = e.args;
   out.CNI_PATH = e.path.join(":");
-  // A delegate's IPAM plugin inherits the delegate's environment (libcni passes it on): this
-  // starts dockin-ipam, and any other plugin built on Bun, without JavaScriptCore's JIT, which a
-  // run of a few milliseconds never repays (0.91x of its time; BENCHMARKS.md). Go plugins
-  // ignore it.
-  out.BUN_JSC_useJIT = "0";
+  for (const [name, value] of Object.entries(opts.extraEnv ?? {})) out[name] = value;
   return out;
 }
 

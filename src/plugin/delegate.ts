@@ -18,6 +18,19 @@ type Json = Record<string, unknown>;
 export const IPAM_TYPE = "dockin-ipam";
 
 /**
+ * What the plugin that runs dockin-ipam gets on top of its environment, which it passes on to its
+ * IPAM plugin (libcni does): dockin-ipam then starts without JavaScriptCore's JIT, which a run of
+ * a few milliseconds never repays (0.91x of its time; BENCHMARKS.md). Given to that plugin only:
+ * a Bun of another version, in a plugin of someone else's, might not know the option (Bun refuses
+ * to start on an unknown one), and dockin-ipam's is the pinned one, tested with it.
+ */
+const IPAM_ENV = { BUN_JSC_useJIT: "0" } as const;
+
+/** Whether a delegate config hands its addresses to dockin-ipam. */
+const runsOurIpam = (config: Json): boolean =>
+  typeof config.ipam === "object" && config.ipam !== null && (config.ipam as Json).type === IPAM_TYPE;
+
+/**
  * The reference plugins (containernetworking-plugins up to 1.x) speak at most 1.0.0 and are not
  * asked; any other delegate is asked once with VERSION. Dockin's own speak 1.1.0.
  */
@@ -212,6 +225,7 @@ async function runOne(
       },
       stdin: withPrev(call, prev),
       timeoutMs: ctx.timeoutMs,
+      ...(runsOurIpam(call.config) ? { extraEnv: IPAM_ENV } : {}),
     });
     ctx.log.info("delegate", { ...fields, ms: Math.round(clock() - started), outcome: "ok" });
     return out;

@@ -114,7 +114,7 @@ const run = (
   });
 
 describe("execPlugin(): what the delegate gets", () => {
-  it("an explicit environment: PATH, the CNI variables and Bun's JIT off, nothing else of ours", async () => {
+  it("an explicit environment: PATH and the CNI variables, nothing else of ours", async () => {
     const record = join(tmp, "record-env.json");
     process.env.DOCKIN_EXEC_TEST_SECRET = "must not leak";
     process.env.CNI_NETNS_OVERRIDE = "1";
@@ -133,15 +133,26 @@ describe("execPlugin(): what the delegate gets", () => {
       CNI_IFNAME: "eth1",
       CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAME=p",
       CNI_PATH: "/opt/cni/bin:/usr/lib/cni",
-      // for the delegate's IPAM plugin (dockin-ipam), which inherits the delegate's environment
-      BUN_JSC_useJIT: "0",
     });
+  });
+  it("adds the variables of `extraEnv` (what the delegate passes on to its own delegates)", async () => {
+    const record = join(tmp, "record-extra.json");
+    await execPlugin({
+      file: FAKE,
+      env: ENV,
+      stdin: { fake: { record } },
+      timeoutMs: 20_000,
+      extraEnv: { BUN_JSC_useJIT: "0" },
+    });
+    const { env } = JSON.parse(readFileSync(record, "utf8"));
+    assert.equal(env.BUN_JSC_useJIT, "0");
+    assert.equal(env.CNI_COMMAND, "ADD");
   });
   it("leaves unset what the delegate env does not give (STATUS)", async () => {
     const record = join(tmp, "record-status.json");
     await run({ record }, { env: { command: "STATUS", path: ["/opt/cni/bin"] } });
     const { env } = JSON.parse(readFileSync(record, "utf8"));
-    assert.deepEqual(Object.keys(env).sort(), ["BUN_JSC_useJIT", "CNI_COMMAND", "CNI_PATH", "PATH"]);
+    assert.deepEqual(Object.keys(env).sort(), ["CNI_COMMAND", "CNI_PATH", "PATH"]);
     assert.equal(env.CNI_COMMAND, "STATUS");
   });
   it("passes on the variables named in `inherit` instead of PATH", async () => {
