@@ -6,7 +6,7 @@
 //   - optionally another build of dockin-cni (e.g. the Node build of an earlier commit), with its
 //     own dockin-ipam: pass the directory that holds both;
 //   - dockin-ipam ADD against Go `static` ADD, called directly (an IPAM plugin's whole cost), and
-//     again with the environment dockin-cni gives its delegates (BUN_JSC_useJIT=0), as bridge runs
+//     again with the environment dockin-cni gives the delegate that runs it (BUN_JSC_useJIT=0), as bridge runs
 //     it inside a pod's attach;
 //   - an empty executable compiled by the same Bun (the runtime's start-up: the floor), and one that
 //     only reads its stdin and writes it back (the least any IPAM plugin does: its floor).
@@ -217,7 +217,7 @@ try {
           ),
       ],
       [
-        // As bridge runs it under dockin-cni: with the environment dockin-cni gives its delegates.
+        // As bridge runs it under dockin-cni: with what dockin-cni adds to bridge's environment.
         "dockin-ipam ADD, JIT off (as in a pod's chain)",
         () =>
           run(
