@@ -1,6 +1,7 @@
 // HTTP plumbing for the RM on Bun.serve: bounded request bodies, replies built by the handlers and
 // answered as one Response, bearer tokens.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { errorText } from "../cni/errors.ts";
 import { RmError } from "./errors.ts";
 
 export const MAX_BODY = 1024 * 1024;
@@ -42,18 +43,24 @@ export async function readText(req: Request, limit: number, what = "request body
     const size = Number(declared);
     if (size > limit)
       throw new RmError("PayloadTooLarge", `${what} of ${size} bytes is over the ${limit}-byte limit`);
+  }
+  try {
     // Bun reads exactly the declared length.
-    return req.text();
+    if (declared !== null) return await req.text();
+    if (req.body === null) return "";
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of req.body) {
+      size += chunk.byteLength;
+      if (size > limit) throw new RmError("PayloadTooLarge", `${what} is over the ${limit}-byte limit`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  } catch (err) {
+    if (err instanceof RmError) throw err;
+    // The client went away in the middle of its body: its request, not a fault of ours (no 500).
+    throw new RmError("BadRequest", `${what} cut off: the client closed the connection (${errorText(err)})`);
   }
-  if (req.body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.byteLength;
-    if (size > limit) throw new RmError("PayloadTooLarge", `${what} is over the ${limit}-byte limit`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 /** Reads a JSON body of at most `limit` bytes; undefined when the body is empty. */

@@ -3,6 +3,10 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { streamLogger } from "../../src/rm/log.ts";
+import { RmServer } from "../../src/rm/server.ts";
+import { RmService } from "../../src/rm/service.ts";
+import { openSqliteStore } from "../../src/rm/sqlite-store.ts";
 import { type Rm, startRm } from "./helpers.ts";
 
 /** Writes `parts` one after the other on a new connection; resolves with all it read once it closes (or after `ms`). */
@@ -84,4 +88,41 @@ describe("the RM's HTTP edges", () => {
     assert.equal(length(head.text), length(get.text));
     assert.equal(head.text.split("\r\n\r\n")[1], "");
   });
+});
+
+describe("a client that goes away in the middle of its body", () => {
+  // Not a fault of the RM's: logged as the request it was (400), never as a 500 "request failed".
+  for (const [framing, head, part] of [
+    ["a declared length", "Content-Length: 1000\r\n", '{"subnet":'],
+    ["chunks", "Transfer-Encoding: chunked\r\n", 'a\r\n{"subnet":\r\n'],
+  ] as const) {
+    it(`with ${framing}: a 400 in the log, no error`, async () => {
+      const lines: string[] = [];
+      const store = await openSqliteStore(":memory:");
+      const server = new RmServer({
+        service: new RmService(store),
+        logger: streamLogger("info", {}, (line) => lines.push(line)),
+      });
+      await server.listen("127.0.0.1", 0);
+      try {
+        await exchange(
+          server.url,
+          [
+            `PUT /api/v1/networks/cut HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${head}\r\n${part}`,
+          ],
+          100, // then the socket is destroyed: the body never ends
+        );
+        const logged = () => lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+        for (let i = 0; i < 50 && !logged().some((l) => l.msg === "request"); i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const request = logged().find((l) => l.msg === "request");
+        assert.equal(request?.status, 400, lines.join(""));
+        assert.equal(logged().filter((l) => l.level === "error").length, 0, lines.join(""));
+      } finally {
+        await server.close();
+        await store.close();
+      }
+    });
+  }
 });
