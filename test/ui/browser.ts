@@ -7,6 +7,10 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 
 export const CHROMIUM = process.env.DOCKIN_CHROMIUM ?? "/usr/bin/chromium";
 
+/** The browser's time zone in the tests: half an hour off the hour, to catch a lost offset. */
+export const BROWSER_ZONE = "Asia/Kolkata";
+export const BROWSER_OFFSET = "+05:30";
+
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
@@ -23,6 +27,8 @@ export async function openBrowser(): Promise<Browser> {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 900 },
+      // A zone of its own, not the machine's: the console shows times in the browser's zone.
+      timezoneId: BROWSER_ZONE,
       args: [
         "--no-sandbox",
         "--disable-gpu",

@@ -12,7 +12,7 @@ import { Tokens } from "../../src/rm/http.ts";
 import { COLORS } from "../../src/rm/ui/client/map.ts";
 import { STATES } from "../../src/rm/ui/client/pool.ts";
 import { obj, type Rm, startRm } from "../rm/helpers.ts";
-import { type Browser, openBrowser, tabStops, unlabelled } from "./browser.ts";
+import { BROWSER_OFFSET, type Browser, openBrowser, tabStops, unlabelled } from "./browser.ts";
 
 const TOKEN = "console-admin-token";
 /** Pods beside the named ones: more than a page of the pods table (50). */
@@ -308,23 +308,27 @@ describe("the console in chromium", () => {
     await settle("#/address/10.250.1.37");
     assert.match(String(await page.locator(".holder").first().textContent()), /^shop\/web-0 on blue/);
     await assertLabelled("an address's page");
-    // HISTORY VIEWS: they need GET /api/v1/history and /api/v1/addresses/{ip} (the issue 14
-    // backend, built in another branch). Without them the page must say so; with them it must
-    // list the pod's events. This test passes either way, and checks the real views once merged.
-    if (await hasHistory()) {
-      const rows = page.locator("table.history tbody tr");
-      assert.ok((await rows.count()) >= 1, "the address has history");
-      const first = await cellText(rows.last());
-      assert.match(first, /(allocated|reserved)\s+10\.250\.1\.37\s+shop\/web-0\s+blue/);
-      await page.locator("table.history tbody tr td a").first().click();
-      await page.waitForSelector(".then .holder");
-      assert.match(String(await page.locator(".then .holder").textContent()), /^shop\/web-0 on blue/);
-    } else {
-      assert.equal(
-        await page.locator(".no-history").first().textContent(),
-        "history not available on this RM.",
-      );
-    }
+    // The address's history: its events, each time in the browser's zone with its offset.
+    assert.ok(await hasHistory(), "this RM keeps the address history");
+    const rows = page.locator("table.history tbody tr");
+    assert.ok((await rows.count()) >= 1, "the address has history");
+    const first = await cellText(rows.last());
+    assert.match(first, /(allocated|reserved)\s+10\.250\.1\.37\s+shop\/web-0\s+blue/);
+    const shown = String(await rows.last().locator("td").first().textContent());
+    const at = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d:\d\d)$/.exec(shown);
+    assert.ok(at, `a time written the same in every locale, with its offset: ${shown}`);
+    assert.equal(at[3], BROWSER_OFFSET);
+    const address = (await rm.call("GET", "/api/v1/addresses/10.250.1.37", undefined, bearer)).body as {
+      history?: { time: string }[];
+    };
+    const times = (address.history ?? []).map((e) => Math.floor(Date.parse(e.time) / 1000));
+    assert.ok(
+      times.includes(Date.parse(`${at[1]}T${at[2]}${at[3]}`) / 1000),
+      `${shown} is one of the API's event times (${JSON.stringify(address.history?.map((e) => e.time))})`,
+    );
+    await page.locator("table.history tbody tr td a").first().click();
+    await page.waitForSelector(".then .holder");
+    assert.match(String(await page.locator(".then .holder").textContent()), /^shop\/web-0 on blue/);
     await shot("address");
     await page.fill("#search", "db-0");
     await page.press("#search", "Enter");

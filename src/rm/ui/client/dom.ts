@@ -35,10 +35,21 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children);
 }
 
-/** A time from the API (RFC 3339, UTC) in the user's local zone. */
+const two = (n: number): string => String(n).padStart(2, "0");
+
+/**
+ * A time from the API (RFC 3339, UTC) in the browser's zone, written the same in every locale and
+ * to the second, with the zone's offset: `2026-11-30 15:04:05 +01:00`. (The locale's own format
+ * can read 11/30 as 30 November or fail to parse, and drops the zone: "who held it at 14:05?"
+ * needs neither doubt.)
+ */
 export const localTime = (iso: string): string => {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+  if (Number.isNaN(d.getTime())) return iso;
+  const east = -d.getTimezoneOffset(); // minutes east of UTC, at that moment (summer time included)
+  const offset = `${east < 0 ? "-" : "+"}${two(Math.floor(Math.abs(east) / 60))}:${two(Math.abs(east) % 60)}`;
+  const date = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  return `${date} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${offset}`;
 };
 
 export const link = (href: string, ...children: Child[]): HTMLAnchorElement => h("a", { href }, ...children);
