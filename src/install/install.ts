@@ -358,7 +358,7 @@ export async function probeWebhook(opts: InstallOptions): Promise<string | undef
     tokenFile: opts.tokenFile,
   };
   const reply = await probe(opts.webhook, auth, { timeoutMs: 3000 });
-  const later = "installed anyway: dockin-cni fails every pod until it answers (dockin doctor checks)";
+  const later = `${opts.dryRun ? "it would be installed" : "installed"} anyway: dockin-cni fails every pod until it answers (dockin doctor checks)`;
   if (!reply.ok) return `warning: nothing answers at ${opts.webhook} (${reply.error}); ${later}`;
   if (reply.status === 404) {
     const hint = rmBase(opts.webhook) === undefined ? "" : " (is it the RM's address and port?)";

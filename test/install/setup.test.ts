@@ -183,6 +183,14 @@ describe("setup.sh install", () => {
       down.stdout,
       /^warning: nothing answers at http:\/\/127\.0\.0\.1:1\/rmController\/getPodMultiNetwork \(.*\); installed anyway/m,
     );
+    const planned = setup(t, [
+      "install",
+      "http://127.0.0.1:1/rmController/getPodMultiNetwork",
+      "test",
+      "--dry-run",
+    ]);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.match(planned.stdout, /^warning: nothing answers at .*; it would be installed anyway/m);
     const server = createServer((req, res) => {
       res.writeHead(req.url?.startsWith("/rmController/getPodMultiNetwork") ? 400 : 404);
       res.end("{}");

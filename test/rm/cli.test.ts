@@ -198,6 +198,28 @@ describe("dockin admin commands", () => {
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /cannot reach the RM at http:\/\/127\.0\.0\.1:1/);
   });
+
+  it("--help after a subcommand prints the area's usage and exits 0, whatever else is missing", async () => {
+    for (const [area, sub] of [
+      ["networks", "create"],
+      ["pods", "create"],
+      ["policies", "create"],
+      ["pods", "list"],
+    ]) {
+      for (const flag of ["--help", "-h"]) {
+        const r = await runDockin([area as string, sub as string, flag]);
+        assert.equal(r.code, 0, `${area} ${sub} ${flag}: ${r.stderr}`);
+        assert.match(r.stdout, new RegExp(`^usage: dockin ${area} <subcommand>`));
+        assert.equal(r.stderr, "");
+      }
+    }
+  });
+
+  it("dockin rm --help names both subcommands", async () => {
+    const r = await runDockin(["rm", "--help"]);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^usage: dockin rm serve \[options\]\n\s+dockin rm migrate --from SPEC --to SPEC/);
+  });
 });
 
 describe("dockin rm serve", () => {

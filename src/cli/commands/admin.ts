@@ -124,6 +124,11 @@ export async function runAdmin(
     process.stderr.write(`dockin ${command}: unknown subcommand "${sub}"\n\n${usage}`);
     return 2;
   }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    // `dockin pods create --help`: the area's usage, which gives every subcommand's options.
+    process.stdout.write(usage);
+    return 0;
+  }
   try {
     await run(rest);
     return 0;

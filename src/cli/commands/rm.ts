@@ -11,6 +11,8 @@ import { RmService } from "../../rm/service.ts";
 import { FlagError, parseFlags } from "../args.ts";
 
 const USAGE = `usage: dockin rm serve [options]
+       dockin rm migrate --from SPEC --to SPEC [options]   (copies one store into another: see
+                                                           'dockin rm migrate --help')
 
 Runs the resource manager: the webhook (/rmController/getPodMultiNetwork), the admin API (/api/v1) and
 the console (/ui/: a web page over the same API; sign in with a token of --token-file when set).
