@@ -307,6 +307,7 @@ export class RmServer {
 
   private async listPods(ctx: RequestContext, namespace: string | undefined): Promise<void> {
     const q = ctx.query;
+    if (q.has("q")) return this.searchPods(ctx, namespace);
     const limitText = q.get("limit");
     // A page at a time: a cluster may hold 150,000 pods. `next` names where the next page starts.
     const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
@@ -330,6 +331,40 @@ export class RmServer {
     const reply: { items: unknown[]; next?: string } = { items };
     if (items.length === limit && last !== undefined) reply.next = `${last.namespace}/${last.name}`;
     sendJson(ctx.res, 200, reply);
+  }
+
+  /**
+   * `?q=TEXT[&offset=N][&limit=N]`: the pods a search names (src/rm/pod-match.ts), a page of them,
+   * with how many match in all, so that a client shows one page without fetching every pod.
+   */
+  private async searchPods(ctx: RequestContext, namespace: string | undefined): Promise<void> {
+    const q = ctx.query;
+    if (q.has("after")) {
+      throw new RmError(
+        "BadRequest",
+        "invalid query: after goes with a plain listing; a search pages with offset",
+      );
+    }
+    const number = (name: string, fallback: number, min: number): number => {
+      const text = q.get(name);
+      const n = text === null ? fallback : Number(text);
+      if (!Number.isInteger(n) || n < min || n > 100_000) {
+        throw new RmError(
+          "BadRequest",
+          `invalid query: ${name}: "${text}" is not an integer from ${min} to 100000`,
+        );
+      }
+      return n;
+    };
+    const limit = number("limit", DEFAULT_PAGE, 1);
+    const offset = number("offset", 0, 0);
+    const ns = namespace ?? q.get("namespace") ?? undefined;
+    const { items, total } = await this.service.searchPods(q.get("q") ?? "", {
+      offset,
+      limit,
+      ...(ns === undefined ? {} : { namespace: ns }),
+    });
+    sendJson(ctx.res, 200, { items, total, offset });
   }
 
   /**

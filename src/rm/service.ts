@@ -4,6 +4,7 @@ import { formatIP } from "../net/ip.ts";
 import { type PodRequest, planPod, recordOnly, releasePod } from "./allocate.ts";
 import { RmError } from "./errors.ts";
 import type { Network, NetworkSpec, PodRecord, Policy, Pool } from "./model.ts";
+import { podMatches } from "./pod-match.ts";
 import { matchPolicy } from "./policy.ts";
 import { addressProblem, overlappingNetworks, poolSize, poolsOf } from "./pool.ts";
 import type { PoolUsage, Store } from "./store.ts";
@@ -255,6 +256,37 @@ export class RmService {
     const out: PodView[] = [];
     for (const r of records) out.push(await this.podView(r, cache));
     return out;
+  }
+
+  /**
+   * The pods a search names (podMatches), in the listing's order: `limit` of them from `offset`,
+   * and how many match in all. The store is read a page at a time.
+   */
+  async searchPods(
+    q: string,
+    options: { namespace?: string; offset: number; limit: number },
+  ): Promise<{ items: PodView[]; total: number }> {
+    if (options.namespace !== undefined) checkName("namespace", options.namespace);
+    const cache = new Map<string, Network | undefined>();
+    const items: PodView[] = [];
+    let total = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.listPods({
+        limit: 1000,
+        ...(after === undefined ? {} : { after }),
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      });
+      for (const record of page) {
+        const view = await this.podView(record, cache);
+        if (!podMatches(view, q)) continue;
+        if (total >= options.offset && items.length < options.limit) items.push(view);
+        total++;
+      }
+      const last = page[page.length - 1];
+      if (page.length < 1000 || last === undefined) return { items, total };
+      after = `${last.namespace}/${last.name}`;
+    }
   }
 
   /** Deletes a pod and releases its addresses (the admin's DELETE: sticky or not). */

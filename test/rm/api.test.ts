@@ -278,6 +278,44 @@ describe("pods", () => {
     assert.equal((await rm.call("GET", "/api/v1/pods?limit=0")).status, 400);
   });
 
+  it("searches pods with q: by name, node, address prefix or network, a page from offset, with the total", async () => {
+    await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
+    // More than one store page (1000), so that the search reads on past the first.
+    await Promise.all(
+      Array.from({ length: 1203 }, (_, i) =>
+        rm.call("PUT", `/api/v1/pods/shop/web-${String(i).padStart(4, "0")}`, {
+          networks: [{ network: "wide" }],
+        }),
+      ),
+    );
+    await rm.call("PUT", "/api/v1/pods/ops/db-0", {
+      networks: [{ network: "test", ip: "192.168.1.77" }, { network: "dockin" }],
+    });
+    const search = async (query: string) => {
+      const r = await rm.call("GET", `/api/v1/pods?${query}`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const body = obj(r) as { items: { namespace: string; name: string }[]; total: number; offset: number };
+      return {
+        names: body.items.map((p) => `${p.namespace}/${p.name}`),
+        total: body.total,
+        offset: body.offset,
+      };
+    };
+    assert.deepEqual(await search("q=db-0"), { names: ["ops/db-0"], total: 1, offset: 0 });
+    assert.deepEqual(await search("q=192.168.1.77"), { names: ["ops/db-0"], total: 1, offset: 0 });
+    assert.deepEqual((await search("q=192.168.1.")).names, ["ops/db-0"]); // an address by its prefix
+    assert.deepEqual((await search("q=DOCKIN")).names, ["ops/db-0"]); // a network by name, any case
+    const page = await search("q=shop/web-1&offset=150&limit=60");
+    assert.equal(page.total, 203); // web-1000 … web-1202
+    assert.equal(page.names.length, 53);
+    assert.equal(page.names[0], "shop/web-1150");
+    assert.equal((await search("q=&limit=5")).total, 1204); // an empty search names every pod
+    assert.equal((await search("q=web&namespace=ops")).total, 0);
+    assert.equal((await rm.call("GET", "/api/v1/pods?q=x&after=a/b")).status, 400);
+    assert.equal((await rm.call("GET", "/api/v1/pods?q=x&offset=-1")).status, 400);
+    assert.equal((await rm.call("GET", "/api/v1/pods?q=x&limit=0")).status, 400);
+  });
+
   it("gives at most 1000 pods a page without a limit, and `next` for the rest", async () => {
     await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
     await Promise.all(

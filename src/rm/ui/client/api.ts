@@ -136,6 +136,20 @@ export const enc = encodeURIComponent;
 export const bare = (address: string): string => address.split("/")[0] ?? address;
 
 /** Every pod, through the API's pages. */
+/**
+ * A page of the pods a search names, and how many match in all: the RM filters (`GET
+ * /api/v1/pods?q=`, the predicate of src/rm/pod-match.ts), so a page never fetches every pod.
+ */
+export async function searchPods(
+  q: string,
+  offset = 0,
+  limit = 1000,
+): Promise<{ items: PodView[]; total: number }> {
+  const query = new URLSearchParams({ q, offset: String(offset), limit: String(limit) });
+  return api<{ items: PodView[]; total: number }>("GET", `/api/v1/pods?${query}`);
+}
+
+/** Every pod, through the listing's pages (what an address map needs). */
 export async function allPods(): Promise<PodView[]> {
   const out: PodView[] = [];
   let after: string | undefined;

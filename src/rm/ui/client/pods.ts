@@ -2,7 +2,6 @@
 // release); the form that reserves a fixed address for a pod.
 import {
   ApiError,
-  allPods,
   api,
   bare,
   enc,
@@ -10,6 +9,7 @@ import {
   type NetworkView,
   NO_HISTORY,
   type PodView,
+  searchPods,
 } from "./api.ts";
 import { h, link, localTime, replace, status } from "./dom.ts";
 import { type Field, field, formAlert, input, select, showErrors } from "./form.ts";
@@ -21,26 +21,12 @@ const PAGE = 50;
 const addresses = (p: PodView): string[] =>
   p.networks.flatMap((a) => a.addresses.map((x) => bare(x.address)));
 
-/** Whether a pod matches a search: namespace/name, name, node, address or network, by substring. */
-export function podMatches(p: PodView, q: string): boolean {
-  const t = q.trim().toLowerCase();
-  if (t === "") return true;
-  return (
-    `${p.namespace}/${p.name}`.toLowerCase().includes(t) ||
-    (p.node ?? "").toLowerCase().includes(t) ||
-    (p.policy ?? "").toLowerCase().includes(t) ||
-    addresses(p).some((a) => a === t || a.startsWith(t)) ||
-    p.networks.some((a) => a.network.toLowerCase() === t)
-  );
-}
-
 export async function podsPage(main: HTMLElement, query: URLSearchParams): Promise<void> {
-  const pods = await allPods();
   const q = query.get("q") ?? "";
   const page = Math.max(0, Number(query.get("page") ?? 0) || 0);
-  const found = pods.filter((p) => podMatches(p, q));
-  const pages = Math.max(1, Math.ceil(found.length / PAGE));
-  const shown = found.slice(page * PAGE, (page + 1) * PAGE);
+  // The RM searches and pages: only this page's pods come over.
+  const { items: shown, total } = await searchPods(q, page * PAGE, PAGE);
+  const pages = Math.max(1, Math.ceil(total / PAGE));
   const box = input("q", q, { type: "search", placeholder: "namespace/name, node, address, network" });
   box.id = "pod-filter";
   const filter = h(
@@ -68,7 +54,7 @@ export async function podsPage(main: HTMLElement, query: URLSearchParams): Promi
       h(
         "caption",
         {},
-        `${found.length} pods${q === "" ? "" : ` matching "${q}"`}; page ${Math.min(page + 1, pages)} of ${pages}`,
+        `${total} pods${q === "" ? "" : ` matching "${q}"`}; page ${Math.min(page + 1, pages)} of ${pages}`,
       ),
       h(
         "thead",

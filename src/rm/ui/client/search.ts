@@ -4,26 +4,25 @@ import { parseIP } from "../../../net/ip.ts";
 import {
   type AddressAnswer,
   addressAt,
-  allPods,
   api,
   bare,
   enc,
   type NetworkView,
   NO_HISTORY,
   type PodView,
+  searchPods,
 } from "./api.ts";
 import { h, link, localTime, replace } from "./dom.ts";
 import { historyTable } from "./history.ts";
-import { podMatches } from "./pods.ts";
 import { go } from "./router.ts";
 
 /** Where a search goes: an address to its page, an exact network or pod to its page. */
 export async function search(main: HTMLElement, q: string): Promise<void> {
   const text = q.trim();
   if (parseIP(text) !== undefined) return go(`#/address/${enc(text)}`);
-  const [{ items: networks }, pods] = await Promise.all([
+  const [{ items: networks }, { items: pods }] = await Promise.all([
     api<{ items: NetworkView[] }>("GET", "/api/v1/networks"),
-    allPods(),
+    searchPods(text, 0, 100),
   ]);
   const exactNet = networks.find((n) => n.name === text);
   const exactPod = pods.find((p) => `${p.namespace}/${p.name}` === text);
@@ -33,7 +32,7 @@ export async function search(main: HTMLElement, q: string): Promise<void> {
   const nets = networks.filter(
     (n) => n.name.toLowerCase().includes(text.toLowerCase()) || n.subnet.startsWith(text),
   );
-  const found = pods.filter((p) => podMatches(p, text)).slice(0, 100);
+  const found = pods; // the first 100 the RM found
   replace(
     main,
     h("h1", {}, `Search: "${text}"`),
@@ -100,7 +99,7 @@ export async function addressPage(main: HTMLElement, ip: string, query: URLSearc
   const [now, then, pods] = await Promise.all([
     addressAt(ip),
     at === undefined ? undefined : addressAt(ip, at),
-    allPods(),
+    searchPods(ip, 0, 100).then((r) => r.items),
   ]);
   const current = holderNow(pods, ip);
   const when = h("input", {
