@@ -269,7 +269,14 @@ describe("the console in chromium", () => {
   });
 
   it("a network's page: the map is reachable by keyboard and names the cell under the cursor", async () => {
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes("/api/v1/pods")) asked.push(new URL(r.url()).search);
+    };
+    page.on("request", onRequest);
     await visit("#/networks/blue");
+    page.off("request", onRequest);
+    assert.deepEqual(asked, ["?q=blue&offset=0&limit=100000"], "the RM's search, not every pod");
     await assertLabelled("a network's page");
     await shot("network");
     await page.focus("canvas.address-map");
