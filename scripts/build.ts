@@ -107,7 +107,7 @@ export interface BuildOptions {
  * The JIT tier-up thresholds, multiplied. A plugin runs for a few milliseconds: a function that
  * turns hot in that time is compiled on the JIT's thread and rarely runs long enough to repay it
  * (an IPAM run: 2.31x of Go static with the normal policy, 2.16x with this; BENCHMARKS.md). The
- * RM's server sets the normal policy back when it starts listening (src/rm/server.ts).
+ * `dockin` role (the CLI and the RM) sets the normal policy back as it starts (src/bin/dockin.ts).
  */
 export const JIT_POLICY = 1000;
 

@@ -1,5 +1,10 @@
 import { main } from "../cli/main.ts";
 
+// The executable starts with the JIT held back for the plugins' one-shot runs (scripts/build.ts,
+// JIT_POLICY). The CLI's work can run long (the RM's server, `rm migrate` over every pod): the
+// normal policy, so that its hot paths are compiled.
+Bun.unsafe.setJITPolicy(1);
+
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -97,9 +97,6 @@ export class RmServer {
 
   /** Listens on host:port (port 0 picks one); resolves with the bound address. */
   async listen(host: string, port: number): Promise<AddressInfo> {
-    // The executable starts with the JIT held back for a plugin's one-shot run (scripts/build.ts);
-    // a server runs long enough to repay compiling its hot paths.
-    Bun.unsafe.setJITPolicy(1);
     const tls = this.options.tls;
     this.server = Bun.serve({
       hostname: host,
