@@ -7,12 +7,28 @@ import {
   linkSync,
   openSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from "node:fs";
 import { type ProcessIdentity, processIdentity, stillRunning } from "./process.ts";
+
+/** A lock's holder: its process, and the pid namespace its pid belongs to. */
+export interface LockHolder extends ProcessIdentity {
+  /** `/proc/self/ns/pid` of the holder ("pid:[4026531836]"); absent in locks written before it. */
+  pidns?: string;
+}
+
+/** This process's pid namespace, as a lock names it. */
+function ownPidns(): string | undefined {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Takes `lock`: true when this process now holds it, false when a live process does. A lock left
@@ -24,7 +40,9 @@ export function takeLockFile(lock: string): boolean {
     try {
       const fd = openSync(lock, "wx", 0o600);
       try {
-        writeSync(fd, JSON.stringify(processIdentity(process.pid) ?? { pid: process.pid }));
+        const me = processIdentity(process.pid) ?? { pid: process.pid };
+        const pidns = ownPidns();
+        writeSync(fd, JSON.stringify(pidns === undefined ? me : { ...me, pidns }));
       } finally {
         closeSync(fd);
       }
@@ -39,16 +57,32 @@ export function takeLockFile(lock: string): boolean {
 
 /** Gives `lock` up, if this process holds it. */
 export function releaseLockFile(lock: string): void {
-  if (lockHolder(lock)?.pid === process.pid) rmSync(lock, { force: true });
+  if (isMine(lockHolder(lock))) rmSync(lock, { force: true });
+}
+
+/** Whether a holder is this very process (its pid in this pid namespace). */
+export function isMine(holder: LockHolder | undefined): boolean {
+  if (holder === undefined || holder.pid !== process.pid) return false;
+  return holder.pidns === undefined || holder.pidns === ownPidns();
+}
+
+/**
+ * Whether the holder may still run. A holder in another pid namespace (another container on the
+ * same file) cannot be looked up in this one's /proc: it counts as running, never cleared.
+ */
+function mayRun(holder: LockHolder): boolean {
+  if (holder.pidns !== undefined && holder.pidns !== ownPidns()) return true;
+  return stillRunning(holder);
 }
 
 /** The holder a lock file names; undefined while it is being written (or unreadable). */
-export function lockHolder(lock: string): ProcessIdentity | undefined {
+export function lockHolder(lock: string): LockHolder | undefined {
   try {
-    const v = JSON.parse(readFileSync(lock, "utf8")) as Partial<ProcessIdentity>;
-    return typeof v.pid === "number" && typeof v.start === "number"
-      ? { pid: v.pid, start: v.start }
-      : undefined;
+    const v = JSON.parse(readFileSync(lock, "utf8")) as Partial<LockHolder>;
+    if (typeof v.pid !== "number" || typeof v.start !== "number") return undefined;
+    const holder: LockHolder = { pid: v.pid, start: v.start };
+    if (typeof v.pidns === "string") holder.pidns = v.pidns;
+    return holder;
   } catch {
     return undefined;
   }
@@ -68,7 +102,7 @@ function clearStaleLock(lock: string): boolean {
       return true;
     }
     if (age < UNREADABLE_LOCK_MS) return false;
-  } else if (stillRunning(holder)) return false;
+  } else if (mayRun(holder)) return false;
   // Moved aside first, so that of two processes clearing it only one succeeds; what was moved may
   // be a lock another process took meanwhile, which is put back.
   const aside = `${lock}.${process.pid}.stale`;
@@ -78,7 +112,7 @@ function clearStaleLock(lock: string): boolean {
     return true;
   }
   const moved = lockHolder(aside);
-  if (moved !== undefined && stillRunning(moved)) {
+  if (moved !== undefined && mayRun(moved)) {
     try {
       linkSync(aside, lock);
     } catch {

@@ -57,7 +57,7 @@ export async function readText(req: Request, limit: number, what = "request body
     }
     return Buffer.concat(chunks).toString("utf8");
   } catch (err) {
-    if (err instanceof RmError) throw err;
+    if (err instanceof RmError || !req.signal.aborted) throw err;
     // The client went away in the middle of its body: its request, not a fault of ours (no 500).
     throw new RmError("BadRequest", `${what} cut off: the client closed the connection (${errorText(err)})`);
   }

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { errorText } from "../cni/errors.ts";
+import { formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
 import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
 import { MAX_BODY, Reply, readJson, sendJson, sendText, type Tokens } from "./http.ts";
@@ -342,24 +343,34 @@ export class RmServer {
         "invalid query: after goes with a plain listing; a search pages with offset",
       );
     }
-    const number = (name: string, fallback: number, min: number): number => {
+    const number = (name: string, fallback: number, min: number, max: number): number => {
       const text = q.get(name);
       const n = text === null ? fallback : Number(text);
-      if (!Number.isInteger(n) || n < min || n > 100_000) {
+      if (!Number.isInteger(n) || n < min || n > max) {
         throw new RmError(
           "BadRequest",
-          `invalid query: ${name}: "${text}" is not an integer from ${min} to 100000`,
+          `invalid query: ${name}: "${text}" is not an integer from ${min} to ${max}`,
         );
       }
       return n;
     };
-    const limit = number("limit", DEFAULT_PAGE, 1);
-    const offset = number("offset", 0, 0);
+    const limit = number("limit", DEFAULT_PAGE, 1, 100_000);
+    const offset = number("offset", 0, 0, Number.MAX_SAFE_INTEGER);
     const ns = namespace ?? q.get("namespace") ?? undefined;
+    // Exact filters on top of the search: the pods attached to a network, the pod holding an address.
+    const network = q.get("network") ?? undefined;
+    const addressText = q.get("address");
+    const parsed = addressText === null ? undefined : parseIP(addressText);
+    if (addressText !== null && parsed === undefined) {
+      throw new RmError("BadRequest", `invalid query: address: "${addressText}" is not an IP address`);
+    }
+    const address = parsed === undefined ? undefined : formatIP(parsed); // as the store writes it
     const { items, total } = await this.service.searchPods(q.get("q") ?? "", {
       offset,
       limit,
       ...(ns === undefined ? {} : { namespace: ns }),
+      ...(network === undefined ? {} : { network }),
+      ...(address === undefined ? {} : { address }),
     });
     sendJson(ctx.res, 200, { items, total, offset });
   }

@@ -82,6 +82,18 @@ export interface ServiceOptions {
   networkCacheMs?: number;
 }
 
+/** Whether a pod record has an attachment to `network`. */
+function attachedTo(record: PodRecord, network: string): boolean {
+  for (const a of record.attachments) if (a.network === network) return true;
+  return false;
+}
+
+/** Whether a pod record holds `address` (written as the API writes it, without a prefix length). */
+function holds(record: PodRecord, address: string): boolean {
+  for (const a of record.attachments) for (const x of a.addresses) if (x.ip === address) return true;
+  return false;
+}
+
 export class RmService {
   readonly store: Store;
   private readonly now: () => string;
@@ -260,11 +272,12 @@ export class RmService {
 
   /**
    * The pods a search names (podMatches), in the listing's order: `limit` of them from `offset`,
-   * and how many match in all. The store is read a page at a time.
+   * and how many match in all; `network` and `address` keep only the pods attached to that network
+   * or holding that address. The store is read a page at a time.
    */
   async searchPods(
     q: string,
-    options: { namespace?: string; offset: number; limit: number },
+    options: { namespace?: string; network?: string; address?: string; offset: number; limit: number },
   ): Promise<{ items: PodView[]; total: number }> {
     if (options.namespace !== undefined) checkName("namespace", options.namespace);
     const cache = new Map<string, Network | undefined>();
@@ -278,6 +291,8 @@ export class RmService {
         ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
       });
       for (const record of page) {
+        if (options.network !== undefined && !attachedTo(record, options.network)) continue;
+        if (options.address !== undefined && !holds(record, options.address)) continue;
         const view = await this.podView(record, cache);
         if (!podMatches(view, q)) continue;
         if (total >= options.offset && items.length < options.limit) items.push(view);

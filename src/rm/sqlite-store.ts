@@ -8,7 +8,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { lockHolder, releaseLockFile, takeLockFile } from "../cni/lockfile.ts";
+import { isMine, lockHolder, releaseLockFile, takeLockFile } from "../cni/lockfile.ts";
 import type { Family } from "../net/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
@@ -159,8 +159,15 @@ class SqliteStore implements Store {
       this.lock = `${path}.writer`;
       if (!takeLockFile(this.lock)) {
         const holder = lockHolder(this.lock);
+        if (isMine(holder)) throw new Error(`"${path}" is open already in this process (once is enough)`);
+        const who =
+          holder === undefined
+            ? ""
+            : holder.pidns === undefined
+              ? ` (pid ${holder.pid})`
+              : ` (pid ${holder.pid} in pid namespace ${holder.pidns})`;
         throw new Error(
-          `"${path}" is in use by another dockin RM${holder === undefined ? "" : ` (pid ${holder.pid})`}: a store ` +
+          `"${path}" is in use by another dockin RM${who}: a store ` +
             "answers from memory what it wrote, so two on one file would give stale answers; stop the other " +
             `one first, or give this one another file (the lock is ${this.lock}; it is cleared by itself ` +
             "once its process is gone)",

@@ -311,6 +311,13 @@ describe("pods", () => {
     assert.equal(page.names[0], "shop/web-1150");
     assert.equal((await search("q=&limit=5")).total, 1204); // an empty search names every pod
     assert.equal((await search("q=web&namespace=ops")).total, 0);
+    // Exact filters: attached to a network (not a name that contains it), holding an address.
+    assert.deepEqual(await search("q=&network=dockin"), { names: ["ops/db-0"], total: 1, offset: 0 });
+    assert.equal((await search("q=&network=wide&limit=1")).total, 1203);
+    assert.deepEqual((await search("q=&address=192.168.1.77")).names, ["ops/db-0"]);
+    assert.deepEqual((await search("q=&address=192.168.1.7")).names, []); // not a prefix here
+    assert.equal((await rm.call("GET", "/api/v1/pods?q=&address=nope")).status, 400);
+    assert.deepEqual(await search("q=&offset=200000"), { names: [], total: 1204, offset: 200000 });
     assert.equal((await rm.call("GET", "/api/v1/pods?q=x&after=a/b")).status, 400);
     assert.equal((await rm.call("GET", "/api/v1/pods?q=x&offset=-1")).status, 400);
     assert.equal((await rm.call("GET", "/api/v1/pods?q=x&limit=0")).status, 400);

@@ -350,13 +350,10 @@ describe("sqlite store", () => {
 
 describe("sqlite store: one writer to a file", () => {
   // It answers reads from memory between its own writes: a second writer would make them stale.
-  it("a second store on the file is refused while the first is open, naming its process; taken once it closes", async () => {
+  it("a second store on the file is refused while the first is open; taken once it closes", async () => {
     const path = join(dir, "one-writer.db");
     const first = await openSqliteStore(path);
-    await assert.rejects(
-      openSqliteStore(path),
-      new RegExp(`in use by another dockin RM \\(pid ${process.pid}\\).*stale answers`),
-    );
+    await assert.rejects(openSqliteStore(path), /is open already in this process/);
     assert.ok(existsSync(`${path}.writer`));
     await first.ping(); // the refused open left the first one alone
     await first.close();
@@ -372,6 +369,17 @@ describe("sqlite store: one writer to a file", () => {
     const store = await openSqliteStore(path);
     assert.match(readFileSync(`${path}.writer`, "utf8"), new RegExp(`"pid":${process.pid}`));
     await store.close();
+  });
+
+  it("a lock held in another pid namespace (another container on the file) is never cleared", async () => {
+    const path = join(dir, "other-ns.db");
+    const dead = Bun.spawnSync(["/bin/true"]).pid; // no such process here, which proves nothing there
+    writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1, pidns: "pid:[1]" }));
+    await assert.rejects(
+      openSqliteStore(path),
+      new RegExp(`in use by another dockin RM \\(pid ${dead} in pid namespace pid:\\[1\\]\\)`),
+    );
+    assert.ok(existsSync(`${path}.writer`), "left in place");
   });
 
   it("a store in memory takes no lock", async () => {

@@ -144,9 +144,20 @@ export async function searchPods(
   q: string,
   offset = 0,
   limit = 1000,
+  only: { network?: string; address?: string } = {},
 ): Promise<{ items: PodView[]; total: number }> {
-  const query = new URLSearchParams({ q, offset: String(offset), limit: String(limit) });
+  const query = new URLSearchParams({ q, offset: String(offset), limit: String(limit), ...only });
   return api<{ items: PodView[]; total: number }>("GET", `/api/v1/pods?${query}`);
+}
+
+/** Every pod attached to `network` (the RM filters; read 1000 at a time). */
+export async function podsOn(network: string): Promise<PodView[]> {
+  const out: PodView[] = [];
+  for (;;) {
+    const page = await searchPods("", out.length, 1000, { network });
+    out.push(...page.items);
+    if (page.items.length === 0 || out.length >= page.total) return out;
+  }
 }
 
 /** Every pod, through the listing's pages (what an address map needs). */

@@ -10,7 +10,7 @@ import {
   type NetworkView,
   NO_HISTORY,
   type PodView,
-  searchPods,
+  podsOn,
 } from "./api.ts";
 import { useChart, useOverTime } from "./chart.ts";
 import { h, link, localTime, replace } from "./dom.ts";
@@ -114,13 +114,12 @@ export async function networksPage(main: HTMLElement): Promise<void> {
 }
 
 export async function networkPage(main: HTMLElement, name: string): Promise<void> {
-  // The RM's search for the network's name brings its pods (and any pod whose name holds it).
-  const [n, found] = await Promise.all([
+  // The network's own pods only: the RM filters them.
+  const [n, users] = await Promise.all([
     api<NetworkView>("GET", `/api/v1/networks/${enc(name)}`),
-    searchPods(name, 0, 100_000),
+    podsOn(name),
   ]);
-  const pods = found.items;
-  const users = pods.filter((p) => p.networks.some((a) => a.network === name));
+  const pods = users;
   replace(
     main,
     h(

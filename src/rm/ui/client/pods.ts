@@ -23,7 +23,7 @@ const addresses = (p: PodView): string[] =>
 
 export async function podsPage(main: HTMLElement, query: URLSearchParams): Promise<void> {
   const q = query.get("q") ?? "";
-  const page = Math.max(0, Number(query.get("page") ?? 0) || 0);
+  const page = Math.max(0, Math.floor(Number(query.get("page") ?? 0)) || 0);
   // The RM searches and pages: only this page's pods come over.
   const { items: shown, total } = await searchPods(q, page * PAGE, PAGE);
   const pages = Math.max(1, Math.ceil(total / PAGE));

@@ -1,6 +1,6 @@
 // Search: one box for an address, a pod (name or namespace/name) or a network; and an address's
 // page: who holds it now, who held it at a time (one click), and its history.
-import { parseIP } from "../../../net/ip.ts";
+import { formatIP, parseIP } from "../../../net/ip.ts";
 import {
   type AddressAnswer,
   addressAt,
@@ -96,12 +96,11 @@ export async function addressPage(main: HTMLElement, ip: string, query: URLSearc
     return;
   }
   const at = query.get("at") ?? undefined;
-  const [now, then, pods] = await Promise.all([
-    addressAt(ip),
-    at === undefined ? undefined : addressAt(ip, at),
-    searchPods(ip, 0, 100).then((r) => r.items),
-  ]);
-  const current = holderNow(pods, ip);
+  const [now, then] = await Promise.all([addressAt(ip), at === undefined ? undefined : addressAt(ip, at)]);
+  // An RM without the address endpoint: the pod holding it, found by the RM's exact filter.
+  const exact = formatIP(parseIP(ip)!);
+  const current =
+    now !== undefined ? undefined : holderNow((await searchPods("", 0, 10, { address: exact })).items, exact);
   const when = h("input", {
     id: "at",
     name: "at",
