@@ -7,7 +7,6 @@
 // plugin run (this driver, env.ts, version.ts, result.ts, the IPAM config), plain loops stand
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
-import { decodeUtf8 } from "../net/chars.ts";
 import {
   type CniEnv,
   checkNetnsNotOwn,
@@ -18,6 +17,7 @@ import {
 } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
+import { readAll } from "./stdin.ts";
 import { isSpecVersion, LATEST, type SpecVersion, sinceVersion, verbAllowed } from "./version.ts";
 
 /** The network configuration from stdin: the spec's keys, plus whatever the plugin defines. */
@@ -94,22 +94,6 @@ const CONSOLE_METHODS = [
 
 /** Codes of a stdin that is closed or gives nothing: an empty config (the decoder says what is missing). */
 const NO_STDIN = new Set(["EAGAIN", "EOF", "EBADF"]);
-
-/**
- * A stream's whole content as text. Bun.stdin.text() starts two thread-pool threads to read a
- * pipe; the stream reads it on the event loop: 0.33-0.37 ms against 0.60 for a small config
- * (BENCHMARKS.md).
- */
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-  }
-  return decodeUtf8(chunks);
-}
 
 export const processIO: PluginIO = {
   env: process.env,
