@@ -8,7 +8,6 @@ import type { DelegateContext } from "./delegate.ts";
 import { delegateArgs } from "./identity.ts";
 import type { WebhookOptions } from "./webhook.ts";
 
-/** Milliseconds since the process started (the phases in the debug log's `timings`). */
 /** The plugin's own directory first, then CNI_PATH's others. */
 function binDirFirst(binDir: string, path: readonly string[]): string[] {
   const out = [binDir];
@@ -16,6 +15,7 @@ function binDirFirst(binDir: string, path: readonly string[]): string[] {
   return out;
 }
 
+/** Milliseconds since the process started (the phases in the debug log's `timings`). */
 export const clock = (): number => process.uptime() * 1000;
 
 export interface PluginContext {

@@ -35,7 +35,6 @@ export function safeUrl(url: string): string {
   }
 }
 
-/** `backend?podName=…&podNamespace=…&containerId=…[&podUid=…&node=…]`, URL-escaped. */
 /**
  * The node's name as os.hostname() gives it (the kernel's, in our UTS namespace), read from /proc:
  * node:os would cost every ADD a module load (BENCHMARKS.md).
@@ -48,6 +47,7 @@ function nodeName(): string {
   }
 }
 
+/** `backend?podName=…&podNamespace=…&containerId=…[&podUid=…&node=…]`, URL-escaped. */
 export function podQueryUrl(backend: string, pod: PodIdentity, containerId: string): string {
   const url = new URL(backend);
   url.searchParams.set("podName", pod.name);

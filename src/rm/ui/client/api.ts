@@ -1,7 +1,9 @@
 // The console's client of /api/v1: the same endpoints the CLI uses, with the session cookie and
 // the page's CSRF token on writes. Errors keep the API's own message, split by field path.
+
 import type { HistoryEvent } from "../../history.ts";
 import type { AddressReply } from "../../history-api.ts";
+import { bareAddress } from "../../pod-match.ts";
 
 export interface NetworkView {
   name: string;
@@ -133,9 +135,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 export const enc = encodeURIComponent;
 
 /** The address of a pod's "10.250.0.4/16" (the API gives each address with its prefix length). */
-export const bare = (address: string): string => address.split("/")[0] ?? address;
+export const bare = bareAddress;
 
-/** Every pod, through the API's pages. */
 /**
  * A page of the pods a search names, and how many match in all: the RM filters (`GET
  * /api/v1/pods?q=`, the predicate of src/rm/pod-match.ts), so a page never fetches every pod.

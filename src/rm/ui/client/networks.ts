@@ -115,11 +115,10 @@ export async function networksPage(main: HTMLElement): Promise<void> {
 
 export async function networkPage(main: HTMLElement, name: string): Promise<void> {
   // The network's own pods only: the RM filters them.
-  const [n, users] = await Promise.all([
+  const [n, pods] = await Promise.all([
     api<NetworkView>("GET", `/api/v1/networks/${enc(name)}`),
     podsOn(name),
   ]);
-  const pods = users;
   replace(
     main,
     h(
@@ -136,11 +135,11 @@ export async function networkPage(main: HTMLElement, name: string): Promise<void
       ` · updated ${localTime(n.updated)}`,
     ),
     networkCard(n, pods, 768, true),
-    h("h2", {}, `Pods on ${n.name} (${users.length})`),
+    h("h2", {}, `Pods on ${n.name} (${pods.length})`),
     h(
       "ul",
       { class: "plain" },
-      users.slice(0, 200).map((p) =>
+      pods.slice(0, 200).map((p) =>
         h(
           "li",
           {},
