@@ -1,5 +1,4 @@
 // dockin-ipam: the static IPAM plugin (src/bin/ipam-run.ts).
-import { runAdd, runFull } from "./ipam-run.ts";
+import { runIpam } from "./ipam-run.ts";
 
-if (process.env.CNI_COMMAND === "ADD") await runAdd();
-else await runFull(undefined);
+await runIpam();

@@ -1,11 +1,12 @@
 // dockin-ipam's run: the lean ADD answers the common case (src/ipam/lean.ts); anything else goes to
-// the protocol driver and the full plugin, loaded only then, with the stdin already read. The
-// executable's entry (main.ts) runs an ADD from here directly, without a role's dynamic import.
+// the protocol driver and the full plugin, loaded only then (with the stdin, when read already).
+// The executable's entry (main.ts) imports this statically: an IPAM run, twice on every pod's
+// path, has no role module to import first.
 import { readAll } from "../cni/stdin.ts";
 import { leanAdd } from "../ipam/lean.ts";
 
 /** The full plugin on the protocol driver; `stdin` when it has been read already. */
-export async function runFull(stdin: string | undefined): Promise<void> {
+async function runFull(stdin: string | undefined): Promise<void> {
   const [{ processIO, runPlugin }, { ipamPlugin }] = await Promise.all([
     import("../cni/skel.ts"),
     import("../ipam/plugin.ts"),
@@ -16,8 +17,9 @@ export async function runFull(stdin: string | undefined): Promise<void> {
   );
 }
 
-/** An ADD: the lean answer when there is one, else the full plugin's. */
-export async function runAdd(): Promise<void> {
+/** One run of dockin-ipam: an ADD's lean answer when there is one, else the full plugin's. */
+export async function runIpam(): Promise<void> {
+  if (process.env.CNI_COMMAND !== "ADD") return runFull(undefined);
   let stdin: string | undefined;
   try {
     stdin = await readAll(Bun.stdin.stream());

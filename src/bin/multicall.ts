@@ -1,7 +1,7 @@
 // The multi-call entry of the executable: one file installed under several names (`dockin-cni`,
-// `dockin-ipam`, anything else is `dockin`) runs the role its name says. Each role is a dynamic
-// import, so a plugin's start-up never evaluates the RM or the CLI (the build splits them into
-// their own chunks).
+// `dockin-ipam`, anything else is `dockin`) runs the role its name says. A role is loaded by its
+// loader, a dynamic import (or, for dockin-ipam's small run, a function the entry imports), so a
+// plugin's start-up never evaluates the RM or the CLI (the build splits them into their own chunks).
 
 /** The last component of a path (node:path would cost a plugin's start-up a module load). */
 const basename = (path: string): string => path.slice(path.lastIndexOf("/") + 1);
