@@ -1,6 +1,6 @@
 // The CNI_* environment, parsed and validated once, at the edge.
 
-import { isGoSpace, isName, utf8Length } from "../net/chars.ts";
+import { cniArgPairs, ifNameProblem, ignoreUnknownOf, isContainerId } from "./checks.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { VERBS, type Verb } from "./version.ts";
 
@@ -28,32 +28,6 @@ export const REQUIRED: Readonly<Record<Verb, readonly string[]>> = {
   GC: ["CNI_PATH"],
   VERSION: [],
 };
-
-/** A container id or network name: /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, as the reference library checks. */
-const isContainerId = (text: string): boolean => isName(text, "_.-");
-
-/** Why an interface name is not a valid Linux name, or undefined when it is. */
-export function ifNameProblem(name: string): string | undefined {
-  if (name.length === 0) return "is empty";
-  // Linux counts bytes (IFNAMSIZ is 16 with the terminating NUL), as the reference library does.
-  const bytes = utf8Length(name);
-  if (bytes > 15) return `is ${bytes} bytes long; Linux allows at most 15`;
-  if (name === "." || name === "..") return "may not be '.' or '..'";
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x2f || c === 0x3a || isGoSpace(c)) return "may not contain '/', ':' or white space";
-  }
-  return undefined;
-}
-
-/** Why a network name is invalid (the spec's rule for `name`), or undefined when it is valid. */
-export function networkNameProblem(name: string): string | undefined {
-  if (name === "") return "is missing";
-  if (!isContainerId(name)) {
-    return "must start with a letter or digit, then letters, digits, '_', '.' or '-'";
-  }
-  return undefined;
-}
 
 export function parseCommand(env: NodeJS.ProcessEnv): Verb {
   const command = env.CNI_COMMAND;
@@ -122,42 +96,29 @@ export function envFor(env: NodeJS.ProcessEnv, command: Verb): CniEnv {
   };
 }
 
-/**
- * Parses CNI_ARGS (`K=V;K2=V2`) into ordered pairs, as the reference library splits them: every
- * pair needs exactly one '=' (an empty pair, as after a trailing ';', is an error); an empty key
- * is kept, as an unknown key; a repeated key keeps its last value.
- */
+/** CNI_ARGS as ordered pairs (checks.ts cniArgPairs); throws error 4 naming a pair that is not one. */
 export function parseCniArgs(args: string): Map<string, string> {
-  const out = new Map<string, string>();
-  if (args === "") return out;
-  for (const pair of args.split(";")) {
-    const eq = pair.indexOf("=");
-    if (eq < 0 || pair.indexOf("=", eq + 1) >= 0) {
-      throw new CniError(
-        ErrorCode.InvalidEnvironment,
-        `CNI_ARGS: invalid pair "${pair}"; expected KEY=VALUE`,
-      );
-    }
-    out.set(pair.slice(0, eq), pair.slice(eq + 1));
+  const pairs = cniArgPairs(args);
+  if (!(pairs instanceof Map)) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_ARGS: invalid pair "${pairs.bad}"; expected KEY=VALUE`,
+    );
   }
-  return out;
+  return pairs;
 }
 
-/**
- * Whether CNI_ARGS asks to ignore keys the plugin does not know. Like the reference library's
- * boolean arguments, `IgnoreUnknown` takes "1" or "true" (any case) for yes, "0" or "false" for no;
- * any other value is an error.
- */
+/** Whether CNI_ARGS asks to ignore keys the plugin does not know (checks.ts ignoreUnknownOf). */
 export function ignoresUnknown(args: Map<string, string>): boolean {
   const v = args.get("IgnoreUnknown");
-  if (v === undefined) return false;
-  const lower = v.toLowerCase();
-  if (lower === "1" || lower === "true") return true;
-  if (lower === "0" || lower === "false") return false;
-  throw new CniError(
-    ErrorCode.InvalidEnvironment,
-    `CNI_ARGS: invalid value "${v}" for IgnoreUnknown; expected 1, true, 0 or false`,
-  );
+  const ignore = ignoreUnknownOf(v);
+  if (ignore === undefined) {
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_ARGS: invalid value "${v}" for IgnoreUnknown; expected 1, true, 0 or false`,
+    );
+  }
+  return ignore;
 }
 
 /**

@@ -7,14 +7,9 @@
 // plugin run (this driver, env.ts, version.ts, result.ts, the IPAM config), plain loops stand
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
-import {
-  type CniEnv,
-  checkNetnsNotOwn,
-  checkRequired,
-  envFor,
-  networkNameProblem,
-  parseCommand,
-} from "./env.ts";
+
+import { networkNameProblem } from "./checks.ts";
+import { type CniEnv, checkNetnsNotOwn, checkRequired, envFor, parseCommand } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
 import { formatResult, parseResult, type Result } from "./result.ts";
 import { readAll } from "./stdin.ts";

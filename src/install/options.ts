@@ -2,7 +2,7 @@
 // its environment (CNI_CONF_PATH, BIN_DIR, DOCKIN_CONF_DIR, DOCKIN_CACHE_DIR, …) onto the same flags.
 import { resolve } from "node:path";
 import { FlagError, parseFlags } from "../cli/args.ts";
-import { networkNameProblem } from "../cni/env.ts";
+import { networkNameProblem } from "../cni/checks.ts";
 import { isLevel, LEVELS } from "../cni/log.ts";
 import { isSpecVersion } from "../cni/version.ts";
 

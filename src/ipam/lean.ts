@@ -6,7 +6,15 @@
 // program that only echoes its stdin; one function like this one is at that floor (BENCHMARKS.md).
 // test/ipam/lean.test.ts checks, over the differential corpus at every version, that this either
 // declines or prints byte for byte what the full path prints.
-import { isName, isShortDecimal } from "../net/chars.ts";
+import {
+  cniArgPairs,
+  ifNameProblem,
+  ignoreUnknownOf,
+  isContainerId,
+  networkNameProblem,
+} from "../cni/checks.ts";
+import { isShortDecimal } from "../net/chars.ts";
+import { isDottedQuad } from "../net/ip.ts";
 
 type Json = Record<string, unknown>;
 
@@ -14,21 +22,13 @@ const VERSIONS = ["1.0.0", "1.1.0"];
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** A dotted IPv4 address as Go prints it (no leading zeros, each part at most 255). */
-function isIPv4(text: string): boolean {
-  const parts = text.split(".");
-  if (parts.length !== 4) return false;
-  for (const p of parts) if (!isShortDecimal(p) || Number(p) > 255) return false;
-  return true;
-}
-
 /** An IPv4 address with a prefix length, as Go prints it. */
 function isCidr4(text: unknown): text is string {
   if (typeof text !== "string") return false;
   const slash = text.indexOf("/");
   if (slash < 0) return false;
   const length = text.slice(slash + 1);
-  return isIPv4(text.slice(0, slash)) && isShortDecimal(length) && Number(length) <= 32;
+  return isDottedQuad(text.slice(0, slash)) && isShortDecimal(length) && Number(length) <= 32;
 }
 
 /** Whether `obj`'s keys are all among `allowed`, written exactly so (the full path matches keys in any case). */
@@ -37,36 +37,25 @@ function onlyKeys(obj: Json, allowed: readonly string[]): boolean {
   return true;
 }
 
-/** CNI_ARGS the full path accepts without an address of its own: none, or the runtime's keys. */
+/**
+ * CNI_ARGS the full path accepts without an address of its own (src/ipam/cniargs.ts): well-formed
+ * pairs without IP or GATEWAY, any other key only with IgnoreUnknown set.
+ */
 function plainArgs(args: string): boolean {
-  if (args === "") return true;
-  let ignore: string | undefined;
-  let others = false;
-  for (const pair of args.split(";")) {
-    const eq = pair.indexOf("=");
-    if (eq < 0 || pair.indexOf("=", eq + 1) >= 0) return false;
-    const key = pair.slice(0, eq);
-    if (key === "IP" || key === "GATEWAY") return false;
-    if (key === "IgnoreUnknown") ignore = pair.slice(eq + 1).toLowerCase();
-    else others = true;
-  }
-  if (ignore !== undefined && ignore !== "1" && ignore !== "true" && ignore !== "0" && ignore !== "false") {
-    return false;
-  }
-  return !others || ignore === "1" || ignore === "true";
+  const pairs = cniArgPairs(args);
+  if (!(pairs instanceof Map) || pairs.has("IP") || pairs.has("GATEWAY")) return false;
+  const ignore = ignoreUnknownOf(pairs.get("IgnoreUnknown"));
+  if (ignore !== false) return ignore === true;
+  for (const key of pairs.keys()) if (key !== "IgnoreUnknown") return false;
+  return true;
 }
-
-/** The interface names the lean path takes: letters, digits, '_', '.', '-', at most 15. */
-const plainIfName = (name: string): boolean =>
-  name.length > 0 && name.length <= 15 && name !== "." && name !== ".." && isName(`a${name}`, "_.-");
 
 /** The result text of an ADD the lean path can answer, or undefined for the full path. */
 export function leanAdd(env: NodeJS.ProcessEnv, stdin: string): string | undefined {
   if (env.CNI_COMMAND !== "ADD") return undefined;
-  const containerId = env.CNI_CONTAINERID ?? "";
-  if (containerId === "" || !isName(containerId, "_.-")) return undefined;
+  if (!isContainerId(env.CNI_CONTAINERID ?? "")) return undefined;
   if ((env.CNI_NETNS ?? "") === "" || (env.CNI_PATH ?? "") === "") return undefined;
-  if (!plainIfName(env.CNI_IFNAME ?? "")) return undefined;
+  if (ifNameProblem(env.CNI_IFNAME ?? "") !== undefined) return undefined;
   if (!plainArgs(env.CNI_ARGS ?? "")) return undefined;
 
   let config: unknown;
@@ -78,7 +67,7 @@ export function leanAdd(env: NodeJS.ProcessEnv, stdin: string): string | undefin
   if (!isObject(config)) return undefined;
   const version = config.cniVersion;
   if (typeof version !== "string" || !VERSIONS.includes(version)) return undefined;
-  if (typeof config.name !== "string" || !isName(config.name, "_.-")) return undefined;
+  if (typeof config.name !== "string" || networkNameProblem(config.name) !== undefined) return undefined;
   if (config.type !== undefined && typeof config.type !== "string") return undefined;
   for (const k of Object.keys(config)) {
     const lower = k.toLowerCase();
@@ -93,7 +82,8 @@ export function leanAdd(env: NodeJS.ProcessEnv, stdin: string): string | undefin
   const ips: Json[] = [];
   for (const a of addresses) {
     if (!isObject(a) || !onlyKeys(a, ["address", "gateway"]) || !isCidr4(a.address)) return undefined;
-    if (a.gateway !== undefined && !(typeof a.gateway === "string" && isIPv4(a.gateway))) return undefined;
+    if (a.gateway !== undefined && !(typeof a.gateway === "string" && isDottedQuad(a.gateway)))
+      return undefined;
     ips.push(a.gateway === undefined ? { address: a.address } : { address: a.address, gateway: a.gateway });
   }
   const routes: Json[] = [];
@@ -101,7 +91,7 @@ export function leanAdd(env: NodeJS.ProcessEnv, stdin: string): string | undefin
     if (!Array.isArray(ipam.routes)) return undefined;
     for (const r of ipam.routes) {
       if (!isObject(r) || !onlyKeys(r, ["dst", "gw"]) || !isCidr4(r.dst)) return undefined;
-      if (r.gw !== undefined && !(typeof r.gw === "string" && isIPv4(r.gw))) return undefined;
+      if (r.gw !== undefined && !(typeof r.gw === "string" && isDottedQuad(r.gw))) return undefined;
       routes.push(r.gw === undefined ? { dst: r.dst } : { dst: r.dst, gw: r.gw });
     }
   }

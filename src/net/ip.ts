@@ -21,17 +21,21 @@ export interface Prefix {
 /** The width of a family's addresses in bits. */
 export const bits = (family: Family): number => (family === 4 ? 32 : 128);
 
-function parseIPv4(text: string): bigint | undefined {
+/**
+ * Whether `text` is a dotted IPv4 address as Go reads it: four decimals of at most 255, without
+ * leading zeros (Go rejects "01" since 1.17: octal or decimal?), which is also how Go prints one.
+ */
+export function isDottedQuad(text: string): boolean {
   const parts = text.split(".");
-  if (parts.length !== 4) return undefined;
+  if (parts.length !== 4) return false;
+  for (const part of parts) if (!isShortDecimal(part) || Number(part) > 255) return false;
+  return true;
+}
+
+function parseIPv4(text: string): bigint | undefined {
+  if (!isDottedQuad(text)) return undefined;
   let value = 0n;
-  for (const part of parts) {
-    // Go rejects leading zeros ("01") since 1.17: they are ambiguous (octal or decimal).
-    if (!isShortDecimal(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    value = (value << 8n) | BigInt(n);
-  }
+  for (const part of text.split(".")) value = (value << 8n) | BigInt(Number(part));
   return value;
 }
 

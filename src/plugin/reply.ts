@@ -1,7 +1,7 @@
 // The webhook's reply, validated whole before anything is created. The result is a plan: which
 // network configs to attach, under which interface names, with which addresses.
 
-import { ifNameProblem } from "../cni/env.ts";
+import { ifNameProblem } from "../cni/checks.ts";
 import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
 import { isName } from "../net/chars.ts";
 import {

@@ -1,7 +1,7 @@
 // The validation of what clients send, done once at the edge: every function here turns untrusted
 // JSON into a normalized, checked value of model.ts or throws a 400 that lists every problem with
 // its field path and the fix.
-import { ifNameProblem } from "../cni/env.ts";
+import { ifNameProblem } from "../cni/checks.ts";
 import {
   contains,
   type Family,

@@ -1,12 +1,11 @@
-// env.ts against the spec's parameters and the reference library (pkg/skel, pkg/utils,
+// env.ts and checks.ts against the spec's parameters and the reference library (pkg/skel, pkg/utils,
 // pkg/types/args.go).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ifNameProblem, networkNameProblem } from "../../src/cni/checks.ts";
 import {
   checkKnownArgs,
-  ifNameProblem,
   ignoresUnknown,
-  networkNameProblem,
   parseCniArgs,
   parseCommand,
   parseEnv,
