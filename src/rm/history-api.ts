@@ -32,6 +32,22 @@ export function parseTime(param: string, text: string): number {
   return ms;
 }
 
+/** An integer query parameter from `min` to `max`; `fallback` when it is absent. */
+export function parseInteger(
+  query: URLSearchParams,
+  param: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const text = query.get(param);
+  const n = text === null ? fallback : Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw bad(param, `"${text}" is not an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
 /** An address without prefix, in canonical text. */
 export function parseAddress(param: string, text: string): string {
   const ip = parseIP(text);
@@ -52,11 +68,7 @@ function checkParams(query: URLSearchParams, known: readonly string[]): void {
 /** Parses the query of GET /api/v1/history. */
 export function parseHistoryQuery(query: URLSearchParams): HistoryQuery {
   checkParams(query, ["address", "pod", "network", "since", "until", "limit", "after"]);
-  const limitText = query.get("limit");
-  const limit = limitText === null ? HISTORY_PAGE : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX_PAGE)
-    throw bad("limit", `"${limitText}" is not an integer from 1 to ${HISTORY_MAX_PAGE}`);
-  const q: HistoryQuery = { limit };
+  const q: HistoryQuery = { limit: parseInteger(query, "limit", HISTORY_PAGE, 1, HISTORY_MAX_PAGE) };
   const address = query.get("address");
   if (address !== null) q.address = parseAddress("address", address);
   const pod = query.get("pod");

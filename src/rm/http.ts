@@ -2,6 +2,7 @@
 // answered as one Response, bearer tokens.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { errorText } from "../cni/errors.ts";
+import { decodeUtf8 } from "../net/chars.ts";
 import { RmError } from "./errors.ts";
 
 export const MAX_BODY = 1024 * 1024;
@@ -55,7 +56,7 @@ export async function readText(req: Request, limit: number, what = "request body
       if (size > limit) throw new RmError("PayloadTooLarge", `${what} is over the ${limit}-byte limit`);
       chunks.push(chunk);
     }
-    return Buffer.concat(chunks).toString("utf8");
+    return decodeUtf8(chunks, true);
   } catch (err) {
     if (err instanceof RmError || !req.signal.aborted) throw err;
     // The client went away in the middle of its body: its request, not a fault of ours (no 500).

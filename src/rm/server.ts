@@ -4,9 +4,8 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { errorText } from "../cni/errors.ts";
-import { formatIP, parseIP } from "../net/ip.ts";
 import { RmError } from "./errors.ts";
-import { addressAt, historyPage, parseHistoryQuery } from "./history-api.ts";
+import { addressAt, historyPage, parseAddress, parseHistoryQuery, parseInteger } from "./history-api.ts";
 import { MAX_BODY, Reply, readJson, sendJson, sendText, type Tokens } from "./http.ts";
 import type { RmLogger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -17,6 +16,8 @@ import { CSRF_HEADER, checkCsrf, checkOrigin, cookie, SESSION_COOKIE, validSessi
 
 /** Pods per page of GET /api/v1/pods when the query gives no `limit`. */
 const DEFAULT_PAGE = 1000;
+/** The most pods one page of GET /api/v1/pods may hold. */
+const MAX_PAGE = 100_000;
 
 export interface TlsOptions {
   cert: string | Buffer;
@@ -306,15 +307,8 @@ export class RmServer {
   private async listPods(ctx: RequestContext, namespace: string | undefined): Promise<void> {
     const q = ctx.query;
     if (q.has("q")) return this.searchPods(ctx, namespace);
-    const limitText = q.get("limit");
     // A page at a time: a cluster may hold 150,000 pods. `next` names where the next page starts.
-    const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
-      throw new RmError(
-        "BadRequest",
-        `invalid query: limit: "${limitText}" is not an integer from 1 to 100000`,
-      );
-    }
+    const limit = parseInteger(q, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
     const after = q.get("after") ?? undefined;
     if (after !== undefined && !after.includes("/")) {
       throw new RmError("BadRequest", `invalid query: after: "${after}" is not namespace/name`);
@@ -343,28 +337,13 @@ export class RmServer {
         "invalid query: after goes with a plain listing; a search pages with offset",
       );
     }
-    const number = (name: string, fallback: number, min: number, max: number): number => {
-      const text = q.get(name);
-      const n = text === null ? fallback : Number(text);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        throw new RmError(
-          "BadRequest",
-          `invalid query: ${name}: "${text}" is not an integer from ${min} to ${max}`,
-        );
-      }
-      return n;
-    };
-    const limit = number("limit", DEFAULT_PAGE, 1, 100_000);
-    const offset = number("offset", 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = parseInteger(q, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+    const offset = parseInteger(q, "offset", 0, 0, Number.MAX_SAFE_INTEGER);
     const ns = namespace ?? q.get("namespace") ?? undefined;
     // Exact filters on top of the search: the pods attached to a network, the pod holding an address.
     const network = q.get("network") ?? undefined;
     const addressText = q.get("address");
-    const parsed = addressText === null ? undefined : parseIP(addressText);
-    if (addressText !== null && parsed === undefined) {
-      throw new RmError("BadRequest", `invalid query: address: "${addressText}" is not an IP address`);
-    }
-    const address = parsed === undefined ? undefined : formatIP(parsed); // as the store writes it
+    const address = addressText === null ? undefined : parseAddress("address", addressText);
     const { items, total } = await this.service.searchPods(q.get("q") ?? "", {
       offset,
       limit,
