@@ -3,6 +3,7 @@
 // runtime's version only when printed, and parsed from any version when read.
 
 import { formatIP, formatPrefix, parseIP, parsePrefix } from "../net/ip.ts";
+import { eachOf } from "./each.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { compareVersions, isSpecVersion } from "./version.ts";
 
@@ -96,28 +97,18 @@ export function formatResult(result: Result, version: string): Json {
   if (compareVersions(version, "0.3.0") < 0) return formatLegacy(result, version);
   const withVersion = compareVersions(version, "1.0.0") < 0;
   const out: Json = { cniVersion: version };
-  if (result.interfaces?.length) {
-    const interfaces: Json[] = [];
-    for (const i of result.interfaces) interfaces.push(interfaceJson(i, version));
-    out.interfaces = interfaces;
-  }
+  if (result.interfaces?.length) out.interfaces = eachOf(result.interfaces, (i) => interfaceJson(i, version));
   if (result.ips?.length) {
-    const ips: Json[] = [];
-    for (const ip of result.ips) {
+    out.ips = eachOf(result.ips, (ip) => {
       const entry: Json = {};
       if (withVersion) entry.version = String(familyOf(ip.address) ?? 4);
       if (ip.interface !== undefined) entry.interface = ip.interface;
       entry.address = ip.address;
       if (ip.gateway) entry.gateway = ip.gateway;
-      ips.push(entry);
-    }
-    out.ips = ips;
+      return entry;
+    });
   }
-  if (result.routes?.length) {
-    const routes: Json[] = [];
-    for (const r of result.routes) routes.push(routeJson(r));
-    out.routes = routes;
-  }
+  if (result.routes?.length) out.routes = eachOf(result.routes, routeJson);
   out.dns = cleanDns(result.dns);
   return out;
 }
@@ -177,9 +168,7 @@ function optionalIPAt(value: unknown, where: string): string | undefined {
 function parseRoutes(value: unknown, where: string): Route[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw decodeError(`${where}routes is not a list`);
-  const routes: Route[] = [];
-  for (let i = 0; i < value.length; i++) {
-    const r: unknown = value[i];
+  return eachOf(value as unknown[], (r, i) => {
     if (!isObject(r)) throw decodeError(`${where}routes[${i}] is not an object`);
     const route: Route = { dst: prefixAt(r.dst, `${where}routes[${i}].dst`) };
     const gw = optionalIPAt(r.gw, `${where}routes[${i}].gw`);
@@ -187,9 +176,8 @@ function parseRoutes(value: unknown, where: string): Route[] {
     for (const key of ["mtu", "advmss", "priority", "table", "scope"] as const) {
       if (typeof r[key] === "number") route[key] = r[key];
     }
-    routes.push(route);
-  }
-  return routes;
+    return route;
+  });
 }
 
 function parseDns(value: unknown): DNS | undefined {
@@ -238,9 +226,7 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
     if (routes.length) result.routes = routes;
   } else {
     if (Array.isArray(value.interfaces)) {
-      const interfaces: Interface[] = [];
-      for (let n = 0; n < value.interfaces.length; n++) {
-        const i: unknown = value.interfaces[n];
+      result.interfaces = eachOf(value.interfaces as unknown[], (i, n) => {
         if (!isObject(i) || typeof i.name !== "string") throw decodeError(`interfaces[${n}].name is missing`);
         const out: Interface = { name: i.name };
         if (typeof i.mac === "string" && i.mac) out.mac = i.mac;
@@ -248,22 +234,18 @@ export function parseResult(value: unknown, fallbackVersion = "0.1.0"): Result {
         if (typeof i.sandbox === "string" && i.sandbox) out.sandbox = i.sandbox;
         if (typeof i.socketPath === "string" && i.socketPath) out.socketPath = i.socketPath;
         if (typeof i.pciID === "string" && i.pciID) out.pciID = i.pciID;
-        interfaces.push(out);
-      }
-      result.interfaces = interfaces;
+        return out;
+      });
     }
     if (Array.isArray(value.ips)) {
-      const ips: IPConfig[] = [];
-      for (let n = 0; n < value.ips.length; n++) {
-        const ip: unknown = value.ips[n];
+      result.ips = eachOf(value.ips as unknown[], (ip, n) => {
         if (!isObject(ip)) throw decodeError(`ips[${n}] is not an object`);
         const out: IPConfig = { address: prefixAt(ip.address, `ips[${n}].address`) };
         const gw = optionalIPAt(ip.gateway, `ips[${n}].gateway`);
         if (gw !== undefined) out.gateway = gw;
         if (typeof ip.interface === "number") out.interface = ip.interface;
-        ips.push(out);
-      }
-      result.ips = ips;
+        return out;
+      });
     }
     const routes = parseRoutes(value.routes, "");
     if (routes.length) result.routes = routes;

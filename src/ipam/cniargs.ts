@@ -2,6 +2,7 @@
 // and `GATEWAY` (a comma list of addresses, each set as the gateway of the `IP` addresses whose
 // subnet holds it). Any other key is an error unless `IgnoreUnknown` is set, as in every
 // reference plugin.
+import { eachOf } from "../cni/each.ts";
 import { checkKnownArgs, parseCniArgs } from "../cni/env.ts";
 import { ErrorCode, FieldErrors } from "../cni/errors.ts";
 import { contains, parseIP } from "../net/ip.ts";
@@ -19,9 +20,7 @@ export function addressesFromCniArgs(raw: string): StaticAddress[] {
   const out: StaticAddress[] = [];
   const items = (key: string): string[] => {
     const value = args.get(key) ?? "";
-    const out: string[] = [];
-    if (value !== "") for (const item of value.split(",")) out.push(item.trim());
-    return out;
+    return value === "" ? [] : eachOf(value.split(","), (item) => item.trim());
   };
   const ips = items("IP");
   for (let i = 0; i < ips.length; i++) {

@@ -1,6 +1,7 @@
 // dockin-ipam: static IP address management, a drop-in for the reference `static` plugin.
 // It allocates nothing, so DEL, STATUS and GC have nothing to do.
 
+import { eachOf } from "../cni/each.ts";
 import type { IPConfig, Result } from "../cni/result.ts";
 import type { Plugin } from "../cni/skel.ts";
 import { ALL_VERSIONS } from "../cni/version.ts";
@@ -9,12 +10,11 @@ import { checkPrevResult } from "./check.ts";
 import { type IpamConfig, parseIpamConfig } from "./config.ts";
 
 export function toResult(conf: IpamConfig): Result {
-  const ips: IPConfig[] = [];
-  for (const a of conf.addresses) {
+  const ips = eachOf(conf.addresses, (a): IPConfig => {
     const ip: IPConfig = { address: formatPrefix(a.prefix) };
     if (a.gateway !== undefined) ip.gateway = formatIP(a.gateway);
-    ips.push(ip);
-  }
+    return ip;
+  });
   return { cniVersion: conf.cniVersion, ips, routes: conf.routes, dns: conf.dns };
 }
 

@@ -24,8 +24,7 @@ import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
 
 /** The master's result as the runtime needs it: its interface named CNI_IFNAME, `sandbox` set. */
 export function masterResult(result: Result, ifName: string, netns: string): Result {
-  const interfaces: Interface[] = [];
-  for (const i of result.interfaces ?? []) interfaces.push({ ...i });
+  const interfaces: Interface[] = eachOf(result.interfaces ?? [], (i) => ({ ...i }));
   let index = -1;
   for (let n = 0; n < interfaces.length && index < 0; n++) {
     if (interfaces[n]!.name === ifName && interfaces[n]!.sandbox) index = n;
@@ -37,8 +36,7 @@ export function masterResult(result: Result, ifName: string, netns: string): Res
   } else if (!interfaces[index]!.sandbox) {
     interfaces[index]!.sandbox = netns;
   }
-  const ips: IPConfig[] = [];
-  for (const ip of result.ips ?? []) ips.push({ ...ip, interface: ip.interface ?? index });
+  const ips: IPConfig[] = eachOf(result.ips ?? [], (ip) => ({ ...ip, interface: ip.interface ?? index }));
   return { ...result, interfaces, ips };
 }
 

@@ -1,5 +1,6 @@
 // The main plugin configuration (stdin), validated once, at the edge: the seed's keys, `cacheDir`,
 // and the webhook, delegate and notification settings documented in docs/plugin.md.
+import { eachOf } from "../cni/each.ts";
 import { ErrorCode, FieldErrors } from "../cni/errors.ts";
 import { isLevel, type Level } from "../cni/log.ts";
 import type { NetConf } from "../cni/skel.ts";
@@ -181,9 +182,7 @@ export function parseMainConfig(conf: NetConf, lenient = false): { config: MainC
     delegateTimeoutMs: numbers.delegateTimeoutMs ?? DEFAULTS.delegateTimeoutMs,
     notifyUrl: strings.notifyUrl,
   };
-  const problems: string[] = [];
-  for (const p of errors.problems) problems.push(`${p.path}: ${p.message}`);
-  return { config, problems };
+  return { config, problems: eachOf(errors.problems, (p) => `${p.path}: ${p.message}`) };
 }
 
 /** The logging keys alone, read leniently so that a config with other problems still logs. */
