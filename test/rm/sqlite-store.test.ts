@@ -62,6 +62,10 @@ runHistorySuite("sqlite, folding every 2 events", async () =>
   openSqliteStore(join(dir, `store-${n++}.db`), { foldRows: 2 }),
 );
 
+/** Network `name`, 10.0.0.0/24, in `store`. */
+const addNetwork = (store: Store, name: string) =>
+  store.putNetwork(name, () => ({ name, spec: { subnet: "10.0.0.0/24" }, created: "x", updated: "x" }));
+
 describe("sqlite store", () => {
   it("opens in WAL mode with synchronous=FULL and the schema at the last migration", async () => {
     const path = join(dir, "pragmas.db");
@@ -217,12 +221,7 @@ describe("sqlite store", () => {
     const from = await openSqliteStore(source);
     const to = await openSqliteStore(join(dir, "dangling-target.db"));
     try {
-      await from.putNetwork("kept", () => ({
-        name: "kept",
-        spec: { subnet: "10.0.0.0/24" },
-        created: "x",
-        updated: "x",
-      }));
+      await addNetwork(from, "kept");
       await assert.rejects(
         migrate(from, to),
         /policy "old": invalid policy: networks\[0\]\.network: network "gone" not found.*fix or delete those policies/,
@@ -247,12 +246,7 @@ describe("sqlite store", () => {
       }
     };
     try {
-      await store.putNetwork("n", () => ({
-        name: "n",
-        spec: { subnet: "10.0.0.0/24" },
-        created: "x",
-        updated: "x",
-      }));
+      await addNetwork(store, "n");
       const put = (name: string) =>
         store.updatePod("ns", name, (existing, view) =>
           planPod(
@@ -285,12 +279,7 @@ describe("sqlite store", () => {
   it("prunes recent events too: they join the history table first", async () => {
     const store = await openSqliteStore(join(dir, "fold-prune.db"));
     try {
-      await store.putNetwork("n", () => ({
-        name: "n",
-        spec: { subnet: "10.0.0.0/24" },
-        created: "x",
-        updated: "x",
-      }));
+      await addNetwork(store, "n");
       const req = { attachments: [{ network: "n", ips: [] }], sticky: false };
       await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, req, view, "x"));
       await store.updatePod("ns", "p", (e) => (e === undefined ? undefined : releasePod(e)));
@@ -308,12 +297,7 @@ describe("sqlite store", () => {
   it("answers a repeated read from memory, and never a stale one: after a write, or a write that rolled back", async () => {
     const store = await openSqliteStore(join(dir, "read-cache.db"));
     try {
-      await store.putNetwork("n", () => ({
-        name: "n",
-        spec: { subnet: "10.0.0.0/24" },
-        created: "x",
-        updated: "x",
-      }));
+      await addNetwork(store, "n");
       const one = { attachments: [{ network: "n", ips: [] }], sticky: false };
       const first = await store.updatePod("ns", "p", (e, view) => planPod("ns", "p", e, one, view, "x"));
       const read = await store.getPod("ns", "p");
