@@ -3,6 +3,7 @@
 // runtime's version only when printed, and parsed from any version when read.
 
 import { formatIP, formatPrefix, parseIP, parsePrefix } from "../net/ip.ts";
+import { isObject, type Json } from "../net/json.ts";
 import { eachOf } from "./each.ts";
 import { CniError, ErrorCode } from "./errors.ts";
 import { compareVersions, isSpecVersion } from "./version.ts";
@@ -49,10 +50,6 @@ export interface Result {
   routes?: Route[];
   dns?: DNS;
 }
-
-type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function familyOf(cidrOrIp: string): 4 | 6 | undefined {
   return (parsePrefix(cidrOrIp) ?? (parseIP(cidrOrIp) ? { ip: parseIP(cidrOrIp)! } : undefined))?.ip.family;

@@ -8,6 +8,7 @@
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
 
+import { isObject } from "../net/json.ts";
 import { networkNameProblem } from "./checks.ts";
 import { type CniEnv, checkNetnsNotOwn, checkRequired, envFor, parseCommand } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
@@ -150,9 +151,6 @@ export const processIO: PluginIO = {
 
 /** The newest version the plugin speaks. */
 const newest = (plugin: Plugin): string => plugin.versions[plugin.versions.length - 1] ?? LATEST;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** Parses the configuration on stdin (the spec's keys checked; the rest is the plugin's). */
 export function decodeConfig(stdin: string): NetConf {

@@ -15,11 +15,11 @@ import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import { isObject } from "../net/json.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import {
   bridgePluginOf,
   findNetwork,
-  isObject,
   NETCONF_EXTENSIONS,
   type NetworkFile,
   pluginsOf,

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { isObject } from "../net/json.ts";
 import { stripComments } from "../plugin/netconf.ts";
 import type { Gateway } from "./options.ts";
 
@@ -23,10 +24,6 @@ export interface NetworkFile {
   name?: string;
   /** Why the file could not be read as a network config. */
   problem?: string;
-}
-
-export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The plugins of a network config: its `plugins` list (a .conflist), or the config itself. */

@@ -15,12 +15,9 @@ import {
 } from "../cni/checks.ts";
 import { isShortDecimal } from "../net/chars.ts";
 import { isDottedQuad } from "../net/ip.ts";
-
-type Json = Record<string, unknown>;
+import { isObject, type Json } from "../net/json.ts";
 
 const VERSIONS = ["1.0.0", "1.1.0"];
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** An IPv4 address with a prefix length, as Go prints it. */
 function isCidr4(text: unknown): text is string {

@@ -2,10 +2,7 @@
 // it (keys match case-insensitively, the last one wins; null is the same as absent), and
 // collecting every problem with its field path instead of stopping at the first.
 import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
-
-export type Json = Record<string, unknown>;
-
-export const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+import { isObject, type Json } from "../net/json.ts";
 
 /** A value as it appears in the JSON, shortened for messages. */
 export function quote(value: unknown): string {

@@ -5,8 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { sortedStrings } from "../cni/each.ts";
 import { joinPath } from "../cni/path.ts";
 import { isJsSpace } from "../net/chars.ts";
-
-type Json = Record<string, unknown>;
+import { isObject, type Json } from "../net/json.ts";
 
 export interface NetworkFile {
   name: string;
@@ -22,8 +21,6 @@ export interface NetworkDir {
   /** Files that could not be read or parsed, with why; reported when a network is missing. */
   broken: string[];
 }
-
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /**
  * Removes `//` and `/* *\/` comments outside strings, and drops a trailing comma before `}` or `]`

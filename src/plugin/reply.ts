@@ -17,6 +17,7 @@ import {
   parsePrefix,
   sameIP,
 } from "../net/ip.ts";
+import { isObject, type Json } from "../net/json.ts";
 import type { NetworkDir, NetworkFile } from "./netconf.ts";
 
 export interface PlannedAddress {
@@ -55,8 +56,6 @@ export const MAX_ENTRIES = 32;
 /** A network name: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/. */
 const isNetworkName = (text: string): boolean => text.length <= 253 && isName(text, "_.-");
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 const present = (v: unknown): boolean => v !== undefined && v !== null && v !== "";
 const show = (v: unknown): string => JSON.stringify(v)?.slice(0, 80) ?? String(v);
 

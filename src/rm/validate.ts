@@ -14,6 +14,7 @@ import {
   parseIP,
   parsePrefix,
 } from "../net/ip.ts";
+import { isObject, type Json } from "../net/json.ts";
 import { FieldErrors, throwIfInvalid } from "./errors.ts";
 import type { AttachmentRequest, NetworkSpec, PodSpec, PolicySpec, PoolSpec } from "./model.ts";
 import { poolSize, toPool } from "./pool.ts";
@@ -57,12 +58,6 @@ export function checkName(kind: "network" | "pod" | "namespace" | "policy", name
 
 // ---------------------------------------------------------------------------------------------
 // Generic JSON checks
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
