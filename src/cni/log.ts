@@ -5,9 +5,9 @@
 import { appendFileSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { utf8Length } from "../net/chars.ts";
 import { errorText } from "./errors.ts";
+import { writeAllSync } from "./fd-io.ts";
 import { takeLockFile } from "./lockfile.ts";
 import { dirName } from "./path.ts";
-import { writeAllSync } from "./write.ts";
 
 export const LEVELS = ["error", "warn", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];

@@ -91,20 +91,28 @@ const CONSOLE_METHODS = [
 /** Codes of a stdin that is closed or gives nothing: an empty config (the decoder says what is missing). */
 const NO_STDIN = new Set(["EAGAIN", "EOF", "EBADF"]);
 
+/**
+ * The network configuration read from stdin by `read`: a closed stdin, or one that gives nothing,
+ * is an empty config (the decoder says what is missing); any other failure is an I/O error.
+ */
+export async function readConfig(read: () => string | Promise<string>): Promise<string> {
+  try {
+    return await read();
+  } catch (err) {
+    if (NO_STDIN.has((err as NodeJS.ErrnoException).code ?? "")) return "";
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `reading the network configuration from stdin: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
 export const processIO: PluginIO = {
   env: process.env,
-  readStdin: async () => {
-    try {
-      return await readAll(Bun.stdin.stream());
-    } catch (err) {
-      if (NO_STDIN.has((err as NodeJS.ErrnoException).code ?? "")) return "";
-      throw new CniError(
-        ErrorCode.IOFailure,
-        `reading the network configuration from stdin: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-  },
+  // Through the event loop: the IPAM plugin does not load node:fs (dockin-cni, which does, reads
+  // it synchronously: src/bin/dockin-cni.ts).
+  readStdin: () => readConfig(() => readAll(Bun.stdin.stream())),
   // node:fs, loaded for VERSION only (fstat is not worth its load on the ADD path).
   stdinIsTerminal: () => {
     try {

@@ -10,13 +10,13 @@ import {
   renameSync,
   rmSync,
   statSync,
+  writeFileSync,
 } from "node:fs";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import type { Logger } from "../cni/log.ts";
 import { joinPath } from "../cni/path.ts";
 import { type ProcessIdentity, processIdentity, stillRunning } from "../cni/process.ts";
 import type { Result } from "../cni/result.ts";
-import { writeAllSync } from "../cni/write.ts";
 import type { PodIdentity } from "./identity.ts";
 import type { PlannedAddress } from "./reply.ts";
 
@@ -102,6 +102,9 @@ export function recordPath(cacheDir: string, containerId: string, ifName: string
  * rules, the bridges' iptables rules: none survives a reboot), and a record lost or emptied by one
  * is what DEL already copes with (it asks the backend, and sets an unreadable record aside). The
  * fsyncs cost every ADD about 0.7 ms before its first delegate could start (BENCHMARKS.md).
+ *
+ * writeFileSync on the descriptor, not fs.writeSync: a regular file takes the whole text, and
+ * writeSync's first call in a process costs 0.3-0.5 ms (its argument checks' module).
  */
 export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
   const path = recordPath(cacheDir, record.containerId, record.ifName);
@@ -110,7 +113,7 @@ export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
     mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
     const fd = openSync(tmp, "w", 0o600);
     try {
-      writeAllSync(fd, `${JSON.stringify(record, null, 1)}\n`);
+      writeFileSync(fd, `${JSON.stringify(record, null, 1)}\n`);
     } finally {
       closeSync(fd);
     }
