@@ -6,8 +6,8 @@
 //   - optionally another build of dockin-cni (e.g. the Node build of an earlier commit), with its
 //     own dockin-ipam: pass the directory that holds both;
 //   - dockin-ipam ADD against Go `static` ADD, called directly (an IPAM plugin's whole cost), and
-//     again with the environment dockin-cni gives the delegate that runs it (BUN_JSC_useJIT=0), as bridge runs
-//     it inside a pod's attach;
+//     again with the environment dockin-cni gives the delegate that runs it (IPAM_ENV: the JIT and
+//     the allocator's purging off), as bridge runs it inside a pod's attach;
 //   - an empty executable compiled by the same Bun (the runtime's start-up: the floor), and one that
 //     only reads its stdin and writes it back (the least any IPAM plugin does: its floor).
 // Prints the median wall clock, the mean CPU of the process tree (the kernel counts it in 10 ms
@@ -31,6 +31,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JIT_POLICY } from "../scripts/build.ts";
+import { IPAM_ENV } from "../src/plugin/delegate.ts";
 import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
 import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
@@ -218,11 +219,11 @@ try {
       ],
       [
         // As bridge runs it under dockin-cni: with what dockin-cni adds to bridge's environment.
-        "dockin-ipam ADD, JIT off (as in a pod's chain)",
+        "dockin-ipam ADD, IPAM_ENV (as in a pod's chain)",
         () =>
           run(
             join(builds["dockin-cni"]!, "dockin-ipam"),
-            { ...cniEnv("ADD", ipamNs, `j${i}`), BUN_JSC_useJIT: "0" },
+            { ...cniEnv("ADD", ipamNs, `j${i}`), ...IPAM_ENV },
             ipamConfig("dockin-ipam"),
           ),
       ],

@@ -19,12 +19,17 @@ export const IPAM_TYPE = "dockin-ipam";
 
 /**
  * What the plugin that runs dockin-ipam gets on top of its environment, which it passes on to its
- * IPAM plugin (libcni does): dockin-ipam then starts without JavaScriptCore's JIT, which a run of
- * a few milliseconds never repays (0.91x of its time; BENCHMARKS.md). Given to that plugin only:
- * a Bun of another version, in a plugin of someone else's, might not know the option (Bun refuses
- * to start on an unknown one), and dockin-ipam's is the pinned one, tested with it.
+ * IPAM plugin (libcni does). A run of a few milliseconds repays neither of what they turn off:
+ * - `BUN_JSC_useJIT=0`: JavaScriptCore's JIT (0.91x of dockin-ipam's time; BENCHMARKS.md);
+ * - `MIMALLOC_PURGE_DELAY=-1`: the allocator's returning of freed memory to the system, and the two
+ *   threads that start for it (a scavenger and a thread-pool worker): 2.3 ms less CPU a pod, for
+ *   its two dockin-ipam runs.
+ * Given to that plugin only: a Bun of another version, in a plugin of someone else's, might not
+ * know the JSC option (Bun refuses to start on an unknown one), and dockin-ipam's is the pinned one,
+ * tested with both. (mimalloc ignores what it does not know, and a plugin that does not use it
+ * never reads the variable.)
  */
-const IPAM_ENV = { BUN_JSC_useJIT: "0" } as const;
+export const IPAM_ENV = { BUN_JSC_useJIT: "0", MIMALLOC_PURGE_DELAY: "-1" } as const;
 
 /** Whether a delegate config hands its addresses to dockin-ipam. */
 const runsOurIpam = (config: Json): boolean =>
