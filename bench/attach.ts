@@ -36,6 +36,9 @@ import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs
 import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
 
+/** dockin-ipam run as bridge runs it under dockin-cni. */
+const IN_CHAIN = "dockin-ipam ADD, IPAM_ENV (as in a pod's chain)";
+
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const rounds = Number(process.argv[2] ?? 30);
 const otherDir = process.argv[3];
@@ -219,7 +222,7 @@ try {
       ],
       [
         // As bridge runs it under dockin-cni: with what dockin-cni adds to bridge's environment.
-        "dockin-ipam ADD, IPAM_ENV (as in a pod's chain)",
+        IN_CHAIN,
         () =>
           run(
             join(builds["dockin-cni"]!, "dockin-ipam"),
@@ -280,7 +283,7 @@ try {
       ratio(`${name}: 2 networks: DEL`, "Go: bridge+static, 2 networks in sequence: DEL");
     }
     ratio("dockin-ipam ADD (IPAM alone)", "Go static ADD (IPAM alone)");
-    ratio("dockin-ipam ADD, JIT off (as in a pod's chain)", "Go static ADD (IPAM alone)");
+    ratio(IN_CHAIN, "Go static ADD (IPAM alone)");
     ratio("Bun executable echoing stdin (IPAM floor)", "Go static ADD (IPAM alone)");
   }
 } finally {
