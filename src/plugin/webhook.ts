@@ -3,7 +3,8 @@
 // an optional bearer token read from a file (never logged). The exchange itself is http-fetch.ts.
 import { readFileSync } from "node:fs";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
-import { type Exchange, fetchExchange, TooLarge, TransportError } from "./http-fetch.ts";
+import { type Exchange, fetchExchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
+import { NeedsFetch, rawApplies, rawExchange } from "./http-raw.ts";
 import type { PodIdentity } from "./identity.ts";
 
 export interface WebhookOptions {
@@ -67,6 +68,20 @@ function readSecretFile(path: string, what: string): string {
   }
 }
 
+/**
+ * One exchange: a plain-http GET on the plugin's own socket (http-raw.ts), anything else, and a
+ * reply that came compressed, through fetch.
+ */
+async function exchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
+  if (!rawApplies(ex)) return fetchExchange(ex, onCancel);
+  try {
+    return await rawExchange(ex, onCancel);
+  } catch (err) {
+    if (err instanceof NeedsFetch) return fetchExchange(ex, onCancel);
+    throw err;
+  }
+}
+
 async function requestOnce(
   method: string,
   url: URL,
@@ -93,7 +108,7 @@ async function requestOnce(
     }, timeoutMs);
   });
   try {
-    const reply = await Promise.race([fetchExchange(ex, (c) => (cancel = c)), timeout]);
+    const reply = await Promise.race([exchange(ex, (c) => (cancel = c)), timeout]);
     return { status: reply.status, body: reply.body };
   } catch (err) {
     if (err instanceof TooLarge) throw new CniError(ErrorCode.BackendRefused, err.message);

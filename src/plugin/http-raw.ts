@@ -1,0 +1,344 @@
+// The webhook's plain-http GET over a socket of the runtime's own (Bun.connect), read on the event
+// loop: fetch costs a plugin run about 1.3 ms more CPU (its HTTP client thread and machinery;
+// BENCHMARKS.md), which every pod's ADD pays. HTTP/1.1 with `connection: close`, one request per
+// connection; a reply framed by content-length, by chunks or by the server closing, informational
+// replies skipped, the same caps and errors as the fetch path (http-fetch.ts), which takes
+// everything else: https, a proxy in the environment, a body to send, and a compressed reply
+// (never asked for here: this client sends no accept-encoding).
+import { decodeUtf8, isDigits } from "../net/chars.ts";
+import { type Exchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
+
+/** The reply is compressed: the exchange is done again through fetch, which inflates it. */
+export class NeedsFetch extends Error {}
+
+/** The environment variables that make fetch send plain-http requests through a proxy. */
+const PROXY_VARIABLES = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
+
+/** Whether this client takes the exchange (else fetch does). */
+export function rawApplies(ex: Exchange, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (ex.url.protocol !== "http:" || ex.method !== "GET" || ex.body !== undefined) return false;
+  for (const name of PROXY_VARIABLES) if (env[name]) return false;
+  return true;
+}
+
+/** The longest header block of a reply (status line and headers, informational ones included). */
+const MAX_HEAD = 64 * 1024;
+
+const CRLF = new Uint8Array([13, 10]);
+const HEAD_END = new Uint8Array([13, 10, 13, 10]);
+
+/** Where `needle` starts in `hay` at or after `from`, or -1. */
+function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  outer: for (let i = from; i <= hay.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+const latin1 = (bytes: Uint8Array): string => {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+};
+
+/** The characters of an HTTP token (a header name) besides letters and digits. */
+const TOKEN_MARKS = "!#$%&'*+.^_`|~-";
+
+function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+    if (!alnum && !TOKEN_MARKS.includes(text[i]!)) return false;
+  }
+  return true;
+}
+
+function isHex(text: string): boolean {
+  if (text.length === 0 || text.length > 8) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 32;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** A header name as HTTP allows it (a token), and a value without line breaks or NUL. */
+function checkHeader(name: string, value: string): void {
+  if (!isToken(name)) throw new TypeError(`invalid header name "${name}"`);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 10 || c === 13 || c === 0)
+      throw new TypeError(`invalid value for header "${name}": a line break`);
+  }
+}
+
+/** The request's bytes. */
+function requestText(ex: Exchange): string {
+  let text = `GET ${ex.url.pathname}${ex.url.search} HTTP/1.1\r\nhost: ${ex.url.host}\r\nconnection: close\r\n`;
+  for (const name of Object.keys(ex.headers)) {
+    const value = ex.headers[name]!;
+    checkHeader(name, value);
+    text += `${name}: ${value}\r\n`;
+  }
+  return `${text}\r\n`;
+}
+
+interface Head {
+  status: number;
+  headers: Map<string, string>;
+}
+
+/** Parses one header block (without its blank line); throws when it is not an HTTP reply. */
+function parseHead(block: string): Head {
+  const lines = block.split("\r\n");
+  const first = lines[0] ?? "";
+  // "HTTP/1.1 200 OK": the version, a space, three digits, then a space or the end of the line.
+  const version = first.slice(0, 8);
+  const code = first.slice(9, 12);
+  if (
+    (version !== "HTTP/1.1" && version !== "HTTP/1.0") ||
+    first[8] !== " " ||
+    code.length !== 3 ||
+    !isDigits(code) ||
+    (first.length > 12 && first[12] !== " ")
+  ) {
+    throw new TransportError(`the reply is not HTTP: "${first.slice(0, 40)}"`);
+  }
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new TransportError(`a malformed header line in the reply: "${line.slice(0, 40)}"`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const before = headers.get(name);
+    headers.set(name, before === undefined ? value : `${before}, ${value}`);
+  }
+  return { status: Number(code), headers };
+}
+
+/**
+ * The body's framing once the final head is in: `feed` takes the bytes as they come and says
+ * whether the body is complete; `end` is called when the server closes, and says whether the body
+ * was complete then.
+ */
+interface Framing {
+  feed(bytes: Uint8Array): boolean;
+  closed(): boolean;
+}
+
+function framingOf(head: Head, take: (bytes: Uint8Array) => void): Framing {
+  const encoding = (head.headers.get("transfer-encoding") ?? "").toLowerCase();
+  if (head.status === 204 || head.status === 304) return { feed: () => true, closed: () => true };
+  if (encoding.split(",").some((e) => e.trim() === "chunked")) return chunked(take);
+  const length = head.headers.get("content-length");
+  if (length !== undefined) {
+    if (!isDigits(length) || length.length > 15)
+      throw new TransportError(`the reply's content-length "${length}" is not a number`);
+    let left = Number(length);
+    return {
+      feed(bytes) {
+        const part = bytes.length > left ? bytes.subarray(0, left) : bytes;
+        if (part.length > 0) take(part);
+        left -= part.length;
+        return left === 0;
+      },
+      closed: () => left === 0,
+    };
+  }
+  return {
+    feed(bytes) {
+      if (bytes.length > 0) take(bytes);
+      return false;
+    },
+    closed: () => true,
+  };
+}
+
+/** A chunked body, decoded as it comes (chunk extensions and trailers read past). */
+function chunked(take: (bytes: Uint8Array) => void): Framing {
+  let pending: Uint8Array = new Uint8Array(0);
+  let left = -1; // bytes of the current chunk still to come; -1: a size line is next
+  let afterChunk = false; // the CRLF after a chunk's data is next
+  let trailers = false; // the last chunk was read: trailer lines until a blank one
+  let done = false;
+  const malformed = () => new TransportError("malformed chunked encoding in the reply");
+  return {
+    feed(bytes) {
+      let buf = pending.length === 0 ? bytes : concat(pending, bytes);
+      let at = 0;
+      while (!done) {
+        if (left > 0) {
+          const n = Math.min(left, buf.length - at);
+          if (n === 0) break;
+          take(buf.subarray(at, at + n));
+          at += n;
+          left -= n;
+          if (left === 0) afterChunk = true;
+          continue;
+        }
+        const eol = indexOf(buf, CRLF, at);
+        if (eol < 0) {
+          if (buf.length - at > 4096) throw malformed();
+          break;
+        }
+        const line = latin1(buf.subarray(at, eol));
+        at = eol + 2;
+        if (afterChunk) {
+          if (line !== "") throw malformed();
+          afterChunk = false;
+          left = -1;
+        } else if (trailers) {
+          if (line === "") done = true;
+        } else {
+          const size = line.split(";")[0]!.trim();
+          if (!isHex(size)) throw malformed();
+          left = Number.parseInt(size, 16);
+          if (left === 0) trailers = true;
+        }
+      }
+      buf = buf.subarray(at);
+      pending = buf.length === 0 ? new Uint8Array(0) : buf.slice();
+      return done;
+    },
+    closed: () => done,
+  };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.length + b.length);
+  all.set(a, 0);
+  all.set(b, a.length);
+  return all;
+}
+
+/** What a failed connect or socket error says, as the fetch path words it. */
+function socketError(err: unknown): TransportError {
+  const code = (err as { code?: unknown }).code;
+  if (code === "ECONNREFUSED") return new TransportError("connect ECONNREFUSED (nothing listens there)");
+  const message = String((err as Error).message ?? err);
+  return new TransportError(
+    typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message,
+  );
+}
+
+/**
+ * The exchange (a plain-http GET, see rawApplies); `onCancel` receives what aborts it. Rejects with
+ * TooLarge, TransportError, NeedsFetch (a compressed reply) or a TypeError (a header that may not
+ * be sent), as fetchExchange does.
+ */
+export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
+  const request = new TextEncoder().encode(requestText(ex)); // a bad header: a rejection, as fetch's
+  const host = ex.url.hostname.startsWith("[") ? ex.url.hostname.slice(1, -1) : ex.url.hostname;
+  const port = ex.url.port === "" ? 80 : Number(ex.url.port);
+  return new Promise<Reply>((resolve, reject) => {
+    let socket: import("bun").Socket<undefined> | undefined;
+    let settled = false;
+    let head: Head | undefined;
+    let framing: Framing | undefined;
+    let headBytes: Uint8Array = new Uint8Array(0);
+    const body: Uint8Array[] = [];
+    let size = 0;
+    let unsent = request;
+    const finish = (err: unknown, reply?: Reply) => {
+      if (settled) return;
+      settled = true;
+      socket?.terminate();
+      if (reply !== undefined) resolve(reply);
+      else reject(err);
+    };
+    onCancel(() => finish(new TransportError("the exchange was cancelled")));
+    const take = (bytes: Uint8Array) => {
+      size += bytes.length;
+      if (size > ex.maxBodyBytes) throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+      body.push(bytes.slice());
+    };
+    const complete = () =>
+      finish(undefined, { status: head!.status, headers: head!.headers, body: decodeUtf8(body, true) });
+    /** Reads header blocks until the final one; then hands the rest to the body's framing. */
+    const onBytes = (bytes: Uint8Array) => {
+      if (framing !== undefined) {
+        if (framing.feed(bytes)) complete();
+        return;
+      }
+      headBytes = headBytes.length === 0 ? bytes.slice() : concat(headBytes, bytes);
+      for (;;) {
+        const end = indexOf(headBytes, HEAD_END, 0);
+        if (end < 0) {
+          if (headBytes.length > MAX_HEAD) throw new TransportError("the reply's headers are too large");
+          return;
+        }
+        const parsed = parseHead(latin1(headBytes.subarray(0, end)));
+        headBytes = headBytes.subarray(end + 4);
+        if (parsed.status === 101)
+          throw new TransportError("the server switched protocols, which was not asked for");
+        if (parsed.status >= 100 && parsed.status < 200) continue; // informational: the final reply follows
+        head = parsed;
+        const encoding = (parsed.headers.get("content-encoding") ?? "identity").toLowerCase();
+        if (encoding !== "identity") throw new NeedsFetch(`the reply is compressed (${encoding})`);
+        const declared = Number(parsed.headers.get("content-length") ?? Number.NaN);
+        if (declared > ex.maxBodyBytes)
+          throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+        framing = framingOf(parsed, take);
+        const rest = headBytes;
+        headBytes = new Uint8Array(0);
+        if (framing.feed(rest)) complete();
+        return;
+      }
+    };
+    const guarded = (f: () => void) => {
+      try {
+        f();
+      } catch (err) {
+        finish(err);
+      }
+    };
+    const send = (s: import("bun").Socket<undefined>) => {
+      const n = s.write(unsent);
+      unsent = unsent.subarray(Math.max(n, 0));
+      if (unsent.length === 0) ex.onSent?.();
+    };
+    Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        binaryType: "uint8array",
+        open(s) {
+          socket = s;
+          if (settled) s.terminate();
+          else guarded(() => send(s));
+        },
+        drain(s) {
+          if (unsent.length > 0) guarded(() => send(s));
+        },
+        data(_s, bytes) {
+          if (!settled) guarded(() => onBytes(bytes));
+        },
+        end() {
+          guarded(() => {
+            if (head === undefined)
+              throw new TransportError("the connection closed before a complete reply (ECONNRESET)");
+            if (framing?.closed()) complete();
+            else throw new TransportError("the connection closed in the middle of the reply");
+          });
+        },
+        close(_s, err) {
+          if (settled) return;
+          if (err !== undefined) finish(socketError(err));
+          else if (head === undefined)
+            finish(new TransportError("the connection closed before a complete reply (ECONNRESET)"));
+          else if (framing?.closed()) complete();
+          else finish(new TransportError("the connection closed in the middle of the reply"));
+        },
+        error(_s, err) {
+          finish(socketError(err));
+        },
+        connectError(_s, err) {
+          finish(socketError(err));
+        },
+      },
+    }).catch((err: unknown) => finish(socketError(err)));
+  });
+}
