@@ -5,8 +5,9 @@
 //     pods at once (what the Go original and Multus do);
 //   - dockin-cni (dist/bin), asked by a webhook on loopback that gives every pod its own addresses;
 //   - optionally another build of dockin-cni with its own dockin-ipam (a directory holding both).
-// Prints each burst's wall clock (median over the rounds) and the median of the per-round ratios
-// to the Go burst. Every ADD and DEL must succeed.
+// Prints each burst's wall clock (median over the rounds), the median of the per-round ratios to
+// the Go burst, and their spread (lowest, quartiles, highest: the machine moves them by several
+// percent from round to round). Every ADD and DEL must succeed.
 //
 // Usage (root): npm run build && bun bench/burst.ts [rounds] [pods] [dir of another build]
 //   (3 rounds of 110 pods by default)
@@ -25,7 +26,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
-import { median } from "./stats.ts";
+import { median, percentile } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const rounds = Number(process.argv[2] ?? 3);
@@ -187,12 +188,16 @@ const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join("
 console.log(
   `burst of ${count} pods x 2 networks, ADD all at once then DEL all at once, ${rounds} rounds (load ${load}); median wall, median of per-round ratios to Go; every call succeeded`,
 );
-console.log("| burst | ADD wall ms | ADD ratio | DEL wall ms | DEL ratio |");
-console.log("| --- | --- | --- | --- | --- |");
+console.log(
+  "| burst | ADD wall ms | ADD ratio | ADD ratios: lowest, quartiles, highest | DEL wall ms | DEL ratio |",
+);
+console.log("| --- | --- | --- | --- | --- | --- |");
 for (const [name, w] of Object.entries(walls)) {
   const r = ratios[name];
   const x = (list: number[] | undefined) => (list === undefined ? "" : `${median(list).toFixed(2)}x`);
+  const spread = (list: number[] | undefined) =>
+    list === undefined ? "" : [0, 25, 75, 100].map((p) => percentile(list, p).toFixed(2)).join(" / ");
   console.log(
-    `| ${name} | ${median(w.add).toFixed(0)} | ${x(r?.add)} | ${median(w.del).toFixed(0)} | ${x(r?.del)} |`,
+    `| ${name} | ${median(w.add).toFixed(0)} | ${x(r?.add)} | ${spread(r?.add)} | ${median(w.del).toFixed(0)} | ${x(r?.del)} |`,
   );
 }
