@@ -3,8 +3,9 @@
 // BENCHMARKS.md), which every pod's ADD pays. HTTP/1.1 with `connection: close`, one request per
 // connection; a reply framed by content-length, by chunks or by the server closing, informational
 // replies skipped, the same caps and errors as the fetch path (http-fetch.ts), which takes
-// everything else: https, a proxy in the environment, a body to send, and a compressed reply
-// (never asked for here: this client sends no accept-encoding).
+// everything else: https, a proxy in the environment, a body to send, credentials in the URL
+// (fetch sends them as basic authentication), and a compressed reply (never asked for here: this
+// client sends no accept-encoding).
 import { decodeUtf8, isDigits } from "../net/chars.ts";
 import { type Exchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
 
@@ -17,6 +18,7 @@ const PROXY_VARIABLES = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
 /** Whether this client takes the exchange (else fetch does). */
 export function rawApplies(ex: Exchange, env: NodeJS.ProcessEnv = process.env): boolean {
   if (ex.url.protocol !== "http:" || ex.method !== "GET" || ex.body !== undefined) return false;
+  if (ex.url.username !== "" || ex.url.password !== "") return false;
   for (const name of PROXY_VARIABLES) if (env[name]) return false;
   return true;
 }

@@ -328,6 +328,9 @@ describe("the plain-http GET on its own socket", () => {
     assert.equal(rawApplies(ex(), {}), true);
     assert.equal(rawApplies(ex({ url: new URL("https://127.0.0.1/x") }), {}), false);
     assert.equal(rawApplies(ex({ method: "POST", body: "{}" }), {}), false);
+    // fetch sends a URL's credentials as basic authentication: such a URL stays with fetch.
+    assert.equal(rawApplies(ex({ url: new URL("http://user:secret@127.0.0.1:1/x") }), {}), false);
+    assert.equal(rawApplies(ex({ url: new URL("http://user@127.0.0.1:1/x") }), {}), false);
     for (const name of ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"])
       assert.equal(rawApplies(ex(), { [name]: "http://proxy:3128" }), false, name);
     assert.equal(rawApplies(ex(), { HTTPS_PROXY: "http://proxy:3128", http_proxy: "" }), true);
@@ -371,6 +374,27 @@ describe("the plain-http GET on its own socket", () => {
         maxReplyBytes: 100,
       });
       assert.deepEqual(reply, { code: 0, data: [] });
+    } finally {
+      await close(server);
+    }
+  });
+
+  test("a backend URL with credentials is asked through fetch, which sends them as basic authentication", async () => {
+    let auth: string | undefined;
+    const server = createHttp((req, res) => {
+      auth = req.headers.authorization;
+      res.end('{"code":0}');
+    });
+    const port = await listen(server);
+    try {
+      const reply = await callWebhook(`http://user:p%40ss@127.0.0.1:${port}/x`, {
+        timeoutMs: 2000,
+        deadlineMs: 5000,
+        retries: 0,
+        maxReplyBytes: 100,
+      });
+      assert.deepEqual(reply, { code: 0 });
+      assert.equal(auth, `Basic ${Buffer.from("user:p@ss").toString("base64")}`);
     } finally {
       await close(server);
     }
