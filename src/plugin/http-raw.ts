@@ -1,11 +1,12 @@
 // The webhook's plain-http GET over a socket of the runtime's own (Bun.connect), read on the event
-// loop: fetch costs a plugin run about 1.3 ms more CPU (its HTTP client thread and machinery;
-// BENCHMARKS.md), which every pod's ADD pays. HTTP/1.1 with `connection: close`, one request per
+// loop: fetch costs an ADD about 1.5 ms more CPU (its HTTP client thread and machinery;
+// BENCHMARKS.md), which every pod pays. HTTP/1.1 with `connection: close`, one request per
 // connection; a reply framed by content-length, by chunks or by the server closing, informational
-// replies skipped, the same caps and errors as the fetch path (http-fetch.ts), which takes
-// everything else: https, a proxy in the environment, a body to send, credentials in the URL
-// (fetch sends them as basic authentication), and a compressed reply (never asked for here: this
-// client sends no accept-encoding).
+// replies skipped, header lines ended by CRLF or a bare LF, as fetch reads them, under the same
+// size cap and the same error classes (TooLarge, TransportError; the messages are this client's).
+// The fetch path (http-fetch.ts) takes everything else: https, a proxy in the environment, a body
+// to send, credentials in the URL (fetch sends them as basic authentication), and a compressed
+// reply (never asked for here: this client sends no accept-encoding).
 import { decodeUtf8, isDigits } from "../net/chars.ts";
 import { type Exchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
 
@@ -23,20 +24,38 @@ export function rawApplies(ex: Exchange, env: NodeJS.ProcessEnv = process.env): 
   return true;
 }
 
-/** The longest header block of a reply (status line and headers, informational ones included). */
+/** The most bytes of header blocks a reply may send (status lines and headers, 1xx ones too). */
 const MAX_HEAD = 64 * 1024;
 
-const CRLF = new Uint8Array([13, 10]);
-const HEAD_END = new Uint8Array([13, 10, 13, 10]);
+/**
+ * Connects under way. A cancelled one cannot be stopped: it keeps the event loop alive until the
+ * kernel gives up (about two minutes when SYNs go unanswered), so a one-shot process exits once its
+ * work is done while any is (src/bin).
+ */
+let connecting = 0;
+export const connectsUnderWay = (): number => connecting;
 
-/** Where `needle` starts in `hay` at or after `from`, or -1. */
-function indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  outer: for (let i = from; i <= hay.length - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return i;
+/**
+ * Where the blank line that ends a header block ends, in `bytes` from `from` on: the LF of an
+ * empty line (a line ends with LF, a CR before it dropped); -1 when it has not come yet.
+ */
+function headEnd(bytes: Uint8Array, from: number): number {
+  for (let i = Math.max(from, 1); i < bytes.length; i++) {
+    if (bytes[i] !== 10) continue;
+    if (bytes[i - 1] === 10 || (bytes[i - 1] === 13 && i >= 2 && bytes[i - 2] === 10)) return i;
   }
   return -1;
 }
+
+/** Where the next LF is in `bytes` at or after `from`, or -1. */
+function lineEnd(bytes: Uint8Array, from: number): number {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] === 10) return i;
+  return -1;
+}
+
+/** A line's text without its trailing CR. */
+const lineText = (bytes: Uint8Array): string =>
+  latin1(bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.subarray(0, -1) : bytes);
 
 const latin1 = (bytes: Uint8Array): string => {
   let s = "";
@@ -66,14 +85,25 @@ function isHex(text: string): boolean {
   return true;
 }
 
-/** A header name as HTTP allows it (a token), and a value without line breaks or NUL. */
+/**
+ * A header name as HTTP allows it (a token), and a value without line breaks or NUL, in Latin-1
+ * (what fetch sends; it refuses anything beyond).
+ */
 function checkHeader(name: string, value: string): void {
-  if (!isToken(name)) throw new TypeError(`invalid header name "${name}"`);
+  if (!isToken(name)) throw new TransportError(`invalid header name "${name}"`);
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c === 10 || c === 13 || c === 0)
-      throw new TypeError(`invalid value for header "${name}": a line break`);
+      throw new TransportError(`invalid value for header "${name}": a line break`);
+    if (c > 0xff) throw new TransportError(`invalid value for header "${name}": a character beyond Latin-1`);
   }
+}
+
+/** Text of characters up to U+00FF as one byte each (checked by requestText). */
+function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
 
 /** The request's bytes. */
@@ -87,14 +117,35 @@ function requestText(ex: Exchange): string {
   return `${text}\r\n`;
 }
 
+/** A header value without the spaces and tabs around it (HTTP's optional white space only). */
+function trimOws(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text[start] === " " || text[start] === "\t")) start++;
+  while (end > start && (text[end - 1] === " " || text[end - 1] === "\t")) end--;
+  return text.slice(start, end);
+}
+
+/** A content-length: digits, or the same digits repeated in a list (a header sent twice). */
+function contentLength(value: string): number {
+  const parts = value.split(",");
+  const first = trimOws(parts[0] ?? "");
+  if (!isDigits(first) || first.length > 15)
+    throw new TransportError(`the reply's content-length "${value}" is not a number`);
+  for (const part of parts) {
+    if (trimOws(part) !== first)
+      throw new TransportError(`the reply's content-length "${value}" is not one number`);
+  }
+  return Number(first);
+}
+
 interface Head {
   status: number;
   headers: Map<string, string>;
 }
 
-/** Parses one header block (without its blank line); throws when it is not an HTTP reply. */
-function parseHead(block: string): Head {
-  const lines = block.split("\r\n");
+/** Parses one header block (its lines, without the blank one); throws when it is not an HTTP reply. */
+function parseHead(lines: string[]): Head {
   const first = lines[0] ?? "";
   // "HTTP/1.1 200 OK": the version, a space, three digits, then a space or the end of the line.
   const version = first.slice(0, 8);
@@ -113,8 +164,10 @@ function parseHead(block: string): Head {
     const line = lines[i]!;
     const colon = line.indexOf(":");
     if (colon <= 0) throw new TransportError(`a malformed header line in the reply: "${line.slice(0, 40)}"`);
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon).toLowerCase();
+    if (!isToken(name))
+      throw new TransportError(`a malformed header line in the reply: "${line.slice(0, 40)}"`);
+    const value = trimOws(line.slice(colon + 1));
     const before = headers.get(name);
     headers.set(name, before === undefined ? value : `${before}, ${value}`);
   }
@@ -137,9 +190,7 @@ function framingOf(head: Head, take: (bytes: Uint8Array) => void): Framing {
   if (encoding.split(",").some((e) => e.trim() === "chunked")) return chunked(take);
   const length = head.headers.get("content-length");
   if (length !== undefined) {
-    if (!isDigits(length) || length.length > 15)
-      throw new TransportError(`the reply's content-length "${length}" is not a number`);
-    let left = Number(length);
+    let left = contentLength(length);
     return {
       feed(bytes) {
         const part = bytes.length > left ? bytes.subarray(0, left) : bytes;
@@ -181,13 +232,13 @@ function chunked(take: (bytes: Uint8Array) => void): Framing {
           if (left === 0) afterChunk = true;
           continue;
         }
-        const eol = indexOf(buf, CRLF, at);
+        const eol = lineEnd(buf, at);
         if (eol < 0) {
           if (buf.length - at > 4096) throw malformed();
           break;
         }
-        const line = latin1(buf.subarray(at, eol));
-        at = eol + 2;
+        const line = lineText(buf.subarray(at, eol));
+        at = eol + 1;
         if (afterChunk) {
           if (line !== "") throw malformed();
           afterChunk = false;
@@ -205,7 +256,8 @@ function chunked(take: (bytes: Uint8Array) => void): Framing {
       pending = buf.length === 0 ? new Uint8Array(0) : buf.slice();
       return done;
     },
-    closed: () => done,
+    // A close right after the last chunk ends the body, trailers or their blank line missing.
+    closed: () => done || trailers,
   };
 }
 
@@ -232,7 +284,7 @@ function socketError(err: unknown): TransportError {
  * be sent), as fetchExchange does.
  */
 export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
-  const request = new TextEncoder().encode(requestText(ex)); // a bad header: a rejection, as fetch's
+  const request = latin1Bytes(requestText(ex)); // a bad header: a TransportError, as fetch's
   const host = ex.url.hostname.startsWith("[") ? ex.url.hostname.slice(1, -1) : ex.url.hostname;
   const port = ex.url.port === "" ? 80 : Number(ex.url.port);
   return new Promise<Reply>((resolve, reject) => {
@@ -241,6 +293,7 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
     let head: Head | undefined;
     let framing: Framing | undefined;
     let headBytes: Uint8Array = new Uint8Array(0);
+    let headsDone = 0; // bytes of the informational heads read before the final one
     const body: Uint8Array[] = [];
     let size = 0;
     let unsent = request;
@@ -265,24 +318,38 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
         if (framing.feed(bytes)) complete();
         return;
       }
+      const scanned = headBytes.length;
       headBytes = headBytes.length === 0 ? bytes.slice() : concat(headBytes, bytes);
-      for (;;) {
-        const end = indexOf(headBytes, HEAD_END, 0);
+      const tooLarge = () => new TransportError("the reply's headers are too large");
+      for (let from = Math.max(scanned - 2, 0); ; from = 0) {
+        const end = headEnd(headBytes, from);
         if (end < 0) {
-          if (headBytes.length > MAX_HEAD) throw new TransportError("the reply's headers are too large");
+          if (headsDone + headBytes.length > MAX_HEAD) throw tooLarge();
           return;
         }
-        const parsed = parseHead(latin1(headBytes.subarray(0, end)));
-        headBytes = headBytes.subarray(end + 4);
+        if (headsDone + end + 1 > MAX_HEAD) throw tooLarge();
+        const lines: string[] = [];
+        for (let at = 0; ; ) {
+          const eol = lineEnd(headBytes, at);
+          const line = lineText(headBytes.subarray(at, eol));
+          if (line === "") break;
+          lines.push(line);
+          at = eol + 1;
+        }
+        const parsed = parseHead(lines);
+        headBytes = headBytes.subarray(end + 1);
         if (parsed.status === 101)
           throw new TransportError("the server switched protocols, which was not asked for");
-        if (parsed.status >= 100 && parsed.status < 200) continue; // informational: the final reply follows
+        if (parsed.status >= 100 && parsed.status < 200) {
+          headsDone += end + 1;
+          continue; // informational: the final reply follows
+        }
         head = parsed;
-        const encoding = (parsed.headers.get("content-encoding") ?? "identity").toLowerCase();
-        if (encoding !== "identity") throw new NeedsFetch(`the reply is compressed (${encoding})`);
         const declared = Number(parsed.headers.get("content-length") ?? Number.NaN);
         if (declared > ex.maxBodyBytes)
           throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+        const encoding = (parsed.headers.get("content-encoding") || "identity").toLowerCase();
+        if (encoding !== "identity") throw new NeedsFetch(`the reply is compressed (${encoding})`);
         framing = framingOf(parsed, take);
         const rest = headBytes;
         headBytes = new Uint8Array(0);
@@ -302,6 +369,7 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
       unsent = unsent.subarray(Math.max(n, 0));
       if (unsent.length === 0) ex.onSent?.();
     };
+    connecting++;
     Bun.connect({
       hostname: host,
       port,
@@ -341,6 +409,10 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
           finish(socketError(err));
         },
       },
-    }).catch((err: unknown) => finish(socketError(err)));
+    })
+      .catch((err: unknown) => finish(socketError(err)))
+      .finally(() => {
+        connecting--;
+      });
   });
 }

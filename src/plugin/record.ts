@@ -103,8 +103,9 @@ export function recordPath(cacheDir: string, containerId: string, ifName: string
  * is what DEL already copes with (it asks the backend, and sets an unreadable record aside). The
  * fsyncs cost every ADD about 0.7 ms before its first delegate could start (BENCHMARKS.md).
  *
- * writeFileSync on the descriptor, not fs.writeSync: a regular file takes the whole text, and
- * writeSync's first call in a process costs 0.3-0.5 ms (its argument checks' module).
+ * writeFileSync on the descriptor, not fs.writeSync: it writes the whole text (or throws: a full
+ * disk, a size limit), and writeSync's first call in a process costs 0.3-0.55 ms (its argument
+ * checks' module).
  */
 export function writeRecord(cacheDir: string, record: AttachmentRecord): void {
   const path = recordPath(cacheDir, record.containerId, record.ifName);

@@ -1,6 +1,7 @@
 // dockin-cni when things go wrong: bad webhook replies (nothing may be created), a delegate that
 // fails half-way (everything rolled back), the plugin killed during ADD (DEL leaves nothing).
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -219,6 +220,65 @@ describe("dockin-cni rejects bad webhook replies and creates nothing", () => {
       assert.ok(took < 3000, `took ${took} ms`);
       assertNothingCreated(w, ns);
     });
+  });
+});
+
+/**
+ * A loopback listener whose accept queue is full and which never accepts: a new connection's SYN
+ * goes unanswered, so a connect stays under way until the kernel gives up (about two minutes).
+ * python3: Bun and Node accept at once; the listener is killed by `stop`.
+ */
+async function unansweredListener(): Promise<{ port: number; stop: () => void }> {
+  const script = `
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+port = s.getsockname()[1]
+fill = []
+for i in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    fill.append(c)
+print(port, flush=True)
+sys.stdin.read()
+`;
+  const child = spawn("python3", ["-c", script], { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (b: Buffer) => resolve(Number(String(b).trim())));
+    child.once("error", reject);
+  });
+  return { port, stop: () => child.kill("SIGKILL") };
+}
+
+describe("dockin-cni and a backend whose connection never opens", () => {
+  test("error 11 within the deadline, and the plugin exits then, not when the kernel gives up", async () => {
+    const listener = await unansweredListener();
+    try {
+      await inWorld(async (w) => {
+        w.network("test");
+        const ns = w.netns();
+        const started = Date.now();
+        const run = await cni({
+          command: "ADD",
+          containerId: "unopened",
+          netns: ns,
+          args: podArgs("web-0"),
+          config: w.config("1.1.0", {
+            backend: `http://127.0.0.1:${listener.port}/rmController/getPodMultiNetwork`,
+            timeoutMs: 300,
+            deadlineMs: 1000,
+            retries: 2,
+          }),
+        });
+        const took = Date.now() - started;
+        assert.equal(run.json?.code, 11, run.stdout);
+        assert.match(String(run.json?.details ?? run.json?.msg), /no complete reply within \d+ ms/);
+        assert.ok(took < 3000, `the plugin ran ${took} ms`);
+        assertNothingCreated(w, ns);
+      });
+    } finally {
+      listener.stop();
+    }
   });
 });
 

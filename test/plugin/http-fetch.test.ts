@@ -274,6 +274,57 @@ for (const [client, exchange] of CLIENTS) {
       }
     });
 
+    const tolerated: [string, string, string][] = [
+      ["reads header lines ended by a bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", "{}"],
+      [
+        "takes a content-length sent twice with the same value",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        "{}",
+      ],
+      [
+        "ends a chunked body at a close right after the last chunk",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+        "{}",
+      ],
+      [
+        "reads an empty content-encoding as none",
+        "HTTP/1.1 200 OK\r\nContent-Encoding:\r\nContent-Length: 2\r\n\r\n{}",
+        "{}",
+      ],
+    ];
+    for (const [name, raw, body] of tolerated) {
+      test(name, async () => {
+        const { port, server } = await rawServer(raw);
+        try {
+          assert.equal((await get(port)).body, body);
+        } finally {
+          await close(server);
+        }
+      });
+    }
+
+    test("sends a Latin-1 header value as Latin-1 and refuses what is beyond, or a bad name", async () => {
+      let seen: string | undefined;
+      const server = createHttp((req, res) => {
+        seen = req.headers["x-t"] as string | undefined;
+        res.end("{}");
+      });
+      const port = await listen(server);
+      const ask = (headers: Record<string, string>) =>
+        exchange(
+          { method: "GET", url: new URL(`http://127.0.0.1:${port}/`), headers, maxBodyBytes: 10 },
+          () => {},
+        );
+      try {
+        await ask({ "x-t": "tök" });
+        assert.equal(seen, "tök");
+        await assert.rejects(ask({ "x-t": "令" }), TransportError);
+        await assert.rejects(ask({ "x t": "1" }), TransportError);
+      } finally {
+        await close(server);
+      }
+    });
+
     test("keeps a byte order mark at the start of a reply, as it arrives", async () => {
       const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("{}")]);
       const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
