@@ -1,7 +1,8 @@
 // Builds what ships: dist/bin/dockin, one standalone executable made by the pinned Bun
-// (`bun build --compile`), with every role in it, and dist/bin/dockin-cni and dist/bin/dockin-ipam
-// as hard links to it. It acts on the name it runs as (src/bin/main.ts); it needs neither Node nor
-// Bun on the host. Runs under the pinned Bun: `npm run build`, or
+// (`bun build --compile`), with every role in it; dist/bin/dockin-ipam, a hard link to it; and
+// dist/bin/dockin-cni, the /bin/sh launcher that runs it as dockin-cni (src/install/launcher.ts).
+// It acts on the name it runs as, or the role its launcher names (src/bin/main.ts); it needs
+// neither Node nor Bun on the host. Runs under the pinned Bun: `npm run build`, or
 //   node_modules/@oven/bun-linux-x64/bin/bun scripts/build.ts [--baseline] [--out DIR] [--jit-policy N]
 //
 // - ES modules with code splitting: each role is its own chunk, loaded by the dispatcher's
@@ -11,10 +12,20 @@
 //   2013); the default build needs AVX2 and is faster (BENCHMARKS.md).
 // - The plugins' import graph must not reach the RM, the CLI, SQLite or etcd: checked here, and
 //   the build fails when it does.
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { LAUNCHED, launcherScript } from "../src/install/launcher.ts";
 import { PLUGINS } from "../src/install/options.ts";
 import { buildUi } from "./build-ui.ts";
 import { etcdProtos } from "./etcd-protos.ts";
@@ -143,12 +154,15 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
     fail(logsOf(result));
   }
   const exe = join(out, "dockin");
-  for (const name of PLUGINS) {
-    const link = join(out, `.${name}.build-${process.pid}`);
-    rmSync(link, { force: true });
-    linkSync(tmp, link);
-    renameSync(link, join(out, name));
-  }
+  // dockin-ipam: a hard link to the executable; dockin-cni: its launcher (src/install/launcher.ts).
+  const link = join(out, `.${LAUNCHED}.build-${process.pid}`);
+  rmSync(link, { force: true });
+  linkSync(tmp, link);
+  renameSync(link, join(out, LAUNCHED));
+  const script = join(out, `.dockin-cni.build-${process.pid}`);
+  writeFileSync(script, launcherScript(), { mode: 0o755 });
+  chmodSync(script, 0o755);
+  renameSync(script, join(out, "dockin-cni"));
   renameSync(tmp, exe);
   return exe;
 }
@@ -170,6 +184,6 @@ if (import.meta.main) {
   const where = relative(process.cwd(), dirname(exe)) || ".";
   console.log(
     `built ${where}/dockin (${mb} MB, Bun ${Bun.version}${values.baseline ? " baseline" : ""}; ` +
-      `${PLUGINS.map((p) => `${where}/${p}`).join(" and ")} are hard links to it)`,
+      `${where}/${LAUNCHED} a hard link to it, ${where}/dockin-cni its launcher)`,
   );
 }

@@ -20,7 +20,10 @@ export function roleOf(argv0: string, roles: readonly string[], fallback = "dock
  * whereas `process.execPath` resolves symbolic links).
  */
 export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = process.argv0): void {
-  const role = roleOf(argv0, Object.keys(loaders));
+  // dockin-cni's launcher (src/install/launcher.ts) names the role; nothing it starts inherits it.
+  const named = process.env.DOCKIN_ROLE;
+  delete process.env.DOCKIN_ROLE;
+  const role = named !== undefined && named in loaders ? named : roleOf(argv0, Object.keys(loaders));
   const load = loaders[role];
   if (load === undefined) {
     console.error(`${basename(argv0)}: this build has no "${role}" role`);

@@ -1,11 +1,12 @@
 // `dockin install` and `dockin uninstall`: plan every change from the options and what is on the
 // host, print the plan, then (unless --dry-run) apply it all-or-nothing. Running install twice
 // changes nothing the second time; an existing network config is never replaced.
-import { accessSync, constants, existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import { LAUNCHED, launcherScript } from "./launcher.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
   bridgeConfig,
@@ -111,31 +112,45 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** Whether `path` holds exactly `text` (a file of another size is not read). */
+function holdsText(path: string, text: string): boolean {
+  try {
+    return statSync(path).size === Buffer.byteLength(text) && readFileSync(path, "utf8") === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The executable, installed once as dockin-ipam, and dockin-cni's launcher beside it, which runs it
+ * as dockin-cni (src/install/launcher.ts).
+ */
 function pluginSteps(source: Source, binDir: string): Step[] {
   const steps: Step[] = [];
-  // With one multi-call executable every name after the first is a hard link to a file already in
-  // the bin dir with the right bytes (installed earlier, or staged just now): one copy on disk.
-  let linkFrom: ((staged: Map<string, string>) => string | undefined) | undefined;
-  for (const name of PLUGINS) {
-    const dest = join(binDir, name);
-    const src = source.file;
-    if (sameContent(src, dest)) {
-      steps.push({ verb: "unchanged", path: dest, note: `same as ${src}` });
-      if (linkFrom === undefined) linkFrom = () => dest;
-      continue;
-    }
-    const from = linkFrom;
+  const exe = join(binDir, LAUNCHED);
+  if (sameContent(source.file, exe)) {
+    steps.push({ verb: "unchanged", path: exe, note: `same as ${source.file}` });
+  } else {
     steps.push({
-      verb: existsSync(dest) ? "update" : "create",
-      path: dest,
-      note: from === undefined ? `copy of ${src}` : "hard link to the same executable: one copy",
-      apply: (txn, staged) => {
-        const target = from?.(staged);
-        if (target !== undefined) txn.stageLink(target, dest);
-        else staged.set(dest, txn.stageCopy(src, dest));
+      verb: existsSync(exe) ? "update" : "create",
+      path: exe,
+      note: `copy of ${source.file}`,
+      apply: (txn) => {
+        txn.stageCopy(source.file, exe);
       },
     });
-    if (linkFrom === undefined) linkFrom = (staged) => staged.get(dest);
+  }
+  const launcher = join(binDir, "dockin-cni");
+  const text = launcherScript();
+  if (holdsText(launcher, text)) {
+    steps.push({ verb: "unchanged", path: launcher, note: `launcher of ${LAUNCHED} as dockin-cni` });
+  } else {
+    steps.push({
+      verb: existsSync(launcher) ? "update" : "create",
+      path: launcher,
+      note: `launcher: runs ${LAUNCHED} as dockin-cni (no JIT, no GC timer, no purging)`,
+      apply: (txn) => txn.stageText(launcher, text, 0o755),
+    });
   }
   return steps;
 }

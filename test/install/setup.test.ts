@@ -5,6 +5,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -17,6 +18,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { before, describe, type TestContext, test } from "node:test";
+import { launcherScript } from "../../src/install/launcher.ts";
 import { bridgeName } from "../../src/install/netconf.ts";
 import { rand } from "../plugin/harness.ts";
 import {
@@ -44,15 +46,17 @@ before(() => {
 });
 
 describe("setup.sh install", () => {
-  test("installs one executable under both plugin names, the main config and a bridge config per type", (ctx) => {
+  test("installs the executable as dockin-ipam and dockin-cni's launcher beside it, the main config and a bridge config per type", (ctx) => {
     const t = tree(ctx);
     const r = setup(t, ["install", WEBHOOK, "test,dockin"]);
     assert.equal(r.status, 0, r.stderr);
     const cni = statSync(join(t.binDir, "dockin-cni"));
     const ipam = statSync(join(t.binDir, "dockin-ipam"));
-    assert.equal(cni.ino, ipam.ino, "dockin-ipam is a hard link to dockin-cni: one copy on the host");
+    assert.equal(ipam.mode & 0o777, 0o755);
+    assert.ok(ipam.size > 100 * 1024 * 1024, "the standalone executable embeds Bun");
     assert.equal(cni.mode & 0o777, 0o755);
-    assert.ok(cni.size > 100 * 1024 * 1024, "the standalone executable embeds Node");
+    assert.equal(readFileSync(join(t.binDir, "dockin-cni"), "utf8"), launcherScript());
+    assert.match(r.stdout, /create +\S+dockin-cni .*launcher/);
 
     const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist"));
     assert.equal(main.cniVersion, "1.0.0");
@@ -133,17 +137,38 @@ describe("setup.sh install", () => {
     assert.equal(readJson(mine).bridge, "br9");
   });
 
+  test("an install of the layout before the launcher (the executable as dockin-cni too) is upgraded in place", (ctx) => {
+    const t = tree(ctx);
+    mkdirSync(t.binDir, { recursive: true });
+    copyFileSync(builtExecutable(), join(t.binDir, "dockin-cni"));
+    linkSync(join(t.binDir, "dockin-cni"), join(t.binDir, "dockin-ipam"));
+    const r = setup(t, ["install", WEBHOOK, "test"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /unchanged +\S+dockin-ipam/);
+    assert.match(r.stdout, /update +\S+dockin-cni .*launcher/);
+    assert.equal(readFileSync(join(t.binDir, "dockin-cni"), "utf8"), launcherScript());
+    const v = runEnv(join(t.binDir, "dockin-cni"), [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /supportedVersions/);
+  });
+
   test("a new webhook updates the main config only", (ctx) => {
     const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
-    const plugin = statSync(join(t.binDir, "dockin-cni")).ino;
+    const plugin = statSync(join(t.binDir, "dockin-ipam")).ino;
+    const launcher = statSync(join(t.binDir, "dockin-cni")).ino;
     const other = "https://rm.example.test:8443/rmController/getPodMultiNetwork";
     const r = setup(t, ["install", other, "test", "--no-probe"]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /update +\S+00-dockin-cni\.conflist/);
     const main = readJson(join(t.cniConfDir, "00-dockin-cni.conflist")) as { plugins: { backend: string }[] };
     assert.equal(main.plugins[0]?.backend, other);
-    assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, plugin, "the unchanged plugin is not rewritten");
+    assert.equal(
+      statSync(join(t.binDir, "dockin-ipam")).ino,
+      plugin,
+      "the unchanged executable is not rewritten",
+    );
+    assert.equal(statSync(join(t.binDir, "dockin-cni")).ino, launcher, "nor the unchanged launcher");
   });
 
   test("notifyUrl: NOTIFY_URL (--notify-url), else beside a Dockin RM's webhook, said in the plan; --no-notify leaves it out", (ctx) => {
@@ -234,14 +259,14 @@ describe("setup.sh install", () => {
   test("replacing a plugin that is running renames a new file in (no 'text file busy')", async (ctx) => {
     const t = tree(ctx);
     mkdirSync(t.binDir, { recursive: true });
-    const old = join(t.binDir, "dockin-cni");
+    const old = join(t.binDir, "dockin-ipam");
     copyFileSync("/bin/sleep", old);
     const running = spawn(old, ["30"], { stdio: "ignore" });
     try {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const r = setup(t, ["install", WEBHOOK, "test"]);
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /update +\S+dockin-cni/);
+      assert.match(r.stdout, /update +\S+dockin-ipam/);
       assert.equal(running.exitCode, null, "the old plugin process keeps running");
       assert.ok(statSync(old).size > 100 * 1024 * 1024);
       assert.deepEqual(
