@@ -22,13 +22,25 @@ export function isShortDecimal(text: string): boolean {
   return text.length === 1 || text.charCodeAt(0) !== 0x30;
 }
 
-/** One to four hexadecimal digits: /^[0-9a-fA-F]{1,4}$/. */
-export function isHexGroup(text: string): boolean {
-  if (text.length === 0 || text.length > 4) return false;
+/** One to `max` hexadecimal digits: /^[0-9a-fA-F]{1,max}$/. */
+export function isHex(text: string, max: number): boolean {
+  if (text.length === 0 || text.length > max) return false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     const lower = c | 0x20; // A-F to a-f (only those land in a-f: other codes stay outside)
     if (!isDigitCode(c) && !(lower >= 0x61 && lower <= 0x66)) return false;
+  }
+  return true;
+}
+
+/** One to four hexadecimal digits: /^[0-9a-fA-F]{1,4}$/. */
+export const isHexGroup = (text: string): boolean => isHex(text, 4);
+
+/** One or more letters, digits or characters of `more`: /^[a-zA-Z0-9<more>]+$/. */
+export function isWord(text: string, more: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) {
+    if (!isAlnumCode(text.charCodeAt(i)) && !more.includes(text[i] as string)) return false;
   }
   return true;
 }
@@ -38,12 +50,7 @@ export function isHexGroup(text: string): boolean {
  * /^[a-zA-Z0-9][a-zA-Z0-9<more>]*$/.
  */
 export function isName(text: string, more: string): boolean {
-  if (text.length === 0 || !isAlnumCode(text.charCodeAt(0))) return false;
-  for (let i = 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (!isAlnumCode(c) && !more.includes(text[i] as string)) return false;
-  }
-  return true;
+  return text.length > 0 && isAlnumCode(text.charCodeAt(0)) && isWord(text, more);
 }
 
 /** White space as Go's unicode.IsSpace sees it (JavaScript's \s lacks U+0085 and adds U+FEFF). */

@@ -7,8 +7,8 @@
 // The fetch path (http-fetch.ts) takes everything else: https, a proxy in the environment, a body
 // to send, credentials in the URL (fetch sends them as basic authentication), and a compressed
 // reply (never asked for here: this client sends no accept-encoding).
-import { decodeUtf8, isDigits } from "../net/chars.ts";
-import { type Exchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
+import { decodeUtf8, isDigits, isHex, isWord } from "../net/chars.ts";
+import { type Exchange, type Reply, TooLarge, TransportError, transportMessage } from "./http-fetch.ts";
 
 /** The reply is compressed: the exchange is done again through fetch, which inflates it. */
 export class NeedsFetch extends Error {}
@@ -63,27 +63,8 @@ const latin1 = (bytes: Uint8Array): string => {
   return s;
 };
 
-/** The characters of an HTTP token (a header name) besides letters and digits. */
-const TOKEN_MARKS = "!#$%&'*+.^_`|~-";
-
-function isToken(text: string): boolean {
-  if (text.length === 0) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const alnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-    if (!alnum && !TOKEN_MARKS.includes(text[i]!)) return false;
-  }
-  return true;
-}
-
-function isHex(text: string): boolean {
-  if (text.length === 0 || text.length > 8) return false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i) | 32;
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
+/** An HTTP token (a header name): letters, digits and these marks. */
+const isToken = (text: string): boolean => isWord(text, "!#$%&'*+.^_`|~-");
 
 /**
  * A header name as HTTP allows it (a token), and a value without line breaks or NUL, in Latin-1
@@ -176,21 +157,22 @@ function parseHead(lines: string[]): Head {
 
 /**
  * The body's framing once the final head is in: `feed` takes the bytes as they come and says
- * whether the body is complete; `end` is called when the server closes, and says whether the body
- * was complete then.
+ * whether the body is complete; `closed` says, when the server closes, whether it was complete then.
  */
 interface Framing {
   feed(bytes: Uint8Array): boolean;
   closed(): boolean;
 }
 
-function framingOf(head: Head, take: (bytes: Uint8Array) => void): Framing {
+/** The framing of `head`'s body; a declared length above `max` is refused before any of it is read. */
+function framingOf(head: Head, take: (bytes: Uint8Array) => void, max: number): Framing {
   const encoding = (head.headers.get("transfer-encoding") ?? "").toLowerCase();
   if (head.status === 204 || head.status === 304) return { feed: () => true, closed: () => true };
   if (encoding.split(",").some((e) => e.trim() === "chunked")) return chunked(take);
   const length = head.headers.get("content-length");
   if (length !== undefined) {
     let left = contentLength(length);
+    if (left > max) throw new TooLarge(`the reply is larger than ${max} bytes`);
     return {
       feed(bytes) {
         const part = bytes.length > left ? bytes.subarray(0, left) : bytes;
@@ -247,7 +229,7 @@ function chunked(take: (bytes: Uint8Array) => void): Framing {
           if (line === "") done = true;
         } else {
           const size = line.split(";")[0]!.trim();
-          if (!isHex(size)) throw malformed();
+          if (!isHex(size, 8)) throw malformed();
           left = Number.parseInt(size, 16);
           if (left === 0) trailers = true;
         }
@@ -269,19 +251,13 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** What a failed connect or socket error says, as the fetch path words it. */
-function socketError(err: unknown): TransportError {
-  const code = (err as { code?: unknown }).code;
-  if (code === "ECONNREFUSED") return new TransportError("connect ECONNREFUSED (nothing listens there)");
-  const message = String((err as Error).message ?? err);
-  return new TransportError(
-    typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message,
-  );
-}
+const socketError = (err: unknown): TransportError =>
+  new TransportError(transportMessage(err), { cause: err });
 
 /**
  * The exchange (a plain-http GET, see rawApplies); `onCancel` receives what aborts it. Rejects with
- * TooLarge, TransportError, NeedsFetch (a compressed reply) or a TypeError (a header that may not
- * be sent), as fetchExchange does.
+ * TooLarge or TransportError (a header that may not be sent too), as fetchExchange does, or
+ * NeedsFetch (a compressed reply).
  */
 export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) => void): Promise<Reply> {
   const request = latin1Bytes(requestText(ex)); // a bad header: a TransportError, as fetch's
@@ -345,12 +321,10 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
           continue; // informational: the final reply follows
         }
         head = parsed;
-        const declared = Number(parsed.headers.get("content-length") ?? Number.NaN);
-        if (declared > ex.maxBodyBytes)
-          throw new TooLarge(`the reply is larger than ${ex.maxBodyBytes} bytes`);
+        const bodyFraming = framingOf(parsed, take, ex.maxBodyBytes);
         const encoding = (parsed.headers.get("content-encoding") || "identity").toLowerCase();
         if (encoding !== "identity") throw new NeedsFetch(`the reply is compressed (${encoding})`);
-        framing = framingOf(parsed, take);
+        framing = bodyFraming;
         const rest = headBytes;
         headBytes = new Uint8Array(0);
         if (framing.feed(rest)) complete();
@@ -363,6 +337,13 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
       } catch (err) {
         finish(err);
       }
+    };
+    /** The server has closed: the reply is whole, or cut off. */
+    const closed = () => {
+      if (head === undefined) {
+        finish(new TransportError("the connection closed before a complete reply (ECONNRESET)"));
+      } else if (framing?.closed()) complete();
+      else finish(new TransportError("the connection closed in the middle of the reply"));
     };
     const send = (s: import("bun").Socket<undefined>) => {
       const n = s.write(unsent);
@@ -386,21 +367,10 @@ export async function rawExchange(ex: Exchange, onCancel: (cancel: () => void) =
         data(_s, bytes) {
           if (!settled) guarded(() => onBytes(bytes));
         },
-        end() {
-          guarded(() => {
-            if (head === undefined)
-              throw new TransportError("the connection closed before a complete reply (ECONNRESET)");
-            if (framing?.closed()) complete();
-            else throw new TransportError("the connection closed in the middle of the reply");
-          });
-        },
+        end: closed,
         close(_s, err) {
-          if (settled) return;
           if (err !== undefined) finish(socketError(err));
-          else if (head === undefined)
-            finish(new TransportError("the connection closed before a complete reply (ECONNRESET)"));
-          else if (framing?.closed()) complete();
-          else finish(new TransportError("the connection closed in the middle of the reply"));
+          else closed();
         },
         error(_s, err) {
           finish(socketError(err));

@@ -8,17 +8,19 @@ import {
   decodeUtf8,
   isDigits,
   isGoSpace,
+  isHex,
   isHexGroup,
   isJsSpace,
   isName,
   isShortDecimal,
+  isWord,
   utf8Length,
 } from "../../src/net/chars.ts";
 
 const GO_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
 
 const ALPHABET = [
-  ..."0123456789/:@`[{_.+-aAfFgGzZ ",
+  ..."0123456789/:@`[{_.+-aAfFgGzZ !#$%&'*|~",
   "\t",
   "\n",
   "\v",
@@ -103,6 +105,12 @@ describe("character checks agree with the expressions they replace", () => {
     ["isDigits", isDigits, (s) => /^[0-9]+$/.test(s)],
     ["isShortDecimal", isShortDecimal, (s) => /^(0|[1-9][0-9]{0,2})$/.test(s)],
     ["isHexGroup", isHexGroup, (s) => /^[0-9a-fA-F]{1,4}$/.test(s)],
+    ["isHex (a chunk size)", (s) => isHex(s, 8), (s) => /^[0-9a-fA-F]{1,8}$/.test(s)],
+    [
+      "isWord (an HTTP token)",
+      (s) => isWord(s, "!#$%&'*+.^_`|~-"),
+      (s) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s),
+    ],
     ["isName (container id)", (s) => isName(s, "_.-"), (s) => /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(s)],
     ["isName (plugin type)", (s) => isName(s, "_.+-"), (s) => /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/.test(s)],
     [
