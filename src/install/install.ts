@@ -51,7 +51,7 @@ export interface Step {
    * Stages the change (create/update) or nothing. A link change is made at once and pushes its
    * undo onto `undo`, which runs when a later step or the commit fails.
    */
-  apply?: (txn: Transaction, staged: Map<string, string>, undo: (() => void)[]) => void;
+  apply?: (txn: Transaction, undo: (() => void)[]) => void;
 }
 
 export interface Report {
@@ -135,9 +135,7 @@ function pluginSteps(source: Source, binDir: string): Step[] {
       verb: existsSync(exe) ? "update" : "create",
       path: exe,
       note: `copy of ${source.file}`,
-      apply: (txn) => {
-        txn.stageCopy(source.file, exe);
-      },
+      apply: (txn) => txn.stageCopy(source.file, exe),
     });
   }
   const launcher = join(binDir, "dockin-cni");
@@ -252,7 +250,7 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
       verb: "create",
       path: `link ${bridge}`,
       note: `bridge of network "${type}" (ip link add ${bridge} type bridge)`,
-      apply: (_txn, _staged, undo) => {
+      apply: (_txn, undo) => {
         ipChange(["link", "add", bridge, "type", "bridge"]);
         undo.push(() => ipChange(["link", "del", bridge]));
         ipChange(["link", "set", bridge, "up"]);
@@ -263,7 +261,7 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
       verb: "update",
       path: `link ${bridge}`,
       note: "set up",
-      apply: (_txn, _staged, undo) => {
+      apply: (_txn, undo) => {
         ipChange(["link", "set", bridge, "up"]);
         undo.push(() => ipChange(["link", "set", bridge, "down"]));
       },
@@ -276,7 +274,7 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
       verb: "update",
       path: `link ${nic}`,
       note: `enslaved to ${bridge} as network "${type}"'s uplink (ip link set ${nic} master ${bridge} up; not persistent across a reboot)`,
-      apply: (_txn, _staged, undo) => {
+      apply: (_txn, undo) => {
         const wasUp = link.up;
         ipChange(["link", "set", nic, "master", bridge]);
         undo.push(() => ipChange(["link", "set", nic, "nomaster"]));
@@ -323,11 +321,10 @@ export async function install(opts: InstallOptions): Promise<Report> {
   }
   const changed = steps.some((s) => s.apply !== undefined);
   if (changed && !opts.dryRun) {
-    const staged = new Map<string, string>();
     const undo: (() => void)[] = [];
     try {
       Transaction.run((txn) => {
-        for (const s of steps) s.apply?.(txn, staged, undo);
+        for (const s of steps) s.apply?.(txn, undo);
       });
     } catch (err) {
       for (const u of undo.reverse()) {
@@ -475,7 +472,7 @@ export function uninstall(opts: UninstallOptions): Report {
       }
     }
     Transaction.run((txn) => {
-      for (const s of steps) s.apply?.(txn, new Map(), []);
+      for (const s of steps) s.apply?.(txn, []);
     });
   }
   return { steps, notes, changed };

@@ -7,7 +7,6 @@ import {
   closeSync,
   copyFileSync,
   fsyncSync,
-  linkSync,
   mkdirSync,
   openSync,
   readSync,
@@ -67,8 +66,8 @@ export class Transaction {
     }
   }
 
-  /** Stages a copy of `src` as `dest`; returns the temp file (for stageLink). */
-  stageCopy(src: string, dest: string, mode = 0o755): string {
+  /** Stages a copy of `src` as `dest`. */
+  stageCopy(src: string, dest: string, mode = 0o755): void {
     this.ensureDir(dirname(dest));
     const temp = tempName(dest);
     this.staged.push({ temp, dest });
@@ -76,15 +75,6 @@ export class Transaction {
     copyFileSync(src, temp);
     chmodSync(temp, mode);
     fsyncFile(temp);
-    return temp;
-  }
-
-  /** Stages `dest` as a hard link to an already staged temp file (one copy on disk). */
-  stageLink(stagedTemp: string, dest: string): void {
-    const temp = tempName(dest);
-    this.staged.push({ temp, dest });
-    rmIfPresent(temp);
-    linkSync(stagedTemp, temp);
   }
 
   stageText(dest: string, text: string, mode = 0o644): void {
