@@ -23,7 +23,8 @@ export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = pr
   // dockin-cni's launcher (src/install/launcher.ts) names the role; nothing it starts inherits it.
   const named = process.env.DOCKIN_ROLE;
   delete process.env.DOCKIN_ROLE;
-  const role = named !== undefined && named in loaders ? named : roleOf(argv0, Object.keys(loaders));
+  const roles = Object.keys(loaders);
+  const role = named !== undefined && roles.includes(named) ? named : roleOf(argv0, roles);
   const load = loaders[role];
   if (load === undefined) {
     console.error(`${basename(argv0)}: this build has no "${role}" role`);

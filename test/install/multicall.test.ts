@@ -35,6 +35,7 @@ test("DOCKIN_ROLE (dockin-cni's launcher) names the role over the name, and no c
     assert.equal(process.env.DOCKIN_ROLE, undefined);
     process.env.DOCKIN_ROLE = "no-such-role";
     dispatch(loaders, "/opt/cni/bin/dockin-ipam");
+    process.env.DOCKIN_ROLE = "toString"; // a key every object has, not a role
     dispatch(loaders, "/opt/cni/bin/dockin-ipam");
     await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(ran, ["dockin-cni", "dockin-ipam", "dockin-ipam"]);
