@@ -1,6 +1,7 @@
 // The webhook client: one GET per attempt, bounded retries with backoff inside one overall
 // deadline, a cap on the reply size, https with a CA bundle and an optional client certificate,
-// an optional bearer token read from a file (never logged). The exchange itself is http-fetch.ts.
+// an optional bearer token read from a file (never logged). The exchange itself is http-raw.ts's
+// (a plain-http GET) or fetch's (http-fetch.ts).
 import { readFileSync } from "node:fs";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
 import { type Exchange, fetchExchange, type Reply, TooLarge, TransportError } from "./http-fetch.ts";
