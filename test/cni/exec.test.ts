@@ -17,7 +17,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CniError, ErrorCode } from "../../src/cni/errors.ts";
-import { type DelegateEnv, execPlugin, findPlugin } from "../../src/cni/exec.ts";
+import { type DelegateEnv, type ExecOptions, execPlugin, findPlugin } from "../../src/cni/exec.ts";
 
 const FAKE = join(dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "fake-plugin");
 
@@ -102,15 +102,13 @@ const ENV: DelegateEnv = {
   path: ["/opt/cni/bin", "/usr/lib/cni"],
 };
 
-const run = (
-  fake: Record<string, unknown>,
-  options: { env?: DelegateEnv; timeoutMs?: number; file?: string } = {},
-) =>
+const run = (fake: Record<string, unknown>, options: Partial<Omit<ExecOptions, "stdin">> = {}) =>
   execPlugin({
-    file: options.file ?? FAKE,
-    env: options.env ?? ENV,
+    file: FAKE,
+    env: ENV,
+    timeoutMs: 20_000,
+    ...options,
     stdin: { cniVersion: "1.0.0", name: "net1", type: "fake", fake },
-    timeoutMs: options.timeoutMs ?? 20_000,
   });
 
 describe("execPlugin(): what the delegate gets", () => {
@@ -137,13 +135,7 @@ describe("execPlugin(): what the delegate gets", () => {
   });
   it("adds the variables of `extraEnv` (what the delegate passes on to its own delegates)", async () => {
     const record = join(tmp, "record-extra.json");
-    await execPlugin({
-      file: FAKE,
-      env: ENV,
-      stdin: { fake: { record } },
-      timeoutMs: 20_000,
-      extraEnv: { BUN_JSC_useJIT: "0" },
-    });
+    await run({ record }, { extraEnv: { BUN_JSC_useJIT: "0" } });
     const { env } = JSON.parse(readFileSync(record, "utf8"));
     assert.equal(env.BUN_JSC_useJIT, "0");
     assert.equal(env.CNI_COMMAND, "ADD");
@@ -157,13 +149,7 @@ describe("execPlugin(): what the delegate gets", () => {
   });
   it("passes on the variables named in `inherit` instead of PATH", async () => {
     const record = join(tmp, "record-inherit.json");
-    await execPlugin({
-      file: FAKE,
-      env: ENV,
-      stdin: { fake: { record } },
-      timeoutMs: 20_000,
-      inherit: ["PATH", "HOME", "DOCKIN_NOT_SET_ANYWHERE"],
-    });
+    await run({ record }, { inherit: ["PATH", "HOME", "DOCKIN_NOT_SET_ANYWHERE"] });
     const { env } = JSON.parse(readFileSync(record, "utf8"));
     assert.equal(env.HOME, process.env.HOME);
     assert.equal("DOCKIN_NOT_SET_ANYWHERE" in env, false);

@@ -366,6 +366,9 @@ describe("the webhook client and compressed replies", () => {
 });
 
 describe("the plain-http GET on its own socket", () => {
+  /** The webhook client's whole ask, one attempt. */
+  const ask = (url: string) =>
+    callWebhook(url, { timeoutMs: 2000, deadlineMs: 5000, retries: 0, maxReplyBytes: 100 });
   const url = new URL("http://127.0.0.1:1/x");
   const ex = (over: Partial<Exchange> = {}): Exchange => ({
     method: "GET",
@@ -418,12 +421,7 @@ describe("the plain-http GET on its own socket", () => {
         rawExchange(ex({ url: target, maxBodyBytes: 100 }), () => {}),
         NeedsFetch,
       );
-      const reply = await callWebhook(target.href, {
-        timeoutMs: 2000,
-        deadlineMs: 5000,
-        retries: 0,
-        maxReplyBytes: 100,
-      });
+      const reply = await ask(target.href);
       assert.deepEqual(reply, { code: 0, data: [] });
     } finally {
       await close(server);
@@ -438,12 +436,7 @@ describe("the plain-http GET on its own socket", () => {
     });
     const port = await listen(server);
     try {
-      const reply = await callWebhook(`http://user:p%40ss@127.0.0.1:${port}/x`, {
-        timeoutMs: 2000,
-        deadlineMs: 5000,
-        retries: 0,
-        maxReplyBytes: 100,
-      });
+      const reply = await ask(`http://user:p%40ss@127.0.0.1:${port}/x`);
       assert.deepEqual(reply, { code: 0 });
       assert.equal(auth, `Basic ${Buffer.from("user:p@ss").toString("base64")}`);
     } finally {
