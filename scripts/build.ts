@@ -122,7 +122,7 @@ export interface BuildOptions {
  */
 export const JIT_POLICY = 1000;
 
-/** Builds the executable and its plugin links; returns the executable's path. */
+/** Builds the executable, dockin-ipam's link to it and dockin-cni's launcher; returns the executable's path. */
 export async function buildExecutable(opts: BuildOptions = {}): Promise<string> {
   const out = resolve(opts.out ?? join(root, "dist", "bin"));
   await buildUi(); // the RM's console, bundled into src/rm/ui/assets.gen.ts
