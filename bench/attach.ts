@@ -14,7 +14,11 @@
 // ticks: only a mean over many rounds means anything) and the median of the per-round ratios to
 // the Go run of the same round.
 //
-// Usage (root): npm run build && bun bench/attach.ts [rounds] [dir of another build]
+// Every timed executable, ours and Go's, is first put in the same page-cache state: read whole (as
+// an install leaves it; the default) or, with --page-cache=faulted, dropped from the cache, so
+// that the first (untimed) round faults it in as the first run after a boot does (cni-runs.ts).
+//
+// Usage (root): npm run build && bun bench/attach.ts [--page-cache=read|faulted] [rounds] [dir of another build]
 //   (30 rounds by default; `bun` is node_modules/@oven/bun-linux-x64/bin/bun)
 import { execFileSync } from "node:child_process";
 import {
@@ -32,7 +36,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JIT_POLICY } from "../scripts/build.ts";
 import { IPAM_ENV } from "../src/plugin/delegate.ts";
-import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
+import {
+  benchArgs,
+  cniEnv as callEnv,
+  removeHostState,
+  runPlugin as run,
+  settlePageCache,
+} from "./cni-runs.ts";
 import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
 
@@ -40,8 +50,9 @@ import { median } from "./stats.ts";
 const IN_CHAIN = "dockin-ipam ADD, IPAM_ENV (as in a pod's chain)";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const rounds = Number(process.argv[2] ?? 30);
-const otherDir = process.argv[3];
+const { args, pageCache } = benchArgs();
+const rounds = Number(args[0] ?? 30);
+const otherDir = args[1];
 const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };
 if (otherDir !== undefined) builds[`other (${otherDir})`] = resolve(otherDir);
 for (const dir of Object.values(builds))
@@ -196,6 +207,17 @@ async function timed(name: string, go: () => Promise<void>): Promise<Sample> {
   return s;
 }
 
+settlePageCache(
+  [
+    "/usr/lib/cni/bridge",
+    "/usr/lib/cni/static",
+    empty,
+    echo,
+    ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
+  ],
+  pageCache,
+);
+
 try {
   for (let i = 0; i < rounds + 3; i++) {
     const warm = i < 3;
@@ -294,7 +316,7 @@ try {
 
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(
-  `pod attach and detach, ${rounds} interleaved rounds (load ${load}); median wall, mean CPU; ratio = median of per-round wall ratios to the Go case`,
+  `pod attach and detach, ${rounds} interleaved rounds (load ${load}; executables ${pageCache} into the page cache); median wall, mean CPU; ratio = median of per-round wall ratios to the Go case`,
 );
 const width = Math.max(...Object.keys(samples).map((k) => k.length));
 console.log(`| ${"case".padEnd(width)} | wall ms | cpu ms | ratio |`);

@@ -9,7 +9,10 @@
 // the Go burst, and their spread (lowest, quartiles, highest: the machine moves them by several
 // percent from round to round). Every ADD and DEL must succeed.
 //
-// Usage (root): npm run build && bun bench/burst.ts [rounds] [pods] [dir of another build]
+// Every timed executable, ours and Go's, is first put in the same page-cache state (read whole, or
+// with --page-cache=faulted dropped and faulted back in by a VERSION call; cni-runs.ts).
+//
+// Usage (root): npm run build && bun bench/burst.ts [--page-cache=read|faulted] [rounds] [pods] [dir of another build]
 //   (3 rounds of 110 pods by default)
 import { execFileSync } from "node:child_process";
 import {
@@ -25,13 +28,20 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cniEnv as callEnv, removeHostState, runPlugin as run } from "./cni-runs.ts";
+import {
+  benchArgs,
+  cniEnv as callEnv,
+  removeHostState,
+  runPlugin as run,
+  settlePageCache,
+} from "./cni-runs.ts";
 import { median, percentile } from "./stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const rounds = Number(process.argv[2] ?? 3);
-const count = Number(process.argv[3] ?? 110);
-const otherDir = process.argv[4];
+const { args, pageCache } = benchArgs();
+const rounds = Number(args[0] ?? 3);
+const count = Number(args[1] ?? 110);
+const otherDir = args[2];
 if (count > 250) throw new Error("at most 250 pods: one /24 per network");
 const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };
 if (otherDir !== undefined) builds[`other (${otherDir})`] = resolve(otherDir);
@@ -165,6 +175,16 @@ for (const name of Object.keys(builds)) {
   walls[name] = { add: [], del: [] };
   ratios[name] = { add: [], del: [] };
 }
+const timedFiles = [
+  "/usr/lib/cni/bridge",
+  "/usr/lib/cni/static",
+  ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
+];
+settlePageCache(timedFiles, pageCache);
+// Brought back in before the first round, by the least call each answers (faulted, its pages come
+// back one fault at a time, as a boot's first pod brings them).
+for (const file of timedFiles) await run(file, { CNI_COMMAND: "VERSION" }, "{}");
+
 try {
   for (let r = 0; r < rounds; r++) {
     const go = await goBurst();
@@ -186,7 +206,7 @@ try {
 
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(
-  `burst of ${count} pods x 2 networks, ADD all at once then DEL all at once, ${rounds} rounds (load ${load}); median wall, median of per-round ratios to Go; every call succeeded`,
+  `burst of ${count} pods x 2 networks, ADD all at once then DEL all at once, ${rounds} rounds (load ${load}; executables ${pageCache} into the page cache); median wall, median of per-round ratios to Go; every call succeeded`,
 );
 console.log(
   "| burst | ADD wall ms | ADD ratio | ADD ratios: lowest, quartiles, highest | DEL wall ms | DEL ratio |",

@@ -1,6 +1,8 @@
-// What the plugin benchmarks share: one CNI call of a plugin executable, its environment, and the
-// removal of what a run made on the host.
+// What the plugin benchmarks share: one CNI call of a plugin executable, its environment, the
+// page-cache state of the executables they time, and the removal of what a run made on the host.
 import { execFileSync, spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { parseArgs } from "node:util";
 
 /** Runs a CNI plugin (or any program) with `env` and `stdin`; rejects with its output on failure. */
 export function runPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
@@ -48,4 +50,38 @@ export function removeHostState(namespaces: Iterable<string>, bridges: Iterable<
       // never created
     }
   }
+}
+
+/**
+ * How the timed executables sit in the page cache, which moves a Bun executable's start by more
+ * than anything in its code (BENCHMARKS.md, "The page cache"):
+ * - `read`: read whole, as an install's copy or a `cat` leaves a file: cached in large folios,
+ *   so that one fault maps many pages;
+ * - `faulted`: dropped from the cache, so that the first run faults it back in a page at a time,
+ *   as the first run after a boot does, and every later run pays for those small pages.
+ */
+export type PageCacheState = "read" | "faulted";
+
+/**
+ * Puts every file in `files` (symbolic links followed) in `state`: its cached pages dropped
+ * (POSIX_FADV_DONTNEED, by GNU dd; pages that a running process maps stay), then, for `read`,
+ * read whole.
+ */
+export function settlePageCache(files: Iterable<string>, state: PageCacheState): void {
+  for (const file of new Set([...files].map((f) => realpathSync(f)))) {
+    execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
+    if (state === "read") execFileSync("dd", [`if=${file}`, "of=/dev/null", "bs=1M", "status=none"]);
+  }
+}
+
+/** A bench's positional arguments and its `--page-cache=read|faulted` (read by default). */
+export function benchArgs(): { args: string[]; pageCache: PageCacheState } {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { "page-cache": { type: "string", default: "read" } },
+  });
+  const state = values["page-cache"];
+  if (state !== "read" && state !== "faulted")
+    throw new Error(`--page-cache must be read or faulted, not ${JSON.stringify(state)}`);
+  return { args: positionals, pageCache: state };
 }
