@@ -147,15 +147,6 @@ async function serve(argv: string[]): Promise<number> {
     await store.close();
     throw new Error(`listening on ${values.listen}`, { cause: err });
   }
-  logger.info("listening", {
-    url: server.url,
-    console: `${server.url}/ui/`,
-    store: store.description,
-    auth: tokens === undefined ? "none" : "token",
-    webhookAuth: tokens === undefined ? "none" : webhookAuth,
-    tls: tls === undefined ? "off" : tls.clientCa === undefined ? "on" : "client certificates",
-    historyRetention: values["history-retention"],
-  });
   const pruner = new HistoryPruner(store, retentionMs, logger);
   pruner.start();
 
@@ -174,7 +165,9 @@ async function serve(argv: string[]): Promise<number> {
     }
   };
   process.on("SIGHUP", reload);
-  await new Promise<void>((resolve) => {
+  // The handlers are in place before "listening" is logged: whoever waits for that line may stop
+  // the RM at once, and gets a graceful shutdown.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);
@@ -185,6 +178,16 @@ async function serve(argv: string[]): Promise<number> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+  logger.info("listening", {
+    url: server.url,
+    console: `${server.url}/ui/`,
+    store: store.description,
+    auth: tokens === undefined ? "none" : "token",
+    webhookAuth: tokens === undefined ? "none" : webhookAuth,
+    tls: tls === undefined ? "off" : tls.clientCa === undefined ? "on" : "client certificates",
+    historyRetention: values["history-retention"],
+  });
+  await stopped;
   await server.close(grace * 1000);
   await pruner.stop();
   await store.close();
