@@ -1,7 +1,11 @@
 // A lock between processes as a file created O_EXCL that names its holder (pid and start time),
 // so that a lock whose holder was killed is recognised and cleared instead of held forever. Used
-// by the plugins' log rotation (src/cni/log.ts) and by the SQLite store, whose one writer it
-// guards (src/rm/sqlite-store.ts).
+// by the plugins' log rotation (src/cni/log.ts), where it costs no module load (node:sqlite would).
+// It is not race-free: when three processes meet one stale lock, the clearing can move a fresh
+// lock aside while a third takes the name, and two hold it; for a rotation that costs at most a
+// rotated file's lines. The SQLite store's one-writer guard, where two holders would cost stale
+// answers, is a kernel lock instead (src/rm/writer-lock.ts), which reads these files only to honour
+// the lock of an RM from before it.
 import {
   closeSync,
   linkSync,
@@ -22,7 +26,7 @@ export interface LockHolder extends ProcessIdentity {
 }
 
 /** This process's pid namespace, as a lock names it. */
-function ownPidns(): string | undefined {
+export function ownPidns(): string | undefined {
   try {
     return readlinkSync("/proc/self/ns/pid");
   } catch {

@@ -8,7 +8,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { isMine, lockHolder, releaseLockFile, takeLockFile } from "../cni/lockfile.ts";
 import type { Family } from "../net/ip.ts";
 import { type AllocationKey, type AllocationView, addressKey, keyValue, type PodChange } from "./allocate.ts";
 import { RmError } from "./errors.ts";
@@ -26,6 +25,7 @@ import {
 import type { Network, PodRecord, Policy } from "./model.ts";
 import { missingNetworks, networkInUse } from "./rules.ts";
 import type { HeldAddress, ListPodsOptions, PoolUsage, Store } from "./store.ts";
+import { WriterLock } from "./writer-lock.ts";
 
 /** Schema versions in order; the database's `user_version` says how many have been applied. */
 export const MIGRATIONS: readonly { name: string; sql: string; after?: (db: DatabaseSync) => void }[] = [
@@ -147,8 +147,8 @@ class SqliteStore implements Store {
   private recentRows = 0;
   private foldQueued = false;
   private closed = false;
-  /** `<path>.writer`: this store answers reads from memory, so it must be the file's only writer. */
-  private readonly lock: string | undefined;
+  /** `<path>.lock`: this store answers reads from memory, so it must be the file's only writer. */
+  private readonly lock: WriterLock | undefined;
 
   constructor(path: string, options: SqliteOptions) {
     this.description = `sqlite:${path}`;
@@ -156,23 +156,7 @@ class SqliteStore implements Store {
     this.foldRows = Math.max(1, options.foldRows ?? HISTORY_FOLD_ROWS);
     if (path !== ":memory:") {
       mkdirSync(dirname(path), { recursive: true });
-      this.lock = `${path}.writer`;
-      if (!takeLockFile(this.lock)) {
-        const holder = lockHolder(this.lock);
-        if (isMine(holder)) throw new Error(`"${path}" is open already in this process (once is enough)`);
-        const who =
-          holder === undefined
-            ? ""
-            : holder.pidns === undefined
-              ? ` (pid ${holder.pid})`
-              : ` (pid ${holder.pid} in pid namespace ${holder.pidns})`;
-        throw new Error(
-          `"${path}" is in use by another dockin RM${who}: a store ` +
-            "answers from memory what it wrote, so two on one file would give stale answers; stop the other " +
-            `one first, or give this one another file (the lock is ${this.lock}; it is cleared by itself ` +
-            "once its process is gone)",
-        );
-      }
+      this.lock = WriterLock.take(path);
     }
     try {
       this.db = new DatabaseSync(path);
@@ -201,7 +185,7 @@ class SqliteStore implements Store {
   }
 
   private unlock(): void {
-    if (this.lock !== undefined) releaseLockFile(this.lock);
+    this.lock?.release();
   }
 
   private migrate(): void {

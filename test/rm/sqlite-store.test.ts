@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { planPod, releasePod } from "../../src/rm/allocate.ts";
 import { migrate } from "../../src/rm/migrate.ts";
 import { MIGRATIONS, openSqliteStore } from "../../src/rm/sqlite-store.ts";
 import type { Store } from "../../src/rm/store.ts";
+import { dockinCommand, runDockin, startRmProcess } from "./helpers.ts";
 import { runHistorySuite } from "./history-suite.ts";
 import { runStoreSuite } from "./store-suite.ts";
 
@@ -334,36 +336,16 @@ describe("sqlite store", () => {
 
 describe("sqlite store: one writer to a file", () => {
   // It answers reads from memory between its own writes: a second writer would make them stale.
+  // The guard is a kernel lock (src/rm/writer-lock.ts): it ends with the process that holds it.
   it("a second store on the file is refused while the first is open; taken once it closes", async () => {
     const path = join(dir, "one-writer.db");
     const first = await openSqliteStore(path);
     await assert.rejects(openSqliteStore(path), /is open already in this process/);
-    assert.ok(existsSync(`${path}.writer`));
     await first.ping(); // the refused open left the first one alone
     await first.close();
-    assert.equal(existsSync(`${path}.writer`), false, "closing gives the file up");
+    assert.ok(existsSync(`${path}.lock`), "the lock's file stays: removing it could let two lock two files");
     const second = await openSqliteStore(path);
     await second.close();
-  });
-
-  it("the lock of a process that is gone (killed) is cleared and taken", async () => {
-    const path = join(dir, "left-lock.db");
-    const dead = Bun.spawnSync(["/bin/true"]).pid; // a pid whose process has exited
-    writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1 }));
-    const store = await openSqliteStore(path);
-    assert.match(readFileSync(`${path}.writer`, "utf8"), new RegExp(`"pid":${process.pid}`));
-    await store.close();
-  });
-
-  it("a lock held in another pid namespace (another container on the file) is never cleared", async () => {
-    const path = join(dir, "other-ns.db");
-    const dead = Bun.spawnSync(["/bin/true"]).pid; // no such process here, which proves nothing there
-    writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1, pidns: "pid:[1]" }));
-    await assert.rejects(
-      openSqliteStore(path),
-      new RegExp(`in use by another dockin RM \\(pid ${dead} in pid namespace pid:\\[1\\]\\)`),
-    );
-    assert.ok(existsSync(`${path}.writer`), "left in place");
   });
 
   it("a store in memory takes no lock", async () => {
@@ -373,23 +355,121 @@ describe("sqlite store: one writer to a file", () => {
     await b.close();
   });
 
-  it("a second RM process on the same file stops at once with the reason", async () => {
+  it("a second RM process on the file stops at once, naming the first; after a kill -9 the next starts", async () => {
     const path = join(dir, "two-rms.db");
-    const first = await openSqliteStore(path);
+    const first = await startRmProcess(["--store", `sqlite:${path}`]);
     try {
-      const exe = join(import.meta.dir, "..", "..", "dist", "bin", "dockin");
-      const second = Bun.spawnSync(
-        [exe, "rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${path}`],
-        {
-          stdout: "pipe",
-          stderr: "pipe",
-          timeout: 30_000,
-        },
-      );
-      assert.notEqual(second.exitCode, 0);
-      assert.match(second.stderr.toString(), /in use by another dockin RM/);
+      const second = await runDockin(["rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${path}`]);
+      assert.notEqual(second.code, 0);
+      assert.match(second.stderr, new RegExp(`in use by another dockin RM \\(pid ${first.child.pid} on `));
+      assert.match(second.stderr, /ends with the process that holds it/);
     } finally {
-      await first.close();
+      assert.equal(await first.stop("SIGKILL"), null);
     }
+    // Nothing to clear by hand: the kernel dropped the killed RM's lock.
+    const third = await startRmProcess(["--store", `sqlite:${path}`]);
+    assert.equal(await third.stop(), 0);
+  });
+
+  it("an RM killed in its own pid namespace (a restarted container) leaves no lock behind", async () => {
+    const path = join(dir, "container.db");
+    const [exe] = dockinCommand();
+    // The RM is pid 1 of a new pid namespace; --kill-child takes it down with unshare.
+    const child = spawn(
+      "unshare",
+      [
+        "--pid",
+        "--kill-child",
+        exe ?? "",
+        "rm",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        `sqlite:${path}`,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    const exited = new Promise((done) => child.once("exit", done));
+    try {
+      let log = "";
+      await new Promise<void>((listening, failed) => {
+        child.stderr.on("data", (c: Buffer) => {
+          log += c.toString();
+          if (log.includes('"msg":"listening"')) listening();
+        });
+        child.once("exit", () => failed(new Error(`the RM exited: ${log}`)));
+      });
+      const refused = await runDockin([
+        "rm",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        `sqlite:${path}`,
+      ]);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /in use by another dockin RM \(pid 1 on .*, in pid namespace pid:\[\d+\]/);
+    } finally {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    const next = await startRmProcess(["--store", `sqlite:${path}`]);
+    assert.equal(await next.stop(), 0);
+  });
+
+  it("of several RMs started at once on one file, exactly one serves", async () => {
+    const path = join(dir, "race.db");
+    const starts = await Promise.allSettled(
+      Array.from({ length: 5 }, () => startRmProcess(["--store", `sqlite:${path}`])),
+    );
+    const serving = starts.filter((s) => s.status === "fulfilled");
+    try {
+      assert.equal(
+        serving.length,
+        1,
+        starts.map((s) => (s.status === "rejected" ? String(s.reason) : "serving")).join("\n"),
+      );
+      for (const s of starts)
+        if (s.status === "rejected") assert.match(String(s.reason), /in use by another dockin RM/);
+    } finally {
+      for (const s of serving) await s.value.stop();
+    }
+  });
+
+  it("the lock file of an earlier RM is taken over once its process is gone", async () => {
+    const path = join(dir, "legacy-gone.db");
+    const dead = Bun.spawnSync(["/bin/true"]).pid; // a pid whose process has exited
+    writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1 }));
+    const store = await openSqliteStore(path);
+    assert.equal(existsSync(`${path}.writer`), false, "the earlier lock is removed");
+    await store.close();
+  });
+
+  it("the lock file of an earlier RM that still runs is honoured", async () => {
+    const path = join(dir, "legacy-live.db");
+    const live = spawn("sleep", ["30"]);
+    try {
+      const start = Number(readFileSync(`/proc/${live.pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19]);
+      writeFileSync(`${path}.writer`, JSON.stringify({ pid: live.pid, start }));
+      await assert.rejects(
+        openSqliteStore(path),
+        new RegExp(
+          `in use by an earlier dockin RM \\(pid ${live.pid}\\), by its lock file .*: stop it first`,
+        ),
+      );
+      writeFileSync(`${path}.writer`, JSON.stringify({ pid: live.pid, start, pidns: "pid:[1]" }));
+      await assert.rejects(
+        openSqliteStore(path),
+        /in pid namespace pid:\[1\].*and remove that file once it is gone/,
+      );
+      assert.ok(existsSync(`${path}.writer`), "left in place");
+      writeFileSync(`${path}.writer`, JSON.stringify({ pid: live.pid, start }));
+    } finally {
+      live.kill("SIGKILL");
+      await new Promise((done) => live.once("exit", done));
+    }
+    const store = await openSqliteStore(path); // its process gone, taken over
+    await store.close();
   });
 });
