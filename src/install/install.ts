@@ -122,13 +122,14 @@ function holdsText(path: string, text: string): boolean {
 }
 
 /**
- * The executable, installed once as dockin-ipam, and dockin-cni's launcher beside it, which runs it
- * as dockin-cni (src/install/launcher.ts).
+ * The executable, installed once as dockin-ipam, and dockin-cni beside it: its launcher, which runs
+ * it as dockin-cni (src/install/launcher.ts), or with `launcher` false a hard link to it.
  */
-function pluginSteps(source: Source, binDir: string): Step[] {
+function pluginSteps(source: Source, binDir: string, launcher: boolean): Step[] {
   const steps: Step[] = [];
   const exe = join(binDir, LAUNCHED);
-  if (sameContent(source.file, exe)) {
+  const exeUnchanged = sameContent(source.file, exe);
+  if (exeUnchanged) {
     steps.push({ verb: "unchanged", path: exe, note: `same as ${source.file}` });
   } else {
     steps.push({
@@ -138,19 +139,42 @@ function pluginSteps(source: Source, binDir: string): Step[] {
       apply: (txn) => txn.stageCopy(source.file, exe),
     });
   }
-  const launcher = join(binDir, "dockin-cni");
+  const cni = join(binDir, "dockin-cni");
+  if (!launcher) {
+    if (exeUnchanged && sameInode(cni, exe)) {
+      steps.push({ verb: "unchanged", path: cni, note: `hard link to ${LAUNCHED} (no launcher)` });
+    } else {
+      steps.push({
+        verb: existsSync(cni) ? "update" : "create",
+        path: cni,
+        note: `hard link to ${LAUNCHED}: no launcher, so without its settings (--no-launcher)`,
+        apply: (txn) => txn.stageLink(exe, cni),
+      });
+    }
+    return steps;
+  }
   const text = launcherScript();
-  if (holdsText(launcher, text)) {
-    steps.push({ verb: "unchanged", path: launcher, note: `launcher of ${LAUNCHED} as dockin-cni` });
+  if (holdsText(cni, text)) {
+    steps.push({ verb: "unchanged", path: cni, note: `launcher of ${LAUNCHED} as dockin-cni` });
   } else {
     steps.push({
-      verb: existsSync(launcher) ? "update" : "create",
-      path: launcher,
+      verb: existsSync(cni) ? "update" : "create",
+      path: cni,
       note: `launcher: runs ${LAUNCHED} as dockin-cni (no JIT, no GC timer, no purging)`,
-      apply: (txn) => txn.stageText(launcher, text, 0o755),
+      apply: (txn) => txn.stageText(cni, text, 0o755),
     });
   }
   return steps;
+}
+
+/** Whether `a` and `b` are one file (hard links of each other). */
+function sameInode(a: string, b: string): boolean {
+  try {
+    const [sa, sb] = [statSync(a), statSync(b)];
+    return sa.dev === sb.dev && sa.ino === sb.ino;
+  } catch {
+    return false;
+  }
 }
 
 function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[]): Step[] {
@@ -299,7 +323,7 @@ export async function install(opts: InstallOptions): Promise<Report> {
         : `configs use cniVersion ${cniVersion}: what ${join(opts.binDir, "bridge")} speaks, up to 1.0.0 (--cni-version to choose)`,
     );
   }
-  const steps = pluginSteps(source, opts.binDir);
+  const steps = pluginSteps(source, opts.binDir, opts.launcher);
   const confPath = join(opts.cniConfDir, MAIN_CONFIG_FILE);
   const confText = json(mainConfig(opts, cniVersion));
   const current = readText(confPath);

@@ -96,6 +96,11 @@ export interface InstallOptions extends Dirs {
   probe: boolean;
   /** undefined: the running executable, else (run from source) the repository's dist/bin/dockin. */
   from: string | undefined;
+  /**
+   * dockin-cni as a /bin/sh launcher of the executable (src/install/launcher.ts); false: the
+   * executable itself, hard-linked, for nodes without /bin/sh.
+   */
+  launcher: boolean;
   dryRun: boolean;
 }
 
@@ -146,6 +151,8 @@ options:
                          setup.sh: CONTAINERS_CONF_DIR)
   --no-probe             do not ask the webhook whether it answers (install only warns when not)
   --from FILE            the dockin executable to install (default: the one running)
+  --no-launcher          install the executable itself as dockin-cni too (a hard link), for nodes
+                         without /bin/sh (Talos); dockin-cni then runs without the launcher's settings
   --dry-run              print the plan, change nothing
 `;
 
@@ -347,6 +354,7 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
           "containers-conf-dir": { type: "string", default: DEFAULTS.containersConfDir },
           "no-probe": { type: "boolean", default: false },
           from: { type: "string" },
+          "no-launcher": { type: "boolean", default: false },
         },
       }),
     INSTALL_USAGE,
@@ -409,6 +417,7 @@ export function parseInstallArgs(argv: string[]): InstallOptions | undefined {
       absolute("containers-conf-dir", values["containers-conf-dir"]) ?? DEFAULTS.containersConfDir,
     probe: !values["no-probe"],
     from: absolute("from", values.from),
+    launcher: !values["no-launcher"],
     dryRun: values["dry-run"],
   };
 }

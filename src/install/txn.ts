@@ -7,6 +7,7 @@ import {
   closeSync,
   copyFileSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readSync,
@@ -84,6 +85,19 @@ export class Transaction {
     writeFileSync(temp, text, { mode });
     chmodSync(temp, mode);
     fsyncFile(temp);
+  }
+
+  /**
+   * Stages `dest` as a hard link to `target`: to the copy this transaction stages for `target`
+   * when there is one (both names then land on the new file), else to `target` as it is.
+   */
+  stageLink(target: string, dest: string): void {
+    this.ensureDir(dirname(dest));
+    const from = this.staged.find((s) => s.dest === target)?.temp ?? target;
+    const temp = tempName(dest);
+    this.staged.push({ temp, dest });
+    rmIfPresent(temp);
+    linkSync(from, temp);
   }
 
   remove(path: string): void {

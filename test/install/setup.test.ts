@@ -152,6 +152,45 @@ describe("setup.sh install", () => {
     assert.match(v.stdout, /supportedVersions/);
   });
 
+  test("--no-launcher (a node without /bin/sh): dockin-cni is the executable itself, a hard link; switching back and forth", (ctx) => {
+    const t = tree(ctx);
+    const ino = (name: string) => statSync(join(t.binDir, name)).ino;
+    const r = setup(t, ["install", WEBHOOK, "test", "--no-launcher"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /create +\S+dockin-cni .*hard link to dockin-ipam/);
+    assert.equal(ino("dockin-cni"), ino("dockin-ipam"), "one file, two names");
+    // It runs as dockin-cni by its name, with no shell in between.
+    const v = runEnv(join(t.binDir, "dockin-cni"), [], { CNI_COMMAND: "VERSION" }, '{"cniVersion":"1.0.0"}');
+    assert.equal(v.status, 0, v.stderr);
+    assert.match(v.stdout, /supportedVersions/);
+
+    const same = setup(t, ["install", WEBHOOK, "test", "--no-launcher"]);
+    assert.equal(same.status, 0, same.stderr);
+    assert.match(same.stdout, /unchanged +\S+dockin-cni .*hard link/);
+
+    // A new executable: both names move to it together.
+    const newer = join(t.root, "dockin-newer");
+    copyFileSync(builtExecutable(), newer);
+    writeFileSync(newer, "\n", { flag: "a" }); // another file (an ELF ignores what follows its sections)
+    const up = setup(t, ["install", WEBHOOK, "test", "--no-launcher", "--from", newer]);
+    assert.equal(up.status, 0, up.stderr);
+    assert.match(up.stdout, /update +\S+dockin-ipam/);
+    assert.match(up.stdout, /update +\S+dockin-cni .*hard link/);
+    assert.equal(ino("dockin-cni"), ino("dockin-ipam"));
+    assert.equal(statSync(join(t.binDir, "dockin-ipam")).size, statSync(newer).size);
+
+    const back = setup(t, ["install", WEBHOOK, "test", "--from", newer]);
+    assert.equal(back.status, 0, back.stderr);
+    assert.match(back.stdout, /unchanged +\S+dockin-ipam/);
+    assert.match(back.stdout, /update +\S+dockin-cni .*launcher/);
+    assert.equal(readFileSync(join(t.binDir, "dockin-cni"), "utf8"), launcherScript());
+    assert.equal(
+      readdirSync(t.binDir).filter((f) => f.includes("dockin-tmp")).length,
+      0,
+      "no temp file left",
+    );
+  });
+
   test("a new webhook updates the main config only", (ctx) => {
     const t = tree(ctx);
     assert.equal(setup(t, ["install", WEBHOOK, "test"]).status, 0);
