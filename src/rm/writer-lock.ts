@@ -6,16 +6,23 @@
 // holder is ever judged alive or dead from a recorded pid, and nothing is left for an operator to
 // remove. The holder's pid, host and start time are recorded in it for the message of the one
 // refused. The file stays when the lock is given up: removing it could let two processes lock two
-// files under one name. An RM before this guard wrote `<db>.writer` (src/cni/lockfile.ts), which is
-// still honoured while its holder runs.
-import { rmSync } from "node:fs";
+// files under one name. The database's path is resolved first (symbolic links), so two names of
+// one file share one lock.
+//
+// An RM before this guard wrote `<db>.writer` (src/cni/lockfile.ts), which is still honoured while
+// its holder runs; such an RM does not see this lock, so releases must not be mixed on one file.
+import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
+import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { lockHolder, ownPidns } from "../cni/lockfile.ts";
 import { processIdentity, stillRunning } from "../cni/process.ts";
 
 /** SQLite's result code for a lock held by another connection. */
 const SQLITE_BUSY = 5;
+
+/** An earlier RM's `.writer` file without a readable holder is being written for this long (ms). */
+const LEGACY_UNREADABLE_MS = 10_000;
 
 /** Who holds a writer lock, as it recorded itself. */
 export interface WriterLockHolder {
@@ -29,10 +36,15 @@ export interface WriterLockHolder {
   since: string;
 }
 
+/** The lock files this process holds: a second store on one of them is this process's mistake. */
+const heldHere = new Set<string>();
+
 const errcode = (err: unknown): number | undefined =>
   typeof (err as { errcode?: unknown }).errcode === "number"
     ? (err as { errcode: number }).errcode
     : undefined;
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** The holder a lock database records, if it can be read. */
 function recordedHolder(db: DatabaseSync): WriterLockHolder | undefined {
@@ -47,19 +59,29 @@ function recordedHolder(db: DatabaseSync): WriterLockHolder | undefined {
       since: String(row.since),
     };
   } catch {
-    return undefined; // no table yet: the holder is between taking the lock and recording itself
+    return undefined; // no table yet: the first holder is between taking the lock and recording itself
   }
 }
 
-/** Why `db` cannot be written here: another holder, or this very process. */
-function refusal(
-  db: string,
-  lock: string,
+/**
+ * The recorded holder when it may be the one holding the lock now. The record is written before
+ * the lock is taken for good, so it can be stale: this process's own earlier record, or a process
+ * of this pid namespace that is gone, while another is between taking the lock and recording
+ * itself.
+ */
+function plausibleHolder(
   holder: WriterLockHolder | undefined,
   me: WriterLockHolder,
-): Error {
-  if (holder !== undefined && holder.pid === me.pid && holder.start === me.start && holder.pidns === me.pidns)
-    return new Error(`"${db}" is open already in this process (once is enough)`);
+): WriterLockHolder | undefined {
+  if (holder === undefined) return undefined;
+  if (holder.pid === me.pid && holder.start === me.start && holder.pidns === me.pidns) return undefined;
+  if (holder.pidns === me.pidns && !stillRunning(holder)) return undefined;
+  return holder;
+}
+
+/** Why `db` cannot be written here: another holder, or this very process. */
+function refusal(db: string, lock: string, holder: WriterLockHolder | undefined): Error {
+  if (heldHere.has(lock)) return new Error(`"${db}" is open already in this process (once is enough)`);
   const who =
     holder === undefined
       ? ""
@@ -71,14 +93,41 @@ function refusal(
   );
 }
 
+/** A failure to use the lock file itself, with what to do about it. */
+function lockFileError(db: string, lock: string, err: unknown): Error {
+  const code = errcode(err);
+  const fix =
+    code === SQLITE_BUSY
+      ? "another process keeps a read transaction open on it (a sqlite3 shell?): end it"
+      : /not a database|unable to open/i.test(message(err))
+        ? `remove it once no dockin RM runs on "${db}"`
+        : `make ${dirname(lock)} writable, with room for a small file`;
+  return new Error(`taking the writer lock ${lock} of "${db}": ${message(err)}: ${fix}`, { cause: err });
+}
+
 /**
  * The lock file of an RM from before this guard, `<db>.writer`: refused while its holder may still
- * run; once it is gone, the file is removed.
+ * run (or, unreadable, while it may still be being written); once it is gone, the file is removed.
  */
 function legacyRefusal(db: string): Error | undefined {
   const lock = `${db}.writer`;
+  if (!existsSync(lock)) return undefined;
   const holder = lockHolder(lock);
-  if (holder === undefined) return undefined;
+  if (holder === undefined) {
+    let age: number;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      return undefined; // gone meanwhile
+    }
+    if (age >= LEGACY_UNREADABLE_MS) {
+      rmSync(lock, { force: true });
+      return undefined;
+    }
+    return new Error(
+      `"${db}" is being taken by an earlier dockin RM (its lock file ${lock} is being written): stop it first`,
+    );
+  }
   const sameNs = holder.pidns === undefined || holder.pidns === ownPidns();
   if (sameNs && !stillRunning(holder)) {
     rmSync(lock, { force: true });
@@ -90,18 +139,32 @@ function legacyRefusal(db: string): Error | undefined {
   );
 }
 
-/** The one-writer lock on a store's database file. */
+/** `db` with symbolic links resolved (its directory's, when the file does not exist yet). */
+function realPath(db: string): string {
+  try {
+    return realpathSync(db);
+  } catch {
+    return join(realpathSync(dirname(db)), basename(db));
+  }
+}
+
+/**
+ * The one-writer lock on a store's database file. The lock lives as long as its connection: keep
+ * the WriterLock reachable (a collected connection is closed, and the kernel drops the lock).
+ */
 export class WriterLock {
   private released = false;
   private readonly db: DatabaseSync;
+  private readonly path: string;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, path: string) {
     this.db = db;
+    this.path = path;
   }
 
   /** Takes the lock for database file `db`, or throws naming who holds it. */
   static take(db: string): WriterLock {
-    const path = `${db}.lock`;
+    const path = `${realPath(db)}.lock`;
     const me: WriterLockHolder = {
       pid: process.pid,
       start: processIdentity(process.pid)?.start ?? 0,
@@ -114,24 +177,27 @@ export class WriterLock {
       conn = new DatabaseSync(path);
       conn.exec("PRAGMA busy_timeout = 0");
     } catch (err) {
-      throw new Error(`taking the writer lock ${path}`, { cause: err });
+      throw lockFileError(db, path, err);
     }
     const lockOrRefuse = () => {
       try {
         conn.exec("BEGIN IMMEDIATE");
       } catch (err) {
         const busy = errcode(err) === SQLITE_BUSY;
-        const holder = busy ? recordedHolder(conn) : undefined;
+        const holder = busy ? plausibleHolder(recordedHolder(conn), me) : undefined;
         conn.close();
-        throw busy
-          ? refusal(db, path, holder, me)
-          : new Error(`taking the writer lock ${path}`, { cause: err });
+        throw busy ? refusal(db, path, holder) : lockFileError(db, path, err);
       }
     };
     lockOrRefuse();
     try {
       const legacy = legacyRefusal(db);
       if (legacy !== undefined) throw legacy;
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    try {
       conn.exec(
         "CREATE TABLE IF NOT EXISTS holder (pid INTEGER, start INTEGER, pidns TEXT, host TEXT, since TEXT)",
       );
@@ -145,19 +211,21 @@ export class WriterLock {
       conn.exec("PRAGMA busy_timeout = 0");
     } catch (err) {
       conn.close();
-      throw err;
+      throw lockFileError(db, path, err);
     }
     // Held from here until release, however the process ends: another process's BEGIN IMMEDIATE
     // is refused at once. (Between the commit and this, another RM may have taken it: then this
     // one is refused.)
     lockOrRefuse();
-    return new WriterLock(conn);
+    heldHere.add(path);
+    return new WriterLock(conn, path);
   }
 
   /** Gives the lock up (the kernel would at the process's end anyway). */
   release(): void {
     if (this.released) return;
     this.released = true;
+    heldHere.delete(this.path);
     this.db.close();
   }
 }

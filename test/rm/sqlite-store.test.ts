@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -12,6 +20,24 @@ import type { Store } from "../../src/rm/store.ts";
 import { dockinCommand, runDockin, startRmProcess } from "./helpers.ts";
 import { runHistorySuite } from "./history-suite.ts";
 import { runStoreSuite } from "./store-suite.ts";
+
+/**
+ * Another process holding `<db>.lock` the way a store does (BEGIN IMMEDIATE), without recording
+ * itself; `refused` says what it met when another held it already.
+ */
+async function holdLock(lock: string): Promise<{ refused: string; stop: () => void }> {
+  const script = [
+    'import { DatabaseSync } from "node:sqlite";',
+    `const db = new DatabaseSync(${JSON.stringify(lock)});`,
+    "try { db.exec('BEGIN IMMEDIATE'); console.log('held'); } catch (e) { console.log(String(e)); process.exit(0); }",
+    "setInterval(() => {}, 1000);",
+  ].join("\n");
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const line = await new Promise<string>((done) =>
+    child.stdout.once("data", (c: Buffer) => done(c.toString())),
+  );
+  return { refused: line.includes("held") ? "" : line, stop: () => child.kill("SIGKILL") };
+}
 
 const dir = mkdtempSync(join(tmpdir(), "dockin-rm-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -342,10 +368,50 @@ describe("sqlite store: one writer to a file", () => {
     const first = await openSqliteStore(path);
     await assert.rejects(openSqliteStore(path), /is open already in this process/);
     await first.ping(); // the refused open left the first one alone
+    // and its lock too: closing the refused connection did not drop it (POSIX locks are per process)
+    assert.match((await holdLock(`${path}.lock`)).refused, /database is locked/);
     await first.close();
     assert.ok(existsSync(`${path}.lock`), "the lock's file stays: removing it could let two lock two files");
     const second = await openSqliteStore(path);
     await second.close();
+  });
+
+  it("a holder caught between taking the lock and recording itself is not named by a stale record", async () => {
+    const path = join(dir, "stale-record.db");
+    const store = await openSqliteStore(path); // records this process, then gives the lock up
+    await store.close();
+    const other = await holdLock(`${path}.lock`); // takes it without recording itself
+    try {
+      const err = await openSqliteStore(path).then(
+        () => assert.fail("opened"),
+        (e: unknown) => String(e),
+      );
+      assert.match(err, /is in use by another dockin RM: /);
+      assert.doesNotMatch(err, new RegExp(`pid ${process.pid}|already in this process`));
+    } finally {
+      other.stop();
+    }
+  });
+
+  it("two names of one file (a symbolic link) share one lock", async () => {
+    const real = join(dir, "linked.db");
+    const alias = join(dir, "alias.db");
+    const store = await openSqliteStore(real);
+    try {
+      symlinkSync(real, alias);
+      await assert.rejects(openSqliteStore(alias), /is open already in this process/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a lock file that is not a database is refused with the fix", async () => {
+    const path = join(dir, "bad-lock.db");
+    writeFileSync(`${path}.lock`, "not sqlite, but long enough to be read as a header: ".repeat(4));
+    await assert.rejects(
+      openSqliteStore(path),
+      /taking the writer lock .*bad-lock\.db\.lock .*not a database: remove it once no dockin RM runs on/,
+    );
   });
 
   it("a store in memory takes no lock", async () => {
@@ -374,7 +440,7 @@ describe("sqlite store: one writer to a file", () => {
   it("an RM killed in its own pid namespace (a restarted container) leaves no lock behind", async () => {
     const path = join(dir, "container.db");
     const [exe] = dockinCommand();
-    // The RM is pid 1 of a new pid namespace; --kill-child takes it down with unshare.
+    // The RM is pid 1 of a new pid namespace (--kill-child takes it down if the test dies first).
     const child = spawn(
       "unshare",
       [
@@ -411,7 +477,10 @@ describe("sqlite store: one writer to a file", () => {
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /in use by another dockin RM \(pid 1 on .*, in pid namespace pid:\[\d+\]/);
     } finally {
-      child.kill("SIGKILL");
+      // Killed as a container's process is: the RM itself (pid 1 there), then unshare follows it.
+      const rm = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim());
+      if (rm > 0) process.kill(rm, "SIGKILL");
+      else child.kill("SIGKILL");
       await exited;
     }
     const next = await startRmProcess(["--store", `sqlite:${path}`]);
@@ -443,6 +512,17 @@ describe("sqlite store: one writer to a file", () => {
     writeFileSync(`${path}.writer`, JSON.stringify({ pid: dead, start: 1 }));
     const store = await openSqliteStore(path);
     assert.equal(existsSync(`${path}.writer`), false, "the earlier lock is removed");
+    await store.close();
+  });
+
+  it("an earlier RM's lock file still being written is honoured for 10 s, then taken over", async () => {
+    const path = join(dir, "legacy-empty.db");
+    writeFileSync(`${path}.writer`, "");
+    await assert.rejects(openSqliteStore(path), /is being taken by an earlier dockin RM/);
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(`${path}.writer`, old, old);
+    const store = await openSqliteStore(path);
+    assert.equal(existsSync(`${path}.writer`), false);
     await store.close();
   });
 
