@@ -93,18 +93,23 @@ export function lockHolder(lock: string): LockHolder | undefined {
 }
 
 /** A lock without a readable holder is given this long (ms) before it counts as left behind. */
-const UNREADABLE_LOCK_MS = 10_000;
+export const UNREADABLE_LOCK_MS = 10_000;
+
+/** How long ago `lock` was last written (ms); undefined when it is gone. */
+export function lockAgeMs(lock: string): number | undefined {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Removes the lock when its holder is gone; true when it did (or the lock was gone already). */
 function clearStaleLock(lock: string): boolean {
   const holder = lockHolder(lock);
   if (holder === undefined) {
-    let age: number;
-    try {
-      age = Date.now() - statSync(lock).mtimeMs;
-    } catch {
-      return true;
-    }
+    const age = lockAgeMs(lock);
+    if (age === undefined) return true;
     if (age < UNREADABLE_LOCK_MS) return false;
   } else if (mayRun(holder)) return false;
   // Moved aside first, so that of two processes clearing it only one succeeds; what was moved may

@@ -11,18 +11,15 @@
 //
 // An RM before this guard wrote `<db>.writer` (src/cni/lockfile.ts), which is still honoured while
 // its holder runs; such an RM does not see this lock, so releases must not be mixed on one file.
-import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
+import { existsSync, realpathSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { lockHolder, ownPidns } from "../cni/lockfile.ts";
+import { lockAgeMs, lockHolder, ownPidns, UNREADABLE_LOCK_MS } from "../cni/lockfile.ts";
 import { processIdentity, stillRunning } from "../cni/process.ts";
 
 /** SQLite's result code for a lock held by another connection. */
 const SQLITE_BUSY = 5;
-
-/** An earlier RM's `.writer` file without a readable holder is being written for this long (ms). */
-const LEGACY_UNREADABLE_MS = 10_000;
 
 /** Who holds a writer lock, as it recorded itself. */
 export interface WriterLockHolder {
@@ -114,13 +111,9 @@ function legacyRefusal(db: string): Error | undefined {
   if (!existsSync(lock)) return undefined;
   const holder = lockHolder(lock);
   if (holder === undefined) {
-    let age: number;
-    try {
-      age = Date.now() - statSync(lock).mtimeMs;
-    } catch {
-      return undefined; // gone meanwhile
-    }
-    if (age >= LEGACY_UNREADABLE_MS) {
+    const age = lockAgeMs(lock);
+    if (age === undefined) return undefined; // gone meanwhile
+    if (age >= UNREADABLE_LOCK_MS) {
       rmSync(lock, { force: true });
       return undefined;
     }

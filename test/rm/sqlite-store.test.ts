@@ -39,6 +39,9 @@ async function holdLock(lock: string): Promise<{ refused: string; stop: () => vo
   return { refused: line.includes("held") ? "" : line, stop: () => child.kill("SIGKILL") };
 }
 
+/** `dockin rm serve` on port 0 with the SQLite store at `path`, as a command line's arguments. */
+const serve = (path: string) => ["rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${path}`];
+
 const dir = mkdtempSync(join(tmpdir(), "dockin-rm-store-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
@@ -425,7 +428,7 @@ describe("sqlite store: one writer to a file", () => {
     const path = join(dir, "two-rms.db");
     const first = await startRmProcess(["--store", `sqlite:${path}`]);
     try {
-      const second = await runDockin(["rm", "serve", "--listen", "127.0.0.1:0", "--store", `sqlite:${path}`]);
+      const second = await runDockin(serve(path));
       assert.notEqual(second.code, 0);
       assert.match(second.stderr, new RegExp(`in use by another dockin RM \\(pid ${first.child.pid} on `));
       assert.match(second.stderr, /ends with the process that holds it/);
@@ -441,21 +444,9 @@ describe("sqlite store: one writer to a file", () => {
     const path = join(dir, "container.db");
     const [exe] = dockinCommand();
     // The RM is pid 1 of a new pid namespace (--kill-child takes it down if the test dies first).
-    const child = spawn(
-      "unshare",
-      [
-        "--pid",
-        "--kill-child",
-        exe ?? "",
-        "rm",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        `sqlite:${path}`,
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    const child = spawn("unshare", ["--pid", "--kill-child", exe ?? "", ...serve(path)], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     const exited = new Promise((done) => child.once("exit", done));
     try {
       let log = "";
@@ -466,14 +457,7 @@ describe("sqlite store: one writer to a file", () => {
         });
         child.once("exit", () => failed(new Error(`the RM exited: ${log}`)));
       });
-      const refused = await runDockin([
-        "rm",
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--store",
-        `sqlite:${path}`,
-      ]);
+      const refused = await runDockin(serve(path));
       assert.notEqual(refused.code, 0);
       assert.match(refused.stderr, /in use by another dockin RM \(pid 1 on .*, in pid namespace pid:\[\d+\]/);
     } finally {
