@@ -2,7 +2,9 @@
 // page-cache state of the executables they time, and the removal of what a run made on the host.
 import { execFileSync, spawn } from "node:child_process";
 import { realpathSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { removeReadMark } from "../src/install/launcher.ts";
 
 /** Runs a CNI plugin (or any program) with `env` and `stdin`; rejects with its output on failure. */
 export function runPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
@@ -57,8 +59,10 @@ export function removeHostState(namespaces: Iterable<string>, bridges: Iterable<
  * than anything in its code (BENCHMARKS.md, "The page cache"):
  * - `read`: read whole, as an install's copy or a `cat` leaves a file: cached in large folios,
  *   so that one fault maps many pages;
- * - `faulted`: dropped from the cache, so that the first run faults it back in a page at a time,
- *   as the first run after a boot does, and every later run pays for those small pages.
+ * - `faulted`: dropped from the cache, as after a boot: the first run brings it back. dockin-cni's
+ *   launcher then reads the executable whole first (its read mark, in /run, is removed here as a
+ *   boot removes it); a program run directly faults it in a page at a time, and every later run
+ *   pays for those small pages.
  */
 export type PageCacheState = "read" | "faulted";
 
@@ -68,6 +72,7 @@ export type PageCacheState = "read" | "faulted";
  * read whole.
  */
 export function settlePageCache(files: Iterable<string>, state: PageCacheState): void {
+  if (state === "faulted") for (const file of files) removeReadMark(dirname(file));
   for (const file of new Set([...files].map((f) => realpathSync(f)))) {
     execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
     if (state === "read") execFileSync("dd", [`if=${file}`, "of=/dev/null", "bs=1M", "status=none"]);

@@ -3,12 +3,14 @@
 // the product's code runs on the runtime it ships on. Then it checks that the run left nothing on
 // the machine (test/leaks.ts): a namespace, link, iptables rule or process the run made and did
 // not remove fails it. portmap's shared chains, which no plugin removes, are removed here when the
-// run made them and no container uses them any more.
+// run made them and no container uses them any more, and so are the launcher's read marks in /run
+// that the run made.
 // Usage: npm test [-- <path-filter>...]
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readMarks, removeReadMark } from "../src/install/launcher.ts";
 import { leftovers, newTag, removeIdlePortmapChains, snapshot } from "../test/leaks.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,6 +52,7 @@ if (files.length === 0) {
   // The run's tag: test/plugin/harness.ts's rand() puts it into every random name.
   const tag = newTag();
   const before = snapshot(tag);
+  const marksBefore = new Set(readMarks());
   // node:test has no per-test timeout; bun's default is 5 s. Tests that start etcd clusters,
   // containers or 110 pods need minutes; a hung test still ends the run.
   const child = spawn(
@@ -66,6 +69,8 @@ if (files.length === 0) {
   const { pass, fail } = tally(summary);
   console.log(`${pass} passed, ${fail} failed`);
   process.exitCode = status !== 0 || pass === 0 ? status || 1 : 0;
+  // The launcher's read marks (src/install/launcher.ts) of the run's install directories.
+  for (const dir of readMarks()) if (!marksBefore.has(dir)) removeReadMark(dir);
   const removed = removeIdlePortmapChains(before);
   if (removed.length > 0)
     console.log(`test: removed portmap's shared chains the run made (${removed.length} rules and chains)`);

@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
-import { LAUNCHED, launcherScript } from "./launcher.ts";
+import { LAUNCHED, launcherScript, READ_MARKS, removeReadMark } from "./launcher.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
   bridgeConfig,
@@ -445,6 +445,15 @@ export function uninstall(opts: UninstallOptions): Report {
     if (existsSync(path)) {
       steps.push({ verb: "remove", path, note: "", apply: (txn) => txn.remove(path) });
     } else steps.push({ verb: "absent", path, note: "" });
+  }
+  const mark = join(READ_MARKS, opts.binDir);
+  if (existsSync(mark)) {
+    steps.push({
+      verb: "remove",
+      path: mark,
+      note: "the launcher's mark that it read the executable since the boot",
+      apply: () => removeReadMark(opts.binDir),
+    });
   }
   const dropIn = join(opts.containersConfDir, PODMAN_DROP_IN);
   const dropInText = readText(dropIn);
