@@ -133,6 +133,8 @@ case $option in
     link_dockin "$@"
     ;;
   uninstall)
+    if [ -n "${DOCKIN_CACHE_DIR:-}" ]; then set -- --cache-dir "$DOCKIN_CACHE_DIR" "$@"; fi
+    if [ -n "${DOCKIN_LOG_FILE:-}" ]; then set -- --log-file "$DOCKIN_LOG_FILE" "$@"; fi
     if [ -n "${CONTAINERS_CONF_DIR:-}" ]; then set -- --containers-conf-dir "$CONTAINERS_CONF_DIR" "$@"; fi
     "$dockin" uninstall --cni-conf-dir "$CNI_CONF_PATH" --bin-dir "$BIN_DIR" \
       --dockin-conf-dir "$DOCKIN_CONF_DIR" "$@"

@@ -1,7 +1,7 @@
 // `dockin install` and `dockin uninstall`: plan every change from the options and what is on the
 // host, print the plan, then (unless --dry-run) apply it all-or-nothing. Running install twice
 // changes nothing the second time; an existing network config is never replaced.
-import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
@@ -482,6 +482,12 @@ export function uninstall(opts: UninstallOptions): Report {
       ? `no network configs in ${opts.dockinConfDir}`
       : `the network configs in ${opts.dockinConfDir} are kept (${kept.length}); remove them by hand if no longer wanted`,
   ];
+  const records = existsSync(opts.cacheDir) ? readdirSync(opts.cacheDir).length : 0;
+  if (records > 0)
+    notes.push(
+      `dockin-cni's attachment records in ${opts.cacheDir} are kept (${records}): a pod still attached is detached with them; remove them by hand once no pod uses dockin-cni`,
+    );
+  if (existsSync(opts.logFile)) notes.push(`dockin-cni's log ${opts.logFile} is kept`);
   // The bridge plugin never removes a bridge: name the ones the kept configs use that exist.
   const bridges = kept
     .flatMap((f) => {

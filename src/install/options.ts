@@ -108,6 +108,9 @@ export interface UninstallOptions extends Dirs {
   dryRun: boolean;
   /** Where `install --podman` put its drop-in (removed when it is still ours). */
   containersConfDir: string;
+  /** dockin-cni's attachment records and its log: kept, and said so (install's flags name them). */
+  cacheDir: string;
+  logFile: string;
 }
 
 const dirOptions = {
@@ -167,6 +170,8 @@ options:
   --dockin-conf-dir DIR  (default ${DEFAULTS.dockinConfDir}; setup.sh: DOCKIN_CONF_DIR), to list what is kept
   --containers-conf-dir DIR  where install --podman wrote its drop-in (removed when unchanged;
                          default ${DEFAULTS.containersConfDir})
+  --cache-dir DIR, --log-file FILE
+                         as given to install: dockin-cni's attachment records and log, kept (listed)
   --dry-run              print the plan, change nothing
 `;
 
@@ -431,6 +436,8 @@ export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined
         options: {
           ...dirOptions,
           "containers-conf-dir": { type: "string", default: DEFAULTS.containersConfDir },
+          "cache-dir": { type: "string", default: DEFAULTS.cacheDir },
+          "log-file": { type: "string", default: DEFAULTS.logFile },
         },
       }),
     UNINSTALL_USAGE,
@@ -444,5 +451,7 @@ export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined
     dryRun: values["dry-run"],
     containersConfDir:
       absolute("containers-conf-dir", values["containers-conf-dir"]) ?? DEFAULTS.containersConfDir,
+    cacheDir: absolute("cache-dir", values["cache-dir"]) ?? DEFAULTS.cacheDir,
+    logFile: absolute("log-file", values["log-file"]) ?? DEFAULTS.logFile,
   };
 }

@@ -397,6 +397,22 @@ describe("setup.sh uninstall", () => {
     assert.match(again.stdout, /nothing to change: nothing to remove/);
   });
 
+  test("takes the cache dir and log file install took (DOCKIN_CACHE_DIR, DOCKIN_LOG_FILE) and says they are kept", (ctx) => {
+    const t = tree(ctx);
+    const log = join(t.root, "var", "log", "dockin-cni.log");
+    const env = { DOCKIN_CACHE_DIR: t.cacheDir, DOCKIN_LOG_FILE: log };
+    assert.equal(setup(t, ["install", WEBHOOK, "test", "--no-probe"], env).status, 0);
+    mkdirSync(t.cacheDir, { recursive: true });
+    writeFileSync(join(t.cacheDir, "a-record"), "{}");
+    mkdirSync(join(t.root, "var", "log"), { recursive: true });
+    writeFileSync(log, "a line\n");
+    const r = setup(t, ["uninstall"], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /attachment records in \S+ are kept \(1\)/);
+    assert.match(r.stdout, /log \S+dockin-cni\.log is kept/);
+    assert.ok(existsSync(join(t.cacheDir, "a-record")) && existsSync(log), "both kept");
+  });
+
   test("names the bridges that stay (the bridge plugin never removes one)", (ctx) => {
     const t = tree(ctx);
     const type = `u${rand(3)}`;
