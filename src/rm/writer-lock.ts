@@ -81,25 +81,24 @@ function refusal(db: string, lock: string, holder: WriterLockHolder | undefined)
   if (heldHere.has(lock)) return new Error(`"${db}" is open already in this process (once is enough)`);
   const who =
     holder === undefined
-      ? ""
-      : ` (pid ${holder.pid} on ${holder.host}, in pid namespace ${holder.pidns}, since ${holder.since})`;
+      ? `another process holds its lock ${lock} (another dockin RM, or a tool in a transaction on that file)`
+      : `it is in use by another dockin RM (pid ${holder.pid} on ${holder.host}, in pid namespace ${holder.pidns}, since ${holder.since})`;
   return new Error(
-    `"${db}" is in use by another dockin RM${who}: a store answers from memory what it wrote, so two ` +
-      "on one file would give stale answers; stop the other one first, or give this one another file " +
-      `(its lock, ${lock}, ends with the process that holds it)`,
+    `"${db}" has a writer already: ${who}. A store answers from memory what it wrote, so two on one ` +
+      `file would give stale answers: stop the other one first (the lock, ${lock}, ends with the ` +
+      "process that holds it)",
   );
 }
 
 /** A failure to use the lock file itself, with what to do about it. */
 function lockFileError(db: string, lock: string, err: unknown): Error {
-  const code = errcode(err);
-  const fix =
-    code === SQLITE_BUSY
+  const why =
+    errcode(err) === SQLITE_BUSY
       ? "another process keeps a read transaction open on it (a sqlite3 shell?): end it"
       : /not a database|unable to open/i.test(message(err))
-        ? `remove it once no dockin RM runs on "${db}"`
-        : `make ${dirname(lock)} writable, with room for a small file`;
-  return new Error(`taking the writer lock ${lock} of "${db}": ${message(err)}: ${fix}`, { cause: err });
+        ? `${message(err)}: remove it once no dockin RM runs on "${db}"`
+        : `${message(err)}: make ${dirname(lock)} writable, with room for a small file`;
+  return new Error(`taking the writer lock ${lock} of "${db}": ${why}`);
 }
 
 /**

@@ -23,16 +23,37 @@ import { runStoreSuite } from "./store-suite.ts";
 
 /**
  * Another process holding `<db>.lock` the way a store does (BEGIN IMMEDIATE), without recording
- * itself; `refused` says what it met when another held it already.
+ * itself, or with `read` inside a read transaction on it, as a sqlite3 shell would be (Python's
+ * sqlite3: a read in Bun's node:sqlite keeps no lock once its statement is done); `refused` says
+ * what it met when another held it already.
  */
-async function holdLock(lock: string): Promise<{ refused: string; stop: () => void }> {
-  const script = [
-    'import { DatabaseSync } from "node:sqlite";',
-    `const db = new DatabaseSync(${JSON.stringify(lock)});`,
-    "try { db.exec('BEGIN IMMEDIATE'); console.log('held'); } catch (e) { console.log(String(e)); process.exit(0); }",
-    "setInterval(() => {}, 1000);",
-  ].join("\n");
-  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+async function holdLock(lock: string, read = false): Promise<{ refused: string; stop: () => void }> {
+  const child = read
+    ? spawn(
+        "python3",
+        [
+          "-c",
+          "import sqlite3, sys, time\n" +
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n" +
+            "c.execute('BEGIN'); c.execute('SELECT count(*) FROM holder').fetchone()\n" +
+            "print('held', flush=True); time.sleep(60)",
+          lock,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      )
+    : spawn(
+        process.execPath,
+        [
+          "-e",
+          [
+            'import { DatabaseSync } from "node:sqlite";',
+            `const db = new DatabaseSync(${JSON.stringify(lock)});`,
+            "try { db.exec('BEGIN IMMEDIATE'); console.log('held'); } catch (e) { console.log(String(e)); process.exit(0); }",
+            "setInterval(() => {}, 1000);",
+          ].join("\n"),
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
   const line = await new Promise<string>((done) =>
     child.stdout.once("data", (c: Buffer) => done(c.toString())),
   );
@@ -384,15 +405,34 @@ describe("sqlite store: one writer to a file", () => {
     const store = await openSqliteStore(path); // records this process, then gives the lock up
     await store.close();
     const other = await holdLock(`${path}.lock`); // takes it without recording itself
+    assert.equal(other.refused, "", "the other process holds the lock");
     try {
       const err = await openSqliteStore(path).then(
         () => assert.fail("opened"),
         (e: unknown) => String(e),
       );
-      assert.match(err, /is in use by another dockin RM: /);
+      assert.match(
+        err,
+        /has a writer already: another process holds its lock \S+stale-record\.db\.lock \(another dockin RM, or a tool/,
+      );
       assert.doesNotMatch(err, new RegExp(`pid ${process.pid}|already in this process`));
     } finally {
       other.stop();
+    }
+  });
+
+  it("a read transaction left open on the lock file (a sqlite3 shell) is named as what keeps the RM", async () => {
+    const path = join(dir, "reader.db");
+    const store = await openSqliteStore(path); // the lock file and its record exist
+    await store.close();
+    const reader = await holdLock(`${path}.lock`, true);
+    try {
+      await assert.rejects(
+        openSqliteStore(path),
+        /taking the writer lock \S+reader\.db\.lock of .*: another process keeps a read transaction open on it \(a sqlite3 shell\?\): end it$/,
+      );
+    } finally {
+      reader.stop();
     }
   });
 
@@ -484,7 +524,7 @@ describe("sqlite store: one writer to a file", () => {
         starts.map((s) => (s.status === "rejected" ? String(s.reason) : "serving")).join("\n"),
       );
       for (const s of starts)
-        if (s.status === "rejected") assert.match(String(s.reason), /in use by another dockin RM/);
+        if (s.status === "rejected") assert.match(String(s.reason), /has a writer already/);
     } finally {
       for (const s of serving) await s.value.stop();
     }
