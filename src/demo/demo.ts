@@ -263,7 +263,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       );
       await options.keepUntil();
     } else {
-      out(`While the RM runs, its console is at ${consoleUrl} ('dockin demo --keep' keeps it running).`);
+      out(
+        `The RM's console was at ${consoleUrl} while the demo ran; 'dockin demo --keep' keeps the RM and its console running until Ctrl-C.`,
+      );
     }
   } catch (err) {
     out(`\nThe demo failed: ${errorText(err)}`);

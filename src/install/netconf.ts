@@ -111,5 +111,5 @@ export function bridgeConfig(
 export function describeGateway(gateway: Gateway): string {
   if (gateway.mode === "uplink") return `uplink ${gateway.nic}: the gateway is the site's router behind it`;
   const masq = gateway.ipMasq ? ", ipMasq: NAT for traffic leaving the subnet" : "";
-  return `gateway on the bridge (isGateway; turns on net.ipv4.ip_forward)${masq}${gateway.chosen ? "" : "; the default: --uplink TYPE=NIC instead"}`;
+  return `gateway on the bridge (isGateway; turns on net.ipv4.ip_forward)${masq}${gateway.chosen ? "" : "; by default (--uplink TYPE=NIC puts the gateway behind a NIC instead)"}`;
 }

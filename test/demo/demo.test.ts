@@ -33,7 +33,10 @@ test("dockin demo attaches two pods to two networks, pings over both, and leaves
   assert.match(run.stdout, /^ {4}addresses +eth0\S* +UP +10\.250\.1\.\d+\/24/m);
   assert.match(run.stdout, /^ {4}routes +default via 10\.250\.1\.1 dev eth0/m);
   assert.doesNotMatch(run.stdout, /-br addr/);
-  assert.match(run.stdout, /While the RM runs, its console is at http:\/\/127\.0\.0\.1:\d+\/ui\//);
+  assert.match(
+    run.stdout,
+    /The RM's console was at http:\/\/127\.0\.0\.1:\d+\/ui\/ while the demo ran; 'dockin demo --keep'/,
+  );
   assert.match(run.stdout, /the RM holds no pod now/);
   assert.match(run.stdout, /nothing left behind/);
   assert.deepEqual(leftovers(), []);

@@ -49,7 +49,7 @@ describe("dockin install: where each network's gateway is", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stdout,
-      /network "a" on bridge dk-a, gateway on the bridge \(isGateway; turns on net\.ipv4\.ip_forward\); the default: --uplink TYPE=NIC instead/,
+      /network "a" on bridge dk-a, gateway on the bridge \(isGateway; turns on net\.ipv4\.ip_forward\); by default \(--uplink TYPE=NIC puts the gateway behind a NIC instead\)/,
     );
     assert.match(r.stdout, /network "b" on bridge dk-b, gateway on the bridge .*ipMasq: NAT/);
     assert.deepEqual(readJson(join(t.dockinConfDir, "a.json")), {
