@@ -12,6 +12,8 @@
 //   2013); the default build needs AVX2 and is faster (BENCHMARKS.md).
 // - The plugins' import graph must not reach the RM, the CLI, SQLite or etcd: checked here, and
 //   the build fails when it does.
+
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   linkSync,
@@ -105,6 +107,22 @@ async function checkPluginGraph(name: (typeof PLUGINS)[number]): Promise<void> {
   }
 }
 
+/**
+ * What `dockin version` prints (src/cli/version.ts): package.json's version and the commit the tree
+ * is at, `+dirty` when it has changes git tracks; "unknown" outside a git checkout.
+ */
+function buildDefines(): Record<string, string> {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  const git = (args: string[]) => {
+    const r = spawnSync("git", args, { cwd: root, encoding: "utf8" });
+    return r.status === 0 ? r.stdout.trim() : undefined;
+  };
+  const head = git(["rev-parse", "--short=12", "HEAD"]);
+  const dirty = head !== undefined && (git(["status", "--porcelain", "--untracked-files=no"]) ?? "") !== "";
+  const commit = head === undefined ? "unknown" : `${head}${dirty ? "+dirty" : ""}`;
+  return { DOCKIN_VERSION: JSON.stringify(pkg.version), DOCKIN_COMMIT: JSON.stringify(commit) };
+}
+
 export interface BuildOptions {
   /** Where dockin, dockin-cni and dockin-ipam go (default dist/bin). */
   out?: string;
@@ -146,6 +164,7 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
     splitting: true,
     bytecode: true,
     minify: true,
+    define: buildDefines(),
     plugins: [etcdProtos],
     throw: false,
   });

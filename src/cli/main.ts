@@ -48,6 +48,10 @@ export const commands: Record<string, Entry> = {
     summary: "check this host's install (configs, plugins, backend, cache dir) with a fix per failure",
     load: async () => (await import("./commands/doctor.ts")).default,
   },
+  version: {
+    summary: "this build's release, the commit it was built from and its Bun (also --version)",
+    load: async () => (await import("./version.ts")).default,
+  },
 };
 
 function usage(): string {
@@ -62,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  const entry = commands[name];
+  const entry = commands[name === "--version" ? "version" : name];
   if (entry === undefined) {
     process.stderr.write(`dockin: unknown command "${name}"\n\n${usage()}`);
     return 2;

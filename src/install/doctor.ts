@@ -1,5 +1,7 @@
 // `dockin doctor`: checks a host the way a support engineer would, and says how to fix each
 // failure. Every check is independent where it can be, so one run lists every problem.
+
+import { execFile } from "node:child_process";
 import {
   accessSync,
   constants,
@@ -11,11 +13,13 @@ import {
   statSync,
 } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
+import { buildInfo, versionLine } from "../cli/version.ts";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { isObject } from "../net/json.ts";
+import { LAUNCHED } from "./launcher.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import {
   bridgePluginOf,
@@ -329,6 +333,60 @@ async function checkPlugin(
 }
 
 /**
+ * Which build the installed executable is (`dockin version` run through it), against this dockin:
+ * a node upgraded halfway runs plugins of another build than its CLI says.
+ */
+async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): Promise<void> {
+  const exe = join(binDir, LAUNCHED);
+  if (executableProblem(exe) !== undefined) return; // checkPlugin said so
+  const mine = buildInfo();
+  const fix = `run this dockin's install again (dockin install, or sh setup.sh install) to put ${versionLine(mine)} there`;
+  let line: string;
+  try {
+    line = await runDockinRole(exe, ["version"], timeoutMs);
+  } catch (err) {
+    checks.push({ status: "warn", title: `the build in ${binDir}`, detail: errorText(err), fix });
+    return;
+  }
+  const theirs = /^dockin (\S+) \(commit (\S+), Bun (\S+)\)$/.exec(line);
+  if (theirs === null) {
+    checks.push({
+      status: "warn",
+      title: `the build in ${binDir}`,
+      detail: `${exe} is a build from before \`dockin version\``,
+      fix,
+    });
+    return;
+  }
+  const same = theirs[1] === mine.version && theirs[2] === mine.commit;
+  checks.push(
+    same || mine.commit === "unknown"
+      ? { status: "ok", title: `the build in ${binDir}: ${line}` }
+      : {
+          status: "warn",
+          title: `the build in ${binDir}: ${line}`,
+          detail: `this dockin is ${versionLine(mine)}`,
+          fix,
+        },
+  );
+}
+
+/** Runs the executable `exe` in the `dockin` role (src/bin/multicall.ts) with `args`; its stdout's first line. */
+function runDockinRole(exe: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      exe,
+      args,
+      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DOCKIN_ROLE: "dockin" }, timeout: timeoutMs },
+      (err, stdout) => {
+        if (err !== null) reject(new Error(`${exe} ${args.join(" ")}: ${err.message}`));
+        else resolve(stdout.split("\n")[0] ?? "");
+      },
+    );
+  });
+}
+
+/**
  * Where a bridge network's gateway is: its uplink (`uplink`, which install enslaves), the bridge
  * itself (`isGateway`, which also needs IPv4 forwarding), or, when the config says neither, what
  * the live bridge shows (a port that is not a pod's veth, or an address).
@@ -498,6 +556,7 @@ export async function doctor(opts: DoctorOptions): Promise<{ path: string | unde
   }
   if (versions.get("dockin-ipam")?.size === 0) versions.get("dockin-ipam")?.add(conf.cniVersion);
   for (const [name, vs] of versions) await checkPlugin(name, vs, conf, opts, checks);
+  await checkBuild(conf.binDir, opts.timeoutMs, checks);
 
   checkWritableDir(
     conf.cacheDir,

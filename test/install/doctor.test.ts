@@ -3,7 +3,16 @@
 // on a good install, failing with a fix on each broken piece.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import {
   createServer as createHttp,
   type IncomingMessage,
@@ -147,6 +156,34 @@ describe("dockin doctor", () => {
     for (const p of ["dockin-cni", "dockin-ipam", "bridge"]) {
       assert.match(entry(r.stdout, new RegExp(`bin/${p} exists and speaks 1\\.0\\.0`)), /\[ok {2}\]/);
     }
+    assert.match(
+      entry(r.stdout, /the build in \S+bin: dockin \d+\.\d+\.\d+ \(commit [0-9a-f]{12}(\+dirty)?, Bun \d/),
+      /\[ok {2}\]/,
+    );
+  });
+
+  test("warns when the plugins are another build than this dockin (a node upgraded halfway)", async (ctx) => {
+    const { t } = await installed(ctx);
+    // dockin-ipam as a build that says it is 0.1.0, and is the real one for anything else.
+    const real = join(t.binDir, "real");
+    mkdirSync(real);
+    const realExe = join(real, "dockin-ipam");
+    renameSync(join(t.binDir, "dockin-ipam"), realExe);
+    writeFileSync(
+      join(t.binDir, "dockin-ipam"),
+      [
+        "#!/bin/sh",
+        'if [ "$DOCKIN_ROLE" = dockin ] && [ "$1" = version ]; then echo "dockin 0.1.0 (commit 0123456789ab, Bun 1.4.4)"; exit 0; fi',
+        `exec "${realExe}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const r = await doctor(t);
+    const found = entry(r.stdout, /the build in \S+bin: dockin 0\.1\.0 \(commit 0123456789ab, Bun 1\.4\.4\)/);
+    assert.match(found, /\[warn\]/);
+    assert.match(found, /this dockin is dockin \d+\.\d+\.\d+ \(commit /);
+    assert.match(found, /run this dockin's install again/);
   });
 
   const broken: {
