@@ -210,7 +210,7 @@ async function timed(name: string, go: () => Promise<void>): Promise<Sample> {
   return s;
 }
 
-settlePageCache(
+const forgetReadMarks = settlePageCache(
   [
     "/usr/lib/cni/bridge",
     "/usr/lib/cni/static",
@@ -313,6 +313,7 @@ try {
   }
 } finally {
   server.close();
+  forgetReadMarks();
   removeHostState(namespaces, bridges);
   rmSync(work, { recursive: true, force: true });
 }

@@ -180,7 +180,7 @@ const timedFiles = [
   "/usr/lib/cni/static",
   ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
 ];
-settlePageCache(timedFiles, pageCache);
+const forgetReadMarks = settlePageCache(timedFiles, pageCache);
 // Brought back in before the first round, by the least call each answers (faulted, its pages come
 // back one fault at a time, as a boot's first pod brings them).
 for (const file of timedFiles) await run(file, { CNI_COMMAND: "VERSION" }, "{}");
@@ -200,6 +200,7 @@ try {
   }
 } finally {
   server.close();
+  forgetReadMarks();
   removeHostState(namespaces, bridges);
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,10 +1,10 @@
 // What the plugin benchmarks share: one CNI call of a plugin executable, its environment, the
 // page-cache state of the executables they time, and the removal of what a run made on the host.
 import { execFileSync, spawn } from "node:child_process";
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { removeReadMark } from "../src/install/launcher.ts";
+import { readMarkOf, removeReadMark } from "../src/install/launcher.ts";
 
 /** Runs a CNI plugin (or any program) with `env` and `stdin`; rejects with its output on failure. */
 export function runPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
@@ -71,12 +71,17 @@ export type PageCacheState = "read" | "faulted";
  * (POSIX_FADV_DONTNEED, by GNU dd; pages that a running process maps stay), then, for `read`,
  * read whole.
  */
-export function settlePageCache(files: Iterable<string>, state: PageCacheState): void {
+export function settlePageCache(files: readonly string[], state: PageCacheState): () => void {
   if (state === "faulted") for (const file of files) removeReadMark(dirname(file));
-  for (const file of new Set([...files].map((f) => realpathSync(f)))) {
+  const unmarked = files.map((f) => dirname(f)).filter((d) => !existsSync(readMarkOf(d)));
+  for (const file of new Set(files.map((f) => realpathSync(f)))) {
     execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
     if (state === "read") execFileSync("dd", [`if=${file}`, "of=/dev/null", "bs=1M", "status=none"]);
   }
+  // The launcher's marks the bench's runs will make, removed at its end by what this returns.
+  return () => {
+    for (const d of unmarked) removeReadMark(d);
+  };
 }
 
 /** A bench's positional arguments and its `--page-cache=read|faulted` (read by default). */

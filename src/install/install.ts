@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
-import { LAUNCHED, launcherScript, READ_MARKS, removeReadMark } from "./launcher.ts";
+import { LAUNCHED, launcherScript, readMarkOf, removeReadMark } from "./launcher.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
   bridgeConfig,
@@ -446,7 +446,7 @@ export function uninstall(opts: UninstallOptions): Report {
       steps.push({ verb: "remove", path, note: "", apply: (txn) => txn.remove(path) });
     } else steps.push({ verb: "absent", path, note: "" });
   }
-  const mark = join(READ_MARKS, opts.binDir);
+  const mark = readMarkOf(opts.binDir);
   if (existsSync(mark)) {
     steps.push({
       verb: "remove",

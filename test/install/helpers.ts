@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { removeReadMark } from "../../src/install/launcher.ts";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const setupSh = join(root, "setup.sh");
@@ -50,6 +51,7 @@ export function tempTree(): Tree {
     cleanup() {
       for (const m of t.mounts.reverse()) spawnSync("umount", [m]);
       rmSync(base, { recursive: true, force: true });
+      removeReadMark(t.binDir); // a run of its dockin-cni's launcher made it (src/install/launcher.ts)
     },
   };
   // Every directory setup.sh writes is under the temp root: never /usr/local/bin or /etc/containers.
