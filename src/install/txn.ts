@@ -82,7 +82,10 @@ export class Transaction {
     this.ensureDir(dirname(dest));
     const temp = tempName(dest);
     this.staged.push({ temp, dest });
-    writeFileSync(temp, text, { mode });
+    // A temp left by a killed install may be a hard link to an installed file (stageLink): written
+    // through, it would change that file. A new file, then.
+    rmIfPresent(temp);
+    writeFileSync(temp, text, { mode, flag: "wx" });
     chmodSync(temp, mode);
     fsyncFile(temp);
   }
