@@ -11,7 +11,7 @@
 //
 // An RM before this guard wrote `<db>.writer` (src/cni/lockfile.ts), which is still honoured while
 // its holder runs; such an RM does not see this lock, so releases must not be mixed on one file.
-import { existsSync, realpathSync, rmSync } from "node:fs";
+import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -92,12 +92,18 @@ function refusal(db: string, lock: string, holder: WriterLockHolder | undefined)
 
 /** A failure to use the lock file itself, with what to do about it. */
 function lockFileError(db: string, lock: string, err: unknown): Error {
+  let isDir = false;
+  try {
+    isDir = statSync(lock).isDirectory();
+  } catch {
+    // not there: the directory is what refused it
+  }
   const why =
     errcode(err) === SQLITE_BUSY
       ? "another process keeps a read transaction open on it (a sqlite3 shell?): end it"
-      : /not a database|unable to open/i.test(message(err))
-        ? `${message(err)}: remove it once no dockin RM runs on "${db}"`
-        : `${message(err)}: make ${dirname(lock)} writable, with room for a small file`;
+      : /not a database/i.test(message(err)) || isDir
+        ? `${message(err)}: it is not a SQLite database; remove it once no dockin RM runs on "${db}"`
+        : `${message(err)}: make ${dirname(lock)} writable by this user, with room for a small file`;
   return new Error(`taking the writer lock ${lock} of "${db}": ${why}`);
 }
 

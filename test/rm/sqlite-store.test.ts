@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -436,6 +437,21 @@ describe("sqlite store: one writer to a file", () => {
     }
   });
 
+  it("a directory it may not write to is named with that fix, not the lock file's", async () => {
+    const ro = join(dir, "read-only");
+    mkdirSync(ro);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "dockin-test-ro", ro]);
+    assert.equal(mounted.status, 0, String(mounted.stderr));
+    try {
+      await assert.rejects(
+        openSqliteStore(join(ro, "rm.db")),
+        /taking the writer lock \S+read-only\/rm\.db\.lock .*: make \S+read-only writable by this user/,
+      );
+    } finally {
+      spawnSync("umount", [ro]);
+    }
+  });
+
   it("two names of one file (a symbolic link) share one lock", async () => {
     const real = join(dir, "linked.db");
     const alias = join(dir, "alias.db");
@@ -453,7 +469,7 @@ describe("sqlite store: one writer to a file", () => {
     writeFileSync(`${path}.lock`, "not sqlite, but long enough to be read as a header: ".repeat(4));
     await assert.rejects(
       openSqliteStore(path),
-      /taking the writer lock .*bad-lock\.db\.lock .*not a database: remove it once no dockin RM runs on/,
+      /taking the writer lock .*bad-lock\.db\.lock .*not a SQLite database; remove it once no dockin RM runs on/,
     );
   });
 
