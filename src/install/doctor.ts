@@ -23,6 +23,7 @@ import { LAUNCHED } from "./launcher.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import {
   bridgePluginOf,
+  dockinEntry,
   findNetwork,
   NETCONF_EXTENSIONS,
   type NetworkFile,
@@ -63,15 +64,6 @@ interface MainConf extends BackendAuth {
 }
 
 const INSTALL_FIX = "run `sh setup.sh install <webhook url> <types>` (or `dockin install`) on this host";
-
-/** The dockin-cni plugin entry of a parsed .conf or .conflist, with the list's cniVersion. */
-function dockinEntry(parsed: unknown): Record<string, unknown> | undefined {
-  if (!isObject(parsed)) return undefined;
-  if (parsed.type === "dockin-cni") return parsed;
-  if (!Array.isArray(parsed.plugins)) return undefined;
-  const entry = parsed.plugins.find((p) => isObject(p) && p.type === "dockin-cni");
-  return isObject(entry) ? { cniVersion: parsed.cniVersion, name: parsed.name, ...entry } : undefined;
-}
 
 /** The CNI config files of a dir in the order a runtime reads them (it uses the first). */
 function configFiles(dir: string): string[] {
@@ -341,19 +333,26 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
   if (executableProblem(exe) !== undefined) return; // checkPlugin said so
   const mine = buildInfo();
   const fix = `run this dockin's install again (dockin install, or sh setup.sh install) to put ${versionLine(mine)} there`;
-  let line: string;
+  let run: { code: number | null; stdout: string; stderr: string };
   try {
-    line = await runDockinRole(exe, ["version"], timeoutMs);
+    run = await runDockinRole(exe, ["version"], timeoutMs);
   } catch (err) {
     checks.push({ status: "warn", title: `the build in ${binDir}`, detail: errorText(err), fix });
     return;
   }
+  const line = run.stdout.split("\n")[0] ?? "";
   const theirs = /^dockin (\S+) \(commit (\S+), Bun (\S+)\)$/.exec(line);
   if (theirs === null) {
+    // A build from before `dockin version`: it says "unknown command", or (before the launcher's
+    // DOCKIN_ROLE) answers as dockin-ipam.
+    const before =
+      /unknown command "version"/.test(run.stderr) || /dockin-ipam|CNI protocol/.test(run.stdout);
     checks.push({
       status: "warn",
       title: `the build in ${binDir}`,
-      detail: `${exe} is a build from before \`dockin version\``,
+      detail: before
+        ? `${exe} is a build from before \`dockin version\``
+        : `${exe} version: exit ${run.code}: ${oneLine(`${run.stdout}${run.stderr}`)}`,
       fix,
     });
     return;
@@ -371,16 +370,21 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
   );
 }
 
-/** Runs the executable `exe` in the `dockin` role (src/bin/multicall.ts) with `args`; its stdout's first line. */
-function runDockinRole(exe: string, args: string[], timeoutMs: number): Promise<string> {
+/** Runs the executable `exe` in the `dockin` role (src/bin/multicall.ts) with `args`. */
+function runDockinRole(
+  exe: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
       exe,
       args,
       { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DOCKIN_ROLE: "dockin" }, timeout: timeoutMs },
-      (err, stdout) => {
-        if (err !== null) reject(new Error(`${exe} ${args.join(" ")}: ${err.message}`));
-        else resolve(stdout.split("\n")[0] ?? "");
+      (err, stdout, stderr) => {
+        if (err !== null && typeof err.code !== "number")
+          reject(new Error(`${exe} ${args.join(" ")}: ${err.message}`));
+        else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
       },
     );
   });

@@ -31,6 +31,15 @@ export function pluginsOf(config: Record<string, unknown>): unknown[] {
   return Array.isArray(config.plugins) ? config.plugins : [config];
 }
 
+/** The dockin-cni plugin entry of a parsed .conf or .conflist, with the list's cniVersion. */
+export function dockinEntry(parsed: unknown): Record<string, unknown> | undefined {
+  if (!isObject(parsed)) return undefined;
+  if (parsed.type === "dockin-cni") return parsed;
+  if (!Array.isArray(parsed.plugins)) return undefined;
+  const entry = parsed.plugins.find((p) => isObject(p) && p.type === "dockin-cni");
+  return isObject(entry) ? { cniVersion: parsed.cniVersion, name: parsed.name, ...entry } : undefined;
+}
+
 /** The config's `bridge` plugin (where its bridge, uplink and isGateway are), if it has one. */
 export function bridgePluginOf(config: Record<string, unknown>): Record<string, unknown> | undefined {
   return pluginsOf(config).find((p): p is Record<string, unknown> => isObject(p) && p.type === "bridge");

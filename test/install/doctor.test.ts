@@ -184,6 +184,21 @@ describe("dockin doctor", () => {
     assert.match(found, /\[warn\]/);
     assert.match(found, /this dockin is dockin \d+\.\d+\.\d+ \(commit /);
     assert.match(found, /run this dockin's install again/);
+
+    // A build from before `dockin version` says "unknown command" and exits 2, as 3bb00e9's does.
+    writeFileSync(
+      join(t.binDir, "dockin-ipam"),
+      [
+        "#!/bin/sh",
+        'if [ "$DOCKIN_ROLE" = dockin ]; then echo "dockin: unknown command \\"$1\\"" >&2; echo usage: dockin >&2; exit 2; fi',
+        `exec "${realExe}" "$@"`,
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const old = entry((await doctor(t)).stdout, /the build in \S+bin$/);
+    assert.match(old, /\[warn\]/);
+    assert.match(old, /is a build from before `dockin version`/);
   });
 
   const broken: {
