@@ -12,6 +12,7 @@ import {
   bridgeConfig,
   bridgePluginOf,
   describeGateway,
+  dockinEntry,
   findNetwork,
   NETCONF_EXTENSIONS,
   type NetworkFile,
@@ -20,6 +21,7 @@ import {
   stemOf,
 } from "./netconf.ts";
 import {
+  DEFAULTS,
   type Gateway,
   type InstallOptions,
   MAIN_CONFIG_FILE,
@@ -111,6 +113,19 @@ function readText(path: string): string | undefined {
     return undefined;
   }
 }
+
+/** The dockin-cni entry of a main config's text, if it parses. */
+function configuredEntry(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return dockinEntry(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+const stringField = (o: Record<string, unknown> | undefined, key: string): string | undefined =>
+  typeof o?.[key] === "string" ? (o[key] as string) : undefined;
 
 /** Whether `path` holds exactly `text` (a file of another size is not read). */
 function holdsText(path: string, text: string): boolean {
@@ -482,12 +497,20 @@ export function uninstall(opts: UninstallOptions): Report {
       ? `no network configs in ${opts.dockinConfDir}`
       : `the network configs in ${opts.dockinConfDir} are kept (${kept.length}); remove them by hand if no longer wanted`,
   ];
-  const records = existsSync(opts.cacheDir) ? readdirSync(opts.cacheDir).length : 0;
+  const configured = configuredEntry(readText(join(opts.cniConfDir, MAIN_CONFIG_FILE)));
+  const cacheDir = opts.cacheDir ?? stringField(configured, "cacheDir") ?? DEFAULTS.cacheDir;
+  const logFile = opts.logFile ?? stringField(configured, "logFile") ?? DEFAULTS.logFile;
+  let records = 0;
+  try {
+    records = readdirSync(cacheDir).length;
+  } catch {
+    // none there
+  }
   if (records > 0)
     notes.push(
-      `dockin-cni's attachment records in ${opts.cacheDir} are kept (${records}): a pod still attached is detached with them; remove them by hand once no pod uses dockin-cni`,
+      `dockin-cni's attachment records in ${cacheDir} are kept (${records}): a pod still attached is detached with them; remove them by hand once no pod uses dockin-cni`,
     );
-  if (existsSync(opts.logFile)) notes.push(`dockin-cni's log ${opts.logFile} is kept`);
+  if (existsSync(logFile)) notes.push(`dockin-cni's log ${logFile} is kept`);
   // The bridge plugin never removes a bridge: name the ones the kept configs use that exist.
   const bridges = kept
     .flatMap((f) => {

@@ -108,9 +108,12 @@ export interface UninstallOptions extends Dirs {
   dryRun: boolean;
   /** Where `install --podman` put its drop-in (removed when it is still ours). */
   containersConfDir: string;
-  /** dockin-cni's attachment records and its log: kept, and said so (install's flags name them). */
-  cacheDir: string;
-  logFile: string;
+  /**
+   * dockin-cni's attachment records and its log: kept, and said so. Undefined: as the main config
+   * being removed says, else the defaults.
+   */
+  cacheDir: string | undefined;
+  logFile: string | undefined;
 }
 
 const dirOptions = {
@@ -171,7 +174,8 @@ options:
   --containers-conf-dir DIR  where install --podman wrote its drop-in (removed when unchanged;
                          default ${DEFAULTS.containersConfDir})
   --cache-dir DIR, --log-file FILE
-                         as given to install: dockin-cni's attachment records and log, kept (listed)
+                         dockin-cni's attachment records and log, kept (listed); default: what the
+                         main config says, else ${DEFAULTS.cacheDir} and ${DEFAULTS.logFile}
   --dry-run              print the plan, change nothing
 `;
 
@@ -436,8 +440,8 @@ export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined
         options: {
           ...dirOptions,
           "containers-conf-dir": { type: "string", default: DEFAULTS.containersConfDir },
-          "cache-dir": { type: "string", default: DEFAULTS.cacheDir },
-          "log-file": { type: "string", default: DEFAULTS.logFile },
+          "cache-dir": { type: "string" },
+          "log-file": { type: "string" },
         },
       }),
     UNINSTALL_USAGE,
@@ -451,7 +455,7 @@ export function parseUninstallArgs(argv: string[]): UninstallOptions | undefined
     dryRun: values["dry-run"],
     containersConfDir:
       absolute("containers-conf-dir", values["containers-conf-dir"]) ?? DEFAULTS.containersConfDir,
-    cacheDir: absolute("cache-dir", values["cache-dir"]) ?? DEFAULTS.cacheDir,
-    logFile: absolute("log-file", values["log-file"]) ?? DEFAULTS.logFile,
+    cacheDir: absolute("cache-dir", values["cache-dir"]),
+    logFile: absolute("log-file", values["log-file"]),
   };
 }

@@ -397,7 +397,7 @@ describe("setup.sh uninstall", () => {
     assert.match(again.stdout, /nothing to change: nothing to remove/);
   });
 
-  test("takes the cache dir and log file install took (DOCKIN_CACHE_DIR, DOCKIN_LOG_FILE) and says they are kept", (ctx) => {
+  test("says the attachment records and the log are kept, where the main config says they are (or DOCKIN_CACHE_DIR, DOCKIN_LOG_FILE)", (ctx) => {
     const t = tree(ctx);
     const log = join(t.root, "var", "log", "dockin-cni.log");
     const env = { DOCKIN_CACHE_DIR: t.cacheDir, DOCKIN_LOG_FILE: log };
@@ -406,6 +406,15 @@ describe("setup.sh uninstall", () => {
     writeFileSync(join(t.cacheDir, "a-record"), "{}");
     mkdirSync(join(t.root, "var", "log"), { recursive: true });
     writeFileSync(log, "a line\n");
+    // Without the variables: the main config it removes names both.
+    const plan = setup(t, ["uninstall", "--dry-run"]);
+    assert.equal(plan.status, 0, plan.stderr);
+    assert.match(plan.stdout, new RegExp(`attachment records in ${t.cacheDir} are kept \\(1\\)`));
+    assert.match(plan.stdout, new RegExp(`log ${log} is kept`));
+    // A cache dir that is a file is no cache dir: nothing to say, and no failure.
+    const odd = setup(t, ["uninstall", "--dry-run", "--cache-dir", log]);
+    assert.equal(odd.status, 0, odd.stderr);
+    assert.doesNotMatch(odd.stdout, /attachment records/);
     const r = setup(t, ["uninstall"], env);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /attachment records in \S+ are kept \(1\)/);
