@@ -180,12 +180,12 @@ const timedFiles = [
   "/usr/lib/cni/static",
   ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
 ];
-const forgetReadMarks = settlePageCache(timedFiles, pageCache);
-// Brought back in before the first round, by the least call each answers (faulted, its pages come
-// back one fault at a time, as a boot's first pod brings them).
-for (const file of timedFiles) await run(file, { CNI_COMMAND: "VERSION" }, "{}");
-
+let forgetReadMarks = () => {};
 try {
+  forgetReadMarks = settlePageCache(timedFiles, pageCache);
+  // Brought back in before the first round, by the least call each answers (faulted, its pages come
+  // back one fault at a time, as a boot's first pod brings them).
+  for (const file of timedFiles) await run(file, { CNI_COMMAND: "VERSION" }, "{}");
   for (let r = 0; r < rounds; r++) {
     const go = await goBurst();
     walls.Go?.add.push(go.add);

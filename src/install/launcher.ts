@@ -34,7 +34,8 @@ export const readMarkOf = (dir: string): string => join(READ_MARKS, dir, "read")
  * (BENCHMARKS.md, "The page cache"), until memory pressure evicts it. The run that creates the mark
  * (O_EXCL, through the shell's noclobber) is the one that reads: of many first runs at once, one
  * reads and the others go on. A run that finds the mark costs one stat(); where /run is not
- * writable (a rootless runtime) nothing is read, ever.
+ * writable (a rootless runtime) nothing is read, ever; where it is but the mark cannot be made (a
+ * full /run), nothing is read either, and each run pays a failed `mkdir -p` (about 1 ms).
  */
 export function launcherScript(): string {
   const settings = Object.entries(LAUNCHER_ENV)
