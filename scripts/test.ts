@@ -80,5 +80,6 @@ if (files.length === 0) {
       `test: the run (tag ${tag}) left ${left.length} thing(s) on this machine:\n${left.map((l) => `  ${l}`).join("\n")}`,
     );
     process.exitCode = 1;
-  } else console.log("test: the run left no namespace, link, iptables chain or rule, or process behind");
+  } else
+    console.log("test: the run left no namespace, link, iptables chain or rule, process or temp dir behind");
 }

@@ -1,8 +1,11 @@
 // The run's leak check (test/leaks.ts, used by scripts/test.ts) finds what a run made and left:
 // here a namespace, a link and an orphaned stand-in process named with a tag of this test's own,
-// and it counts nothing of another tag. Everything made here is removed at the end.
+// and a temp dir named as the suite names its own, and it counts nothing of another tag. Everything made here is removed at the end.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { leftovers, newTag, snapshot, splitRule } from "./leaks.ts";
 
@@ -12,7 +15,7 @@ function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
   return r.stdout;
 }
 
-test("the leak check lists a namespace, a link and an orphaned process of its tag, and nothing of another", (ctx) => {
+test("the leak check lists a namespace, a link, an orphaned process of its tag and a temp dir, and nothing of another tag", (ctx) => {
   const tag = newTag();
   let other = newTag();
   while (other === tag) other = newTag();
@@ -32,7 +35,10 @@ test("the leak check lists a namespace, a link and an orphaned process of its ta
   sh("ip", ["link", "add", link, "type", "veth", "peer", "name", `dk${tag}peer`]);
   // A stand-in whose parent exits at once: the sleep is left to init, as after a SIGKILL.
   pid = Number(sh("sh", ["-c", "sleep 341 >/dev/null 2>&1 & echo $!"], { DOCKIN_TEST_RUN: tag }).trim());
+  const temp = mkdtempSync(join(tmpdir(), "dockin-leak-"));
+  ctx.after(() => rmSync(temp, { recursive: true, force: true }));
   const left = leftovers(tag, before, snapshot(tag));
+  assert.ok(left.includes(`temp ${temp}`), left.join("\n"));
   assert.ok(left.includes(`network namespace ${ns}`), left.join("\n"));
   assert.ok(left.includes(`link ${link}`), left.join("\n"));
   assert.ok(left.includes(`process ${pid} (parent 1): sleep 341`), left.join("\n"));

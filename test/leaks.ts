@@ -4,9 +4,12 @@
 // network namespaces and links named `dk…<tag>…`, iptables rules naming them (or a container id
 // holding the tag, as portmap's do), and processes left without their test (parent gone) whose
 // command line or environment holds the tag (a stand-in delegate gets CNI_NETNS=…dk-<tag>…).
-// A snapshot before the run and one after: what is new and still there fails the run.
+// Temp dirs are named `dk…` or `dockin-…` by every test (they carry no tag). A snapshot before the
+// run and one after: what is new and still there fails the run.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** The run's tag: 4 hex digits (rand() puts it into every name). */
 export function newTag(): string {
@@ -18,6 +21,8 @@ export function newTag(): string {
 export interface Snapshot {
   namespaces: Set<string>;
   links: Set<string>;
+  /** Entries of the temp dir named as the suite names its temp dirs (`dk…`, `dockin-…`). */
+  temps: Set<string>;
   /** `table: rule` lines of iptables -S that are CNI's or name a suite link. */
   iptables: Set<string>;
   processes: Map<number, { ppid: number; cmd: string }>;
@@ -76,10 +81,16 @@ function processes(tag: string): Map<number, { ppid: number; cmd: string }> {
   return out;
 }
 
+/** The suite's temp dirs and files: every test names its own `dk…` or `dockin-…` in the temp dir. */
+function temps(): Set<string> {
+  return new Set(readdirSync(tmpdir()).filter((n) => /^(dk|dockin-)/.test(n)));
+}
+
 export function snapshot(tag: string): Snapshot {
   return {
     namespaces: namespaces(tag),
     links: links(tag),
+    temps: temps(),
     iptables: iptables(tag),
     processes: processes(tag),
   };
@@ -103,6 +114,8 @@ export function leftovers(tag: string, before: Snapshot, after: Snapshot): strin
   const out: string[] = [];
   for (const n of after.namespaces) if (!before.namespaces.has(n)) out.push(`network namespace ${n}`);
   for (const l of after.links) if (!before.links.has(l)) out.push(`link ${l}`);
+  // Temp names carry no tag: another run's at the same time would count (CI runs alone).
+  for (const t of after.temps) if (!before.temps.has(t)) out.push(`temp ${join(tmpdir(), t)}`);
   // portmap's shared chains (no tag) are removeIdlePortmapChains's, or someone else's.
   for (const r of after.iptables) if (!before.iptables.has(r) && r.includes(tag)) out.push(`iptables ${r}`);
   for (const [pid, p] of after.processes) {
