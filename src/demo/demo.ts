@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { parseResult } from "../cni/result.ts";
+import { readMarkOf, removeReadMark } from "../install/launcher.ts";
 import { ipv4Forwarding } from "../install/links.ts";
 import { notifyBeside, WEBHOOK_PATH } from "../install/options.ts";
 import { executableDir } from "../install/source.ts";
@@ -93,6 +94,8 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   let stepNo = 0;
   const step = (text: string) => out(`\n[${++stepNo}] ${text}`);
   const work = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  // dockin-cni's launcher marks its first read of the executable after a boot (src/install/launcher.ts).
+  const hadReadMark = existsSync(readMarkOf(options.binDir));
   const confDir = join(work, "net.d");
   const cacheDir = join(work, "cache");
   const logFile = join(work, "dockin-cni.log");
@@ -313,6 +316,10 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     }
     rmSync(work, { recursive: true, force: true });
     out(`    ${work} removed`);
+    if (!hadReadMark && existsSync(readMarkOf(options.binDir))) {
+      removeReadMark(options.binDir);
+      out(`    the launcher's read mark ${readMarkOf(options.binDir)} removed`);
+    }
     const left =
       run("ip", ["-o", "link"])
         .split("\n")

@@ -1,10 +1,11 @@
 // `dockin demo` is the README's main job: it must work on this machine and leave nothing behind.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
+import { readMarkOf } from "../../src/install/launcher.ts";
 
 const dockin = resolve(import.meta.dirname, "..", "..", "dist", "bin", "dockin");
 const leftovers = (): string[] => [
@@ -17,9 +18,15 @@ const leftovers = (): string[] => [
   ...readdirSync(tmpdir()).filter((f) => f.startsWith("dkdemo-")),
 ];
 
-test("dockin demo attaches two pods to two networks, pings over both, and leaves nothing behind", () => {
+test("dockin demo attaches two pods to two networks, pings over both, and leaves nothing behind", (ctx) => {
   assert.deepEqual(leftovers(), [], "leftovers from an earlier run");
-  const run = spawnSync(dockin, ["demo"], { encoding: "utf8", timeout: 180_000 });
+  // Run from a directory of its own (hard links to the build), so that the launcher's read mark
+  // (src/install/launcher.ts) is this run's alone: the demo removes it with the rest.
+  const bin = mkdtempSync(join(tmpdir(), "dockin-demo-bin-"));
+  ctx.after(() => rmSync(bin, { recursive: true, force: true }));
+  for (const name of ["dockin", "dockin-ipam"]) linkSync(dockin, join(bin, name));
+  copyFileSync(join(dirname(dockin), "dockin-cni"), join(bin, "dockin-cni"));
+  const run = spawnSync(join(bin, "dockin"), ["demo"], { encoding: "utf8", timeout: 180_000 });
   assert.equal(run.status, 0, `dockin demo failed:\n${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /reply received[\s\S]*reply received/);
   assert.match(
@@ -39,6 +46,8 @@ test("dockin demo attaches two pods to two networks, pings over both, and leaves
   );
   assert.match(run.stdout, /the RM holds no pod now/);
   assert.match(run.stdout, /nothing left behind/);
+  assert.match(run.stdout, /the launcher's read mark \S+ removed/);
+  assert.equal(existsSync(readMarkOf(bin)), false);
   assert.deepEqual(leftovers(), []);
 });
 
