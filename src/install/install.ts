@@ -33,7 +33,7 @@ import {
 } from "./options.ts";
 import { probe } from "./probe.ts";
 import { resolveSource } from "./source.ts";
-import { sameContent, Transaction } from "./txn.ts";
+import { sameContent, sameFile, Transaction } from "./txn.ts";
 
 /**
  * The newest cniVersion install picks by itself, and the one it writes when the bin dir has no
@@ -156,7 +156,7 @@ function pluginSteps(source: Source, binDir: string, launcher: boolean): Step[] 
   }
   const cni = join(binDir, "dockin-cni");
   if (!launcher) {
-    if (exeUnchanged && sameInode(cni, exe)) {
+    if (exeUnchanged && sameFile(cni, exe)) {
       steps.push({ verb: "unchanged", path: cni, note: `hard link to ${LAUNCHED} (no launcher)` });
     } else {
       steps.push({
@@ -180,16 +180,6 @@ function pluginSteps(source: Source, binDir: string, launcher: boolean): Step[] 
     });
   }
   return steps;
-}
-
-/** Whether `a` and `b` are one file (hard links of each other). */
-function sameInode(a: string, b: string): boolean {
-  try {
-    const [sa, sb] = [statSync(a), statSync(b)];
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
-  }
 }
 
 function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[]): Step[] {

@@ -13,6 +13,7 @@ import {
   readSync,
   renameSync,
   rmdirSync,
+  type Stats,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -163,17 +164,29 @@ export function rmIfPresent(path: string): boolean {
   }
 }
 
+/** The two files' stats, or undefined when either is missing. */
+function statsOf(a: string, b: string): [Stats, Stats] | undefined {
+  try {
+    return [statSync(a), statSync(b)];
+  } catch {
+    return undefined;
+  }
+}
+
+const oneFile = (sa: Stats, sb: Stats): boolean => sa.dev === sb.dev && sa.ino === sb.ino;
+
+/** Whether `a` and `b` are one file (hard links of each other). */
+export function sameFile(a: string, b: string): boolean {
+  const stats = statsOf(a, b);
+  return stats !== undefined && oneFile(...stats);
+}
+
 /** Whether two files have the same bytes (same inode, or equal size and content). */
 export function sameContent(a: string, b: string): boolean {
-  let sa: ReturnType<typeof statSync>;
-  let sb: ReturnType<typeof statSync>;
-  try {
-    sa = statSync(a);
-    sb = statSync(b);
-  } catch {
-    return false;
-  }
-  if (sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  const stats = statsOf(a, b);
+  if (stats === undefined) return false;
+  const [sa, sb] = stats;
+  if (oneFile(sa, sb)) return true;
   if (sa.size !== sb.size) return false;
   const fa = openSync(a, "r");
   const fb = openSync(b, "r");
