@@ -74,7 +74,7 @@ export function isMine(holder: LockHolder | undefined): boolean {
  * Whether the holder may still run. A holder in another pid namespace (another container on the
  * same file) cannot be looked up in this one's /proc: it counts as running, never cleared.
  */
-function mayRun(holder: LockHolder): boolean {
+export function mayRun(holder: LockHolder): boolean {
   if (holder.pidns !== undefined && holder.pidns !== ownPidns()) return true;
   return stillRunning(holder);
 }

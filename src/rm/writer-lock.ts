@@ -15,8 +15,8 @@ import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { lockAgeMs, lockHolder, ownPidns, UNREADABLE_LOCK_MS } from "../cni/lockfile.ts";
-import { processIdentity, stillRunning } from "../cni/process.ts";
+import { isMine, lockAgeMs, lockHolder, mayRun, ownPidns, UNREADABLE_LOCK_MS } from "../cni/lockfile.ts";
+import { processIdentity } from "../cni/process.ts";
 
 /** SQLite's result code for a lock held by another connection. */
 const SQLITE_BUSY = 5;
@@ -66,14 +66,8 @@ function recordedHolder(db: DatabaseSync): WriterLockHolder | undefined {
  * of this pid namespace that is gone, while another is between taking the lock and recording
  * itself.
  */
-function plausibleHolder(
-  holder: WriterLockHolder | undefined,
-  me: WriterLockHolder,
-): WriterLockHolder | undefined {
-  if (holder === undefined) return undefined;
-  if (holder.pid === me.pid && holder.start === me.start && holder.pidns === me.pidns) return undefined;
-  if (holder.pidns === me.pidns && !stillRunning(holder)) return undefined;
-  return holder;
+function plausibleHolder(holder: WriterLockHolder | undefined): WriterLockHolder | undefined {
+  return holder === undefined || isMine(holder) || !mayRun(holder) ? undefined : holder;
 }
 
 /** Why `db` cannot be written here: another holder, or this very process. */
@@ -126,11 +120,11 @@ function legacyRefusal(db: string): Error | undefined {
       `"${db}" is being taken by an earlier dockin RM (its lock file ${lock} is being written): stop it first`,
     );
   }
-  const sameNs = holder.pidns === undefined || holder.pidns === ownPidns();
-  if (sameNs && !stillRunning(holder)) {
+  if (!mayRun(holder)) {
     rmSync(lock, { force: true });
     return undefined;
   }
+  const sameNs = holder.pidns === undefined || holder.pidns === ownPidns();
   return new Error(
     `"${db}" is in use by an earlier dockin RM (pid ${holder.pid}${sameNs ? "" : ` in pid namespace ${holder.pidns}`}), ` +
       `by its lock file ${lock}: stop it first${sameNs ? "" : ", and remove that file once it is gone"}`,
@@ -182,7 +176,7 @@ export class WriterLock {
         conn.exec("BEGIN IMMEDIATE");
       } catch (err) {
         const busy = errcode(err) === SQLITE_BUSY;
-        const holder = busy ? plausibleHolder(recordedHolder(conn), me) : undefined;
+        const holder = busy ? plausibleHolder(recordedHolder(conn)) : undefined;
         conn.close();
         throw busy ? refusal(db, path, holder) : lockFileError(db, path, err);
       }
