@@ -21,15 +21,7 @@
 // Usage (root): npm run build && bun bench/attach.ts [--page-cache=read|faulted] [rounds] [dir of another build]
 //   (30 rounds by default; `bun` is node_modules/@oven/bun-linux-x64/bin/bun)
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -38,10 +30,12 @@ import { JIT_POLICY } from "../scripts/build.ts";
 import { IPAM_ENV } from "../src/plugin/delegate.ts";
 import {
   benchArgs,
+  benchBuilds,
   cniEnv as callEnv,
   removeHostState,
   runPlugin as run,
   settlePageCache,
+  timedExecutables,
 } from "./cni-runs.ts";
 import { bun } from "./rm-common.ts";
 import { median } from "./stats.ts";
@@ -53,11 +47,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const { args, pageCache } = benchArgs();
 const rounds = Number(args[0] ?? 30);
 const otherDir = args[1];
-const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };
-if (otherDir !== undefined) builds[`other (${otherDir})`] = resolve(otherDir);
-for (const dir of Object.values(builds))
-  for (const f of ["dockin-cni", "dockin-ipam"])
-    if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run \`npm run build\``);
+const builds = benchBuilds(root, otherDir);
 
 const tag = Math.random().toString(16).slice(2, 8);
 const work = mkdtempSync(join(tmpdir(), "dk-bench-attach-"));
@@ -212,16 +202,7 @@ async function timed(name: string, go: () => Promise<void>): Promise<Sample> {
 
 let forgetReadMarks = () => {};
 try {
-  forgetReadMarks = settlePageCache(
-    [
-      "/usr/lib/cni/bridge",
-      "/usr/lib/cni/static",
-      empty,
-      echo,
-      ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
-    ],
-    pageCache,
-  );
+  forgetReadMarks = settlePageCache([...timedExecutables(builds), empty, echo], pageCache);
   for (let i = 0; i < rounds + 3; i++) {
     const warm = i < 3;
     const round: Record<string, Sample> = {};

@@ -15,25 +15,19 @@
 // Usage (root): npm run build && bun bench/burst.ts [--page-cache=read|faulted] [rounds] [pods] [dir of another build]
 //   (3 rounds of 110 pods by default)
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   benchArgs,
+  benchBuilds,
   cniEnv as callEnv,
   removeHostState,
   runPlugin as run,
   settlePageCache,
+  timedExecutables,
 } from "./cni-runs.ts";
 import { median, percentile } from "./stats.ts";
 
@@ -43,11 +37,7 @@ const rounds = Number(args[0] ?? 3);
 const count = Number(args[1] ?? 110);
 const otherDir = args[2];
 if (count > 250) throw new Error("at most 250 pods: one /24 per network");
-const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };
-if (otherDir !== undefined) builds[`other (${otherDir})`] = resolve(otherDir);
-for (const dir of Object.values(builds))
-  for (const f of ["dockin-cni", "dockin-ipam"])
-    if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run \`npm run build\``);
+const builds = benchBuilds(root, otherDir);
 
 const tag = Math.random().toString(16).slice(2, 8);
 const work = mkdtempSync(join(tmpdir(), "dk-bench-burst-"));
@@ -175,11 +165,7 @@ for (const name of Object.keys(builds)) {
   walls[name] = { add: [], del: [] };
   ratios[name] = { add: [], del: [] };
 }
-const timedFiles = [
-  "/usr/lib/cni/bridge",
-  "/usr/lib/cni/static",
-  ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
-];
+const timedFiles = timedExecutables(builds);
 let forgetReadMarks = () => {};
 try {
   forgetReadMarks = settlePageCache(timedFiles, pageCache);

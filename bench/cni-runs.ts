@@ -2,7 +2,7 @@
 // page-cache state of the executables they time, and the removal of what a run made on the host.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { readMarkOf, removeReadMark } from "../src/install/launcher.ts";
 
@@ -95,3 +95,23 @@ export function benchArgs(): { args: string[]; pageCache: PageCacheState } {
     throw new Error(`--page-cache must be read or faulted, not ${JSON.stringify(state)}`);
   return { args: positionals, pageCache: state };
 }
+
+/**
+ * The builds a plugin bench times, by name: this checkout's dist/bin as "dockin-cni", and
+ * `otherDir` (another build's directory holding its dockin-cni and dockin-ipam) when given.
+ */
+export function benchBuilds(root: string, otherDir: string | undefined): Record<string, string> {
+  const builds: Record<string, string> = { "dockin-cni": join(root, "dist", "bin") };
+  if (otherDir !== undefined) builds[`other (${otherDir})`] = resolve(otherDir);
+  for (const dir of Object.values(builds))
+    for (const f of ["dockin-cni", "dockin-ipam"])
+      if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: run \`npm run build\``);
+  return builds;
+}
+
+/** The executables a plugin bench times: Go's bridge and static, and each build's two plugins. */
+export const timedExecutables = (builds: Record<string, string>): string[] => [
+  "/usr/lib/cni/bridge",
+  "/usr/lib/cni/static",
+  ...Object.values(builds).flatMap((dir) => [join(dir, "dockin-cni"), join(dir, "dockin-ipam")]),
+];
