@@ -1,7 +1,5 @@
 // `dockin doctor`: checks a host the way a support engineer would, and says how to fix each
 // failure. Every check is independent where it can be, so one run lists every problem.
-
-import { execFile } from "node:child_process";
 import {
   accessSync,
   constants,
@@ -15,7 +13,7 @@ import {
 import { dirname, isAbsolute, join } from "node:path";
 import { buildInfo, versionLine } from "../cli/version.ts";
 import { errorText } from "../cni/errors.ts";
-import { execPlugin } from "../cni/exec.ts";
+import { execPlugin, type RunOutcome, runProcess } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { isObject } from "../net/json.ts";
@@ -333,9 +331,15 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
   if (executableProblem(exe) !== undefined) return; // checkPlugin said so
   const mine = buildInfo();
   const fix = `run this dockin's install again (dockin install, or sh setup.sh install) to put ${versionLine(mine)} there`;
-  let run: { code: number | null; stdout: string; stderr: string };
+  let run: RunOutcome;
   try {
-    run = await runDockinRole(exe, ["version"], timeoutMs);
+    // In the `dockin` role (src/bin/multicall.ts), whatever name the executable has.
+    run = await runProcess(exe, ["version"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DOCKIN_ROLE: "dockin" },
+      input: "",
+      timeoutMs,
+      group: false,
+    });
   } catch (err) {
     checks.push({ status: "warn", title: `the build in ${binDir}`, detail: errorText(err), fix });
     return;
@@ -352,7 +356,9 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
       title: `the build in ${binDir}`,
       detail: before
         ? `${exe} is a build from before \`dockin version\``
-        : `${exe} version: exit ${run.code}: ${oneLine(`${run.stdout}${run.stderr}`)}`,
+        : run.timedOut
+          ? `${exe} version did not answer within ${timeoutMs} ms`
+          : `${exe} version: exit ${run.code}: ${oneLine(`${run.stdout}${run.stderr}`)}`,
       fix,
     });
     return;
@@ -368,26 +374,6 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
           fix,
         },
   );
-}
-
-/** Runs the executable `exe` in the `dockin` role (src/bin/multicall.ts) with `args`. */
-function runDockinRole(
-  exe: string,
-  args: string[],
-  timeoutMs: number,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      exe,
-      args,
-      { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DOCKIN_ROLE: "dockin" }, timeout: timeoutMs },
-      (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== "number")
-          reject(new Error(`${exe} ${args.join(" ")}: ${err.message}`));
-        else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-      },
-    );
-  });
 }
 
 /**
