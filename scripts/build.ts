@@ -12,7 +12,6 @@
 //   2013); the default build needs AVX2 and is faster (BENCHMARKS.md).
 // - The plugins' import graph must not reach the RM, the CLI, SQLite or etcd: checked here, and
 //   the build fails when it does.
-
 import { spawnSync } from "node:child_process";
 import {
   chmodSync,

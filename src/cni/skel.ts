@@ -7,7 +7,6 @@
 // plugin run (this driver, env.ts, version.ts, result.ts, the IPAM config), plain loops stand
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
-
 import { isObject } from "../net/json.ts";
 import { networkNameProblem } from "./checks.ts";
 import { type CniEnv, checkNetnsNotOwn, checkRequired, envFor, parseCommand } from "./env.ts";

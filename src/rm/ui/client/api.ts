@@ -1,6 +1,5 @@
 // The console's client of /api/v1: the same endpoints the CLI uses, with the session cookie and
 // the page's CSRF token on writes. Errors keep the API's own message, split by field path.
-
 import type { HistoryEvent } from "../../history.ts";
 import type { AddressReply } from "../../history-api.ts";
 import { bareAddress } from "../../pod-match.ts";
