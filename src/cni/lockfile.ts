@@ -93,25 +93,32 @@ export function lockHolder(lock: string): LockHolder | undefined {
 }
 
 /** A lock without a readable holder is given this long (ms) before it counts as left behind. */
-export const UNREADABLE_LOCK_MS = 10_000;
+const UNREADABLE_LOCK_MS = 10_000;
 
-/** How long ago `lock` was last written (ms); undefined when it is gone. */
-export function lockAgeMs(lock: string): number | undefined {
+/**
+ * What stands at `lock`: nothing; a lock left behind (its holder gone, or unreadable for longer
+ * than a holder takes to write it); or a lock that holds (`holder` undefined while it is being
+ * written).
+ */
+export type LockState = { state: "none" } | { state: "left" } | { state: "held"; holder?: LockHolder };
+
+export function lockState(lock: string): LockState {
+  const holder = lockHolder(lock);
+  if (holder !== undefined) return mayRun(holder) ? { state: "held", holder } : { state: "left" };
+  let age: number;
   try {
-    return Date.now() - statSync(lock).mtimeMs;
+    age = Date.now() - statSync(lock).mtimeMs;
   } catch {
-    return undefined;
+    return { state: "none" };
   }
+  return age < UNREADABLE_LOCK_MS ? { state: "held" } : { state: "left" };
 }
 
 /** Removes the lock when its holder is gone; true when it did (or the lock was gone already). */
 function clearStaleLock(lock: string): boolean {
-  const holder = lockHolder(lock);
-  if (holder === undefined) {
-    const age = lockAgeMs(lock);
-    if (age === undefined) return true;
-    if (age < UNREADABLE_LOCK_MS) return false;
-  } else if (mayRun(holder)) return false;
+  const found = lockState(lock);
+  if (found.state === "none") return true;
+  if (found.state === "held") return false;
   // Moved aside first, so that of two processes clearing it only one succeeds; what was moved may
   // be a lock another process took meanwhile, which is put back.
   const aside = `${lock}.${process.pid}.stale`;

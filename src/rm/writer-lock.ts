@@ -11,11 +11,11 @@
 //
 // An RM before this guard wrote `<db>.writer` (src/cni/lockfile.ts), which is still honoured while
 // its holder runs; such an RM does not see this lock, so releases must not be mixed on one file.
-import { existsSync, realpathSync, rmSync, statSync } from "node:fs";
+import { realpathSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { isMine, lockAgeMs, lockHolder, mayRun, ownPidns, UNREADABLE_LOCK_MS } from "../cni/lockfile.ts";
+import { isMine, lockState, mayRun, ownPidns } from "../cni/lockfile.ts";
 import { processIdentity } from "../cni/process.ts";
 
 /** SQLite's result code for a lock held by another connection. */
@@ -107,22 +107,17 @@ function lockFileError(db: string, lock: string, err: unknown): Error {
  */
 function legacyRefusal(db: string): Error | undefined {
   const lock = `${db}.writer`;
-  if (!existsSync(lock)) return undefined;
-  const holder = lockHolder(lock);
+  const found = lockState(lock);
+  if (found.state === "none") return undefined;
+  if (found.state === "left") {
+    rmSync(lock, { force: true });
+    return undefined;
+  }
+  const holder = found.holder;
   if (holder === undefined) {
-    const age = lockAgeMs(lock);
-    if (age === undefined) return undefined; // gone meanwhile
-    if (age >= UNREADABLE_LOCK_MS) {
-      rmSync(lock, { force: true });
-      return undefined;
-    }
     return new Error(
       `"${db}" is being taken by an earlier dockin RM (its lock file ${lock} is being written): stop it first`,
     );
-  }
-  if (!mayRun(holder)) {
-    rmSync(lock, { force: true });
-    return undefined;
   }
   const sameNs = holder.pidns === undefined || holder.pidns === ownPidns();
   return new Error(
