@@ -166,4 +166,111 @@ describe("dockin-ipam's lean ADD", () => {
     ];
     for (const [what, env, stdin] of declined) assert.equal(leanAdd(env, stdin), undefined, what);
   });
+
+  // The lean path's checks are compact loops of its own (it imports nothing): at their edges each
+  // case is answered as the full path answers it, or declined, and never answered otherwise.
+  const withAddress = (address: unknown, gateway?: unknown): string =>
+    JSON.stringify(
+      sent({ ipam: { addresses: [{ address, ...(gateway === undefined ? {} : { gateway }) }] } }),
+    );
+  const withRoute = (dst: unknown, gw?: unknown): string =>
+    JSON.stringify(
+      sent({
+        ipam: {
+          addresses: [{ address: "10.72.0.2/24" }],
+          routes: [{ dst, ...(gw === undefined ? {} : { gw }) }],
+        },
+      }),
+    );
+
+  it("answers the edges of what it takes as the full path does", async () => {
+    const answered: [string, Record<string, string>, string][] = [
+      ["no CNI_ARGS at all", envOf(undefined), JSON.stringify(sent())],
+      ["IgnoreUnknown alone", envOf("IgnoreUnknown=1"), JSON.stringify(sent())],
+      ["IgnoreUnknown=TRUE", envOf("IgnoreUnknown=TRUE;K8S_POD_NAME=a"), JSON.stringify(sent())],
+      ["IgnoreUnknown=false without others", envOf("IgnoreUnknown=false"), JSON.stringify(sent())],
+      [
+        "a repeated IgnoreUnknown: the last counts",
+        envOf("IgnoreUnknown=0;IgnoreUnknown=1;A=b"),
+        JSON.stringify(sent()),
+      ],
+      ["an empty value", envOf("IgnoreUnknown=1;K8S_POD_NAME="), JSON.stringify(sent())],
+      ["the address 0.0.0.0/0", envOf(K8S), withAddress("0.0.0.0/0")],
+      ["the address 255.255.255.255/32", envOf(K8S), withAddress("255.255.255.255/32", "255.255.255.254")],
+      ["no gateway", envOf(K8S), withAddress("10.72.0.2/24")],
+      ["a route without gw", envOf(K8S), withRoute("192.168.0.0/16")],
+      ["a route with gw", envOf(K8S), withRoute("192.168.0.0/16", "10.72.0.1")],
+      ["a container id of '_.-'", envOf(K8S, { CNI_CONTAINERID: "a_b.c-d" }), JSON.stringify(sent())],
+      [
+        "an interface name of 15 characters",
+        envOf(K8S, { CNI_IFNAME: "net1-storage-ab" }),
+        JSON.stringify(sent()),
+      ],
+      ["a network name of '_.-'", envOf(K8S), JSON.stringify(sent({ name: "a_b.c-d" }))],
+    ];
+    for (const [what, env, stdin] of answered) assert.ok(await agree(env, stdin, what), `${what}: answered`);
+  });
+
+  it("declines, at the edges of its checks, what it does not take", () => {
+    const declined: [string, Record<string, string>, string][] = [
+      ["an empty CNI_ARGS pair", envOf(`${K8S};`), JSON.stringify(sent())],
+      ["a CNI_ARGS pair with two '='", envOf("IgnoreUnknown=1;A=b=c"), JSON.stringify(sent())],
+      ["a CNI_ARGS pair without '='", envOf("A;IgnoreUnknown=1"), JSON.stringify(sent())],
+      ["GATEWAY in CNI_ARGS", envOf(`${K8S};GATEWAY=10.72.0.1`), JSON.stringify(sent())],
+      ["IgnoreUnknown=0 with others", envOf("IgnoreUnknown=0;A=b"), JSON.stringify(sent())],
+      [
+        "an interface name outside printable ASCII",
+        envOf(K8S, { CNI_IFNAME: "eth\u00e9" }),
+        JSON.stringify(sent()),
+      ],
+      ["an interface name with a space", envOf(K8S, { CNI_IFNAME: "eth 0" }), JSON.stringify(sent())],
+      ["an interface name with ':'", envOf(K8S, { CNI_IFNAME: "eth0:1" }), JSON.stringify(sent())],
+      ["the interface name '.'", envOf(K8S, { CNI_IFNAME: "." }), JSON.stringify(sent())],
+      ["a container id starting with '-'", envOf(K8S, { CNI_CONTAINERID: "-abc" }), JSON.stringify(sent())],
+      ["no container id", envOf(K8S, { CNI_CONTAINERID: null }), JSON.stringify(sent())],
+      ["no CNI_NETNS", envOf(K8S, { CNI_NETNS: "" }), JSON.stringify(sent())],
+      ["a fifth part", envOf(K8S), withAddress("10.72.0.2.1/24")],
+      ["three parts", envOf(K8S), withAddress("10.72.2/24")],
+      ["an empty part", envOf(K8S), withAddress("10..0.2/24")],
+      ["a trailing dot", envOf(K8S), withAddress("10.72.0./24")],
+      ["a part over 255", envOf(K8S), withAddress("10.72.0.256/24")],
+      ["a part of four digits", envOf(K8S), withAddress("10.72.0.0002/24")],
+      ["no prefix length", envOf(K8S), withAddress("10.72.0.2")],
+      ["an empty prefix length", envOf(K8S), withAddress("10.72.0.2/")],
+      ["two prefix lengths", envOf(K8S), withAddress("10.72.0.2/24/24")],
+      ["a space", envOf(K8S), withAddress(" 10.72.0.2/24")],
+      ["an address that is not a string", envOf(K8S), withAddress(167903234)],
+      ["a gateway with a prefix length", envOf(K8S), withAddress("10.72.0.2/24", "10.72.0.1/24")],
+      ["a gateway that is not a string", envOf(K8S), withAddress("10.72.0.2/24", 1)],
+      ["an IPv6 gateway", envOf(K8S), withAddress("10.72.0.2/24", "fd00::1")],
+      ["a route's dst without a prefix length", envOf(K8S), withRoute("192.168.0.0")],
+      ["a route's gw with a prefix length", envOf(K8S), withRoute("192.168.0.0/16", "10.72.0.1/24")],
+      [
+        "routes that are not a list",
+        envOf(K8S),
+        JSON.stringify(sent({ ipam: { addresses: [{ address: "10.72.0.2/24" }], routes: {} } })),
+      ],
+      [
+        "addresses that are not a list",
+        envOf(K8S),
+        JSON.stringify(sent({ ipam: { addresses: { address: "10.72.0.2/24" } } })),
+      ],
+      [
+        "an address entry that is a list",
+        envOf(K8S),
+        JSON.stringify(sent({ ipam: { addresses: [["10.72.0.2/24"]] } })),
+      ],
+      ["ipam that is a list", envOf(K8S), JSON.stringify(sent({ ipam: [] }))],
+      ["a config that is a list", envOf(K8S), "[]"],
+      ["a config that is null", envOf(K8S), "null"],
+      ["a type that is not a string", envOf(K8S), JSON.stringify(sent({ type: 1 }))],
+      [
+        "an ipam type that is not a string",
+        envOf(K8S),
+        JSON.stringify(sent({ ipam: { type: 1, addresses: [{ address: "10.72.0.2/24" }] } })),
+      ],
+      ["a name that is not a string", envOf(K8S), JSON.stringify(sent({ name: 7 }))],
+    ];
+    for (const [what, env, stdin] of declined) assert.equal(leanAdd(env, stdin), undefined, what);
+  });
 });
