@@ -22,7 +22,7 @@ export function roleOf(argv0: string, roles: readonly string[], fallback = "dock
 export function dispatch(loaders: Record<string, RoleLoader>, argv0: string = process.argv0): void {
   // dockin-cni's launcher (src/install/launcher.ts) names the role; nothing it starts inherits it.
   const named = process.env.DOCKIN_ROLE;
-  delete process.env.DOCKIN_ROLE;
+  if (named !== undefined) delete process.env.DOCKIN_ROLE;
   const roles = Object.keys(loaders);
   const role = named !== undefined && roles.includes(named) ? named : roleOf(argv0, roles);
   const load = loaders[role];
