@@ -389,7 +389,7 @@ function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
   const uplink = typeof bridgePlugin.uplink === "string" ? bridgePlugin.uplink : undefined;
   if (uplink !== undefined) {
     const nic = linkInfo(uplink);
-    const redo = `dockin install <webhook> ${type} --uplink ${type}=${uplink} again (an enslavement does not survive a reboot), or: ip link add ${bridge} type bridge; ip link set ${uplink} master ${bridge} up`;
+    const redo = `dockin install <webhook> ${type} --uplink ${type}=${uplink} again, or: ip link add ${bridge} type bridge; ip link set ${uplink} master ${bridge} up`;
     if (nic === undefined) {
       checks.push({
         status: "fail",

@@ -302,7 +302,7 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
     steps.push({
       verb: "update",
       path: `link ${nic}`,
-      note: `enslaved to ${bridge} as network "${type}"'s uplink (ip link set ${nic} master ${bridge} up; not persistent across a reboot)`,
+      note: `enslaved to ${bridge} as network "${type}"'s uplink (ip link set ${nic} master ${bridge} up; after a reboot dockin-cni does it again at the first pod)`,
       apply: (_txn, undo) => {
         const wasUp = link.up;
         ipChange(["link", "set", nic, "master", bridge]);
@@ -368,7 +368,7 @@ export async function install(opts: InstallOptions): Promise<Report> {
   }
   if (opts.gateways.size > 0 && [...opts.gateways.values()].some((g) => g.mode === "uplink")) {
     notes.push(
-      "an uplink's enslavement is not persistent: after a reboot run the same install again (it only redoes what is missing), or configure the bridge in the host's network configuration (docs/install.md)",
+      "an uplink's enslavement is not persistent: after a reboot dockin-cni enslaves the NIC again at the first pod's ADD (or run the same install again; it only redoes what is missing), or configure the bridge in the host's network configuration (docs/install.md)",
     );
   }
   if (opts.podman)

@@ -1,8 +1,8 @@
 // The host's links as install and doctor see them, through iproute2's JSON output (`ip -j`), and
 // the few changes install makes for an uplink: create the network's bridge, enslave the NIC, set
 // both up. The reference bridge plugin never enslaves an interface: it only creates the bridge and
-// the pods' veths, so an uplink is install's job (and the operator's after a reboot: see
-// docs/install.md).
+// the pods' veths, so an uplink is install's job (and, after a reboot, dockin-cni's at the first
+// pod: src/plugin/uplink.ts).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 

@@ -149,7 +149,8 @@ options:
   --ip-masq[=TYPE,...]   with the gateway on the bridge, NAT what leaves the subnet (ipMasq)
   --uplink [TYPE=]NIC    the bridge enslaves NIC (the gateway is the site's router behind it);
                          repeat per type; TYPE= may be left out with one type. install creates the
-                         bridge and enslaves NIC now (not persistent across a reboot: run install again)
+                         bridge and enslaves NIC now; after a reboot dockin-cni does it again at
+                         the first pod's ADD
   --podman               also write the drop-in 50-dockin-cni.conf so that podman 4+ calls CNI
                          plugins (network_backend = "cni"); run containers with --network dockin-cni
                          (docs/podman.md)

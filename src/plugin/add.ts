@@ -1,5 +1,6 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
-// parallel, add policy routing, roll everything back on any failure, return the master's result.
+// parallel (an uplink enslaved again first, when a reboot lost it), add policy routing, roll
+// everything back on any failure, return the master's result.
 
 import { eachOf } from "../cni/each.ts";
 import { CniError, ErrorCode, errorText } from "../cni/errors.ts";
@@ -20,6 +21,7 @@ import {
 } from "./record.ts";
 import { type Plan, validateReply } from "./reply.ts";
 import { addPolicy } from "./routing.ts";
+import { ensureUplink, uplinkOf } from "./uplink.ts";
 import { callWebhook, podQueryUrl, safeUrl } from "./webhook.ts";
 
 /** The master's result as the runtime needs it: its interface named CNI_IFNAME, `sandbox` set. */
@@ -61,17 +63,19 @@ export async function planRecord(
 }
 
 /**
- * Attaches every network in parallel (its chain, then its policy routing, whose `ip` starts with
- * the chain and waits for it); throws the first network's failure, with the network named, once
- * all of them have settled.
+ * Attaches every network in parallel (its uplink made a port of its bridge if it is not, then its
+ * chain, then its policy routing, whose `ip` starts with the chain and waits for it); throws the
+ * first network's failure, with the network named, once all of them have settled.
  */
 async function attachAll(
   networks: RecordNetwork[],
   dctx: DelegateContext,
-  { pod, mark }: { pod: PodIdentity; mark: (phase: string) => void },
+  { pod, mark, confDir }: { pod: PodIdentity; mark: (phase: string) => void; confDir: string },
 ): Promise<void> {
   const outcomes = await Promise.allSettled(
     eachOf(networks, async (net) => {
+      const uplink = uplinkOf(net);
+      if (uplink !== undefined) await ensureUplink(uplink, { network: net.name, confDir, log: dctx.log });
       const chain = addChain(net, dctx);
       const policy = addPolicy(dctx.netns, net, chain);
       try {
@@ -173,7 +177,7 @@ export async function add(ctx: PluginContext): Promise<Result> {
   mark("record");
 
   try {
-    await attachAll(networks, dctx, { pod, mark });
+    await attachAll(networks, dctx, { pod, mark, confDir: conf.confDir });
     record.state = "attached";
     writeRecord(conf.cacheDir, record);
   } catch (err) {

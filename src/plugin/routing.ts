@@ -13,10 +13,11 @@ import type { RecordNetwork } from "./record.ts";
 /** Tables are `TABLE_BASE + the entry's position in the reply`; the rule's priority equals it. */
 export const TABLE_BASE = 1000;
 
-const SYSTEM_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+export const SYSTEM_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 const found = new Map<string, string>();
 
-function tool(name: string): string {
+/** The path of a system tool (`ip`, `nsenter`), found once in SYSTEM_DIRS. */
+export function tool(name: string): string {
   const cached = found.get(name);
   if (cached) return cached;
   for (const dir of SYSTEM_DIRS) {

@@ -6,9 +6,10 @@
 // installed dockin-cni then pings its gateway.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { ALL_VERSIONS } from "../../src/cni/version.ts";
 import { rand } from "../plugin/harness.ts";
 import { readJson, root, tempTree } from "./helpers.ts";
 
@@ -140,12 +141,16 @@ function makeHost(ctx: { after: (fn: () => void) => void }, reply: unknown) {
   return { t, id, host, webhook: "http://127.0.0.1:8080/rmController/getPodMultiNetwork" };
 }
 
-/** Attaches (ADD) a new namespace through the installed dockin-cni, run inside `host`. */
-function attach(
+/**
+ * Runs an ADD of a new namespace through the installed dockin-cni, run inside `host` (at
+ * `version`, else the installed list's); its DEL and the namespace's removal run after the test.
+ */
+function tryAttach(
   ctx: { after: (fn: () => void) => void },
   t: ReturnType<typeof tempTree>,
   host: string,
   id: string,
+  version?: string,
 ) {
   const pod = `dkgwp${id}`;
   ip("netns", "add", pod);
@@ -154,7 +159,11 @@ function attach(
     name: string;
     plugins: Record<string, unknown>[];
   };
-  const stdin = JSON.stringify({ cniVersion: list.cniVersion, name: list.name, ...list.plugins[0] });
+  const stdin = JSON.stringify({
+    cniVersion: version ?? list.cniVersion,
+    name: list.name,
+    ...list.plugins[0],
+  });
   const env = (command: string) => ({
     CNI_COMMAND: command,
     CNI_CONTAINERID: `c${id}`,
@@ -169,10 +178,24 @@ function attach(
     cni("DEL");
     run("ip", ["netns", "del", pod]);
   });
-  const add = cni("ADD");
+  return { pod, add: cni("ADD"), del: () => cni("DEL") };
+}
+
+/** Attaches (ADD) a new namespace through the installed dockin-cni, run inside `host`. */
+function attach(
+  ctx: { after: (fn: () => void) => void },
+  t: ReturnType<typeof tempTree>,
+  host: string,
+  id: string,
+) {
+  const { pod, add } = tryAttach(ctx, t, host, id);
   assert.equal(add.status, 0, `${add.stdout}${add.stderr}`);
   return pod;
 }
+
+/** The bridge `nic` is enslaved to in `host`, if any. */
+const masterOf = (host: string, nic: string): string | undefined =>
+  (JSON.parse(ip("-n", host, "-j", "link", "show", "dev", nic)) as { master?: string }[])[0]?.master;
 
 const haveTools = existsSync(BUSYBOX) && existsSync("/usr/lib/cni/bridge") && existsSync(DOCKIN);
 
@@ -216,7 +239,10 @@ describe("a pod reaches its gateway", {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /create +link dk-site +\(bridge of network "site"/);
     assert.match(r.stdout, new RegExp(`update +link ${nic} +\\(enslaved to dk-site`));
-    assert.match(r.stdout, /not persistent: after a reboot run the same install again/);
+    assert.match(
+      r.stdout,
+      /not persistent: after a reboot dockin-cni enslaves the NIC again at the first pod's ADD/,
+    );
     const conf = readJson(join(t.dockinConfDir, "site.json"));
     assert.equal(conf.uplink, nic);
     assert.equal(conf.isGateway, false);
@@ -290,5 +316,108 @@ describe("a pod reaches its gateway", {
       readFileSync(join(t.root, "www", "rmController", "getPodMultiNetwork"), "utf8").length > 0,
       true,
     );
+  });
+
+  /** An installed uplink network in a fresh host, with a router behind the NIC. */
+  function uplinkHost(ctx: { after: (fn: () => void) => void }) {
+    const made = makeHost(ctx, reply("site"));
+    const { t, id, host, webhook } = made;
+    const router = `dkgwr${id}`;
+    const nic = `dkgwn${id}`;
+    ip("netns", "add", router);
+    ctx.after(() => run("ip", ["netns", "del", router]));
+    ip("-n", host, "link", "add", nic, "type", "veth", "peer", "name", "wan0", "netns", router);
+    ip("-n", router, "addr", "add", "10.251.9.1/24", "dev", "wan0");
+    ip("-n", router, "link", "set", "wan0", "up");
+    const r = install(t, [webhook, "site", "--uplink", nic, "--no-notify"], host);
+    assert.equal(r.status, 0, r.stderr);
+    return { ...made, nic };
+  }
+
+  /** The kernel keeps no link across a reboot: the bridge gone, the NIC free and down. */
+  const reboot = (host: string, nic: string) => {
+    ip("-n", host, "link", "del", "dk-site");
+    ip("-n", host, "link", "set", nic, "down");
+  };
+
+  test("after a reboot the first pod's ADD enslaves the uplink again, at every version, and the pod reaches the router", (ctx) => {
+    const { t, id, host, nic } = uplinkHost(ctx);
+    for (const version of ALL_VERSIONS) {
+      reboot(host, nic);
+      assert.equal(masterOf(host, nic), undefined);
+      const { pod, add, del } = tryAttach(ctx, t, host, `${id}${version.replaceAll(".", "")}`, version);
+      assert.equal(add.status, 0, `${version}: ${add.stdout}${add.stderr}`);
+      assert.equal(masterOf(host, nic), "dk-site", `${version}: the NIC is the bridge's port again`);
+      const ping = run("ip", ["netns", "exec", pod, "ping", "-c", "1", "-W", "3", "10.251.9.1"]);
+      assert.equal(
+        ping.status,
+        0,
+        `${version}: ping the router behind the uplink: ${ping.stdout}${ping.stderr}`,
+      );
+      assert.equal(del().status, 0, `${version}: DEL`);
+      assert.equal(masterOf(host, nic), "dk-site", `${version}: DEL leaves the uplink as it is`);
+    }
+    const log = readFileSync(join(t.root, "dockin-cni.log"), "utf8");
+    assert.match(
+      log,
+      new RegExp(`uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): enslaved it`),
+    );
+  });
+
+  test("an ADD refuses, naming the fix, an uplink that is gone, holds an address or is another bridge's, and leaves nothing", (ctx) => {
+    const { t, id, host, nic } = uplinkHost(ctx);
+    const refusals: [string, () => void, RegExp][] = [
+      [
+        "an address",
+        () => ip("-n", host, "addr", "add", "192.0.2.10/24", "dev", nic),
+        new RegExp(
+          `its uplink ${nic} holds 192\\.0\\.2\\.10/24 \\(enslaving it would cut this node off that network\\)`,
+        ),
+      ],
+      [
+        "another bridge",
+        () => {
+          ip("-n", host, "addr", "flush", "dev", nic);
+          ip("-n", host, "link", "add", "br-other", "type", "bridge");
+          ip("-n", host, "link", "set", nic, "master", "br-other");
+        },
+        new RegExp(
+          `its uplink ${nic} is already enslaved to br-other.*free it \\(ip link set ${nic} nomaster\\)`,
+        ),
+      ],
+      [
+        "no NIC",
+        () => ip("-n", host, "link", "del", nic),
+        new RegExp(`its uplink ${nic} does not exist on this node.*name this node's NIC in "uplink"`),
+      ],
+    ];
+    let n = 0;
+    for (const [what, change, message] of refusals) {
+      if (n === 0) reboot(host, nic);
+      else run("ip", ["-n", host, "link", "del", "dk-site"]);
+      change();
+      const { pod, add } = tryAttach(ctx, t, host, `${id}${n++}`);
+      assert.notEqual(add.status, 0, `${what}: the ADD fails`);
+      const error = JSON.parse(add.stdout) as { code: number; msg: string };
+      assert.match(error.msg, message, what);
+      assert.match(error.msg, /^attaching network "site" \(eth0\) to pod default\/web-0: its uplink/, what);
+      assert.equal(error.code, 7, `${what}: an invalid config (code 7)`);
+      assert.deepEqual(
+        JSON.parse(ip("-n", pod, "-j", "link", "show")).map((l: { ifname: string }) => l.ifname),
+        ["lo"],
+        `${what}: no interface left in the pod`,
+      );
+      const veths = JSON.parse(ip("-n", host, "-j", "link", "show", "type", "veth")) as { ifname: string }[];
+      assert.deepEqual(
+        veths.map((l) => l.ifname).filter((name) => name !== nic),
+        [],
+        `${what}: no veth left on the host`,
+      );
+      assert.deepEqual(
+        existsSync(t.cacheDir) ? readdirSync(t.cacheDir).filter((f) => f.endsWith(".json")) : [],
+        [],
+        `${what}: no record left`,
+      );
+    }
   });
 });
