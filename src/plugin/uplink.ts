@@ -7,6 +7,7 @@
 // another bridge's port or holds addresses (enslaving it would cut the node off that network) fails
 // the ADD, naming the NIC and the fix.
 import { readlinkSync } from "node:fs";
+import { ifNameProblem } from "../cni/checks.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { runProcess } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
@@ -64,13 +65,20 @@ export async function ensureUplink(
   u: Uplink,
   { network, confDir, log }: { network: string; confDir: string; log: Logger },
 ): Promise<void> {
-  if (enslaved(u)) return;
   const { bridge, nic } = u;
   const refuse = (why: string, fix: string) =>
     new CniError(
       ErrorCode.InvalidConfig,
       `its uplink ${nic} ${why}, so the bridge ${bridge} cannot enslave it; ${fix}`,
     );
+  const problem = ifNameProblem(nic);
+  if (problem !== undefined) {
+    throw refuse(
+      `is not an interface name (it ${problem})`,
+      `fix "uplink" in the network's file in ${confDir}`,
+    );
+  }
+  if (enslaved(u)) return;
   const shown = await ip(["-j", "-d", "addr", "show", "dev", nic]);
   const [link] = shown.ok ? (JSON.parse(shown.stdout) as IpLink[]) : [];
   if (link === undefined) {

@@ -386,8 +386,20 @@ describe("a pod reaches its gateway", {
         ),
       ],
       [
+        "a name that is not an interface's",
+        () => {
+          const file = join(t.dockinConfDir, "site.json");
+          writeFileSync(file, JSON.stringify({ ...readJson(file), uplink: "../eth0" }));
+        },
+        /its uplink \.\.\/eth0 is not an interface name \(it may not contain '\/', ':' or white space\).*fix "uplink" in the network's file in /,
+      ],
+      [
         "no NIC",
-        () => ip("-n", host, "link", "del", nic),
+        () => {
+          const file = join(t.dockinConfDir, "site.json");
+          writeFileSync(file, JSON.stringify({ ...readJson(file), uplink: nic }));
+          ip("-n", host, "link", "del", nic);
+        },
         new RegExp(`its uplink ${nic} does not exist on this node.*name this node's NIC in "uplink"`),
       ],
     ];
