@@ -225,8 +225,10 @@ describe("a pod reaches its gateway", {
     assert.equal(forward, "1", "isGateway turned IPv4 forwarding on");
   });
 
-  test("with an uplink: install enslaves the NIC, the pod reaches the router behind it; again changes nothing", (ctx) => {
-    const { t, id, host, webhook } = makeHost(ctx, reply("site"));
+  /** An installed uplink network in a fresh host, with a router behind the NIC. */
+  function uplinkHost(ctx: { after: (fn: () => void) => void }) {
+    const made = makeHost(ctx, reply("site"));
+    const { t, id, host, webhook } = made;
     const router = `dkgwr${id}`;
     const nic = `dkgwn${id}`;
     ip("netns", "add", router);
@@ -234,9 +236,13 @@ describe("a pod reaches its gateway", {
     ip("-n", host, "link", "add", nic, "type", "veth", "peer", "name", "wan0", "netns", router);
     ip("-n", router, "addr", "add", "10.251.9.1/24", "dev", "wan0");
     ip("-n", router, "link", "set", "wan0", "up");
-
     const r = install(t, [webhook, "site", "--uplink", nic, "--no-notify"], host);
     assert.equal(r.status, 0, r.stderr);
+    return { ...made, nic, installed: r };
+  }
+
+  test("with an uplink: install enslaves the NIC, the pod reaches the router behind it; again changes nothing", (ctx) => {
+    const { t, id, host, webhook, nic, installed: r } = uplinkHost(ctx);
     assert.match(r.stdout, /create +link dk-site +\(bridge of network "site"/);
     assert.match(r.stdout, new RegExp(`update +link ${nic} +\\(enslaved to dk-site`));
     assert.match(
@@ -317,22 +323,6 @@ describe("a pod reaches its gateway", {
       true,
     );
   });
-
-  /** An installed uplink network in a fresh host, with a router behind the NIC. */
-  function uplinkHost(ctx: { after: (fn: () => void) => void }) {
-    const made = makeHost(ctx, reply("site"));
-    const { t, id, host, webhook } = made;
-    const router = `dkgwr${id}`;
-    const nic = `dkgwn${id}`;
-    ip("netns", "add", router);
-    ctx.after(() => run("ip", ["netns", "del", router]));
-    ip("-n", host, "link", "add", nic, "type", "veth", "peer", "name", "wan0", "netns", router);
-    ip("-n", router, "addr", "add", "10.251.9.1/24", "dev", "wan0");
-    ip("-n", router, "link", "set", "wan0", "up");
-    const r = install(t, [webhook, "site", "--uplink", nic, "--no-notify"], host);
-    assert.equal(r.status, 0, r.stderr);
-    return { ...made, nic };
-  }
 
   /** The kernel keeps no link across a reboot: the bridge gone, the NIC free and down. */
   const reboot = (host: string, nic: string) => {
