@@ -18,6 +18,11 @@ RUN npm run build \
 # Runtime stage: no Node, no Bun, no npm. Never strip the executable: the application lives in an
 # ELF section that strip removes.
 FROM debian:12-slim
+# iproute2: `dockin install` and `dockin doctor` read (and, for an uplink, change) the node's links
+# with `ip`.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/dist/bin/dockin /usr/local/bin/dockin
 # The plugin names are links to the same file: `docker run dockin dockin-ipam` works too.
 RUN ln /usr/local/bin/dockin /usr/local/bin/dockin-cni \

@@ -377,6 +377,45 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
 }
 
 /**
+ * A network's uplink as dockin-cni will find it at the next ADD (src/plugin/uplink.ts): its
+ * bridge's port (ok); free and enslavable, as after a reboot (a warning: that ADD enslaves it); or
+ * what that ADD refuses (a failure: every ADD on the network fails until it is fixed).
+ */
+function checkUplink(title: string, bridge: string, uplink: string, file: string, checks: Check[]): void {
+  const nic = linkInfo(uplink);
+  const inFile = `"uplink" in ${file}`;
+  const addFails = "every pod's ADD on this network fails until then";
+  const fail = (detail: string, fix: string) => checks.push({ status: "fail", title, detail, fix });
+  if (nic === undefined)
+    fail(`its uplink ${uplink} does not exist on this host`, `create it, or fix ${inFile}; ${addFails}`);
+  else if (nic.master === bridge)
+    checks.push({ status: "ok", title, detail: `uplink ${uplink}: the gateway is behind it` });
+  else if (nic.master !== undefined) {
+    fail(
+      `its uplink ${uplink} is enslaved to ${nic.master}, not to ${bridge}`,
+      `free it (ip link set ${uplink} nomaster) or name another NIC in ${inFile}; ${addFails}`,
+    );
+  } else if (nic.kind === "bridge" || nic.loopback) {
+    fail(
+      `its uplink ${uplink} is ${nic.loopback ? "the loopback interface" : "a bridge"}, which ${bridge} cannot enslave`,
+      `name the NIC toward the site's router in ${inFile}; ${addFails}`,
+    );
+  } else if (nic.addresses.length > 0) {
+    fail(
+      `its uplink ${uplink} is not enslaved and holds ${nic.addresses.join(", ")}: enslaving it would cut this host off that network, so dockin-cni will not`,
+      `use a NIC (or VLAN interface) for the pods alone, or move its addresses to ${bridge} yourself; ${addFails}`,
+    );
+  } else {
+    checks.push({
+      status: "warn",
+      title,
+      detail: `its uplink ${uplink} is not enslaved to ${bridge} now (as after a reboot): until it is, pods on this network cannot reach their gateway`,
+      fix: `nothing to do: the next pod's ADD on this network enslaves it (dockin-cni); to do it now: ip link add ${bridge} type bridge (unless it exists); ip link set ${bridge} up; ip link set ${uplink} master ${bridge} up`,
+    });
+  }
+}
+
+/**
  * Where a bridge network's gateway is: its uplink (`uplink`, which install enslaves), the bridge
  * itself (`isGateway`, which also needs IPv4 forwarding), or, when the config says neither, what
  * the live bridge shows (a port that is not a pod's veth, or an address).
@@ -388,23 +427,7 @@ function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
   const title = `network "${type}": pods can reach a gateway through bridge ${bridge}`;
   const uplink = typeof bridgePlugin.uplink === "string" ? bridgePlugin.uplink : undefined;
   if (uplink !== undefined) {
-    const nic = linkInfo(uplink);
-    const redo = `dockin install <webhook> ${type} --uplink ${type}=${uplink} again, or: ip link add ${bridge} type bridge; ip link set ${uplink} master ${bridge} up`;
-    if (nic === undefined) {
-      checks.push({
-        status: "fail",
-        title,
-        detail: `its uplink ${uplink} does not exist on this host`,
-        fix: `fix "uplink" in ${found.path}, or ${redo}`,
-      });
-    } else if (nic.master !== bridge) {
-      checks.push({
-        status: "fail",
-        title,
-        detail: `its uplink ${uplink} is ${nic.master === undefined ? "not enslaved to any bridge" : `enslaved to ${nic.master}`}, not to ${bridge}`,
-        fix: `run ${redo}`,
-      });
-    } else checks.push({ status: "ok", title, detail: `uplink ${uplink}: the gateway is behind it` });
+    checkUplink(title, bridge, uplink, found.path, checks);
     return;
   }
   if (bridgePlugin.isGateway === true) {
@@ -535,7 +558,16 @@ export async function doctor(opts: DoctorOptions): Promise<{ path: string | unde
   for (const type of types) {
     const found = checkNetwork(type, files, conf, checks);
     if (found?.config === undefined) continue;
-    checkGateway(type, found, checks);
+    try {
+      checkGateway(type, found, checks);
+    } catch (err) {
+      checks.push({
+        status: "fail",
+        title: `network "${type}": pods can reach a gateway`,
+        detail: errorText(err),
+        fix: "install iproute2 where dockin doctor runs (the Dockin image has it)",
+      });
+    }
     const v = String(found.config.cniVersion);
     versions.get("dockin-ipam")?.add(v);
     for (const p of pluginsOf(found.config)) {

@@ -1,7 +1,15 @@
 // `dockin install` and `dockin uninstall`: plan every change from the options and what is on the
 // host, print the plan, then (unless --dry-run) apply it all-or-nothing. Running install twice
 // changes nothing the second time; an existing network config is never replaced.
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
@@ -256,6 +264,11 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
   }
   if (link.kind === "bridge")
     throw new UsageError(`${flag}: ${nic} is a bridge; name the NIC toward the site's router`);
+  if (link.loopback) {
+    throw new UsageError(
+      `${flag}: ${nic} is the loopback interface, which no bridge can enslave; name the NIC toward the site's router`,
+    );
+  }
   if (link.master !== undefined && link.master !== bridge) {
     throw new UsageError(
       `${flag}: ${nic} is already enslaved to ${link.master}; free it first (ip link set ${nic} nomaster); nothing was changed`,
@@ -363,7 +376,8 @@ export async function install(opts: InstallOptions): Promise<Report> {
           // best effort: report the original failure
         }
       }
-      throw new Error(`installing failed (${errorText(err)}); nothing was changed`, { cause: err });
+      // The cause's text inline, not chained as well: the CLI would print it twice.
+      throw new Error(`installing failed (${errorText(err)}); nothing was changed`);
     }
   }
   if (opts.gateways.size > 0 && [...opts.gateways.values()].some((g) => g.mode === "uplink")) {
@@ -511,6 +525,22 @@ export function uninstall(opts: UninstallOptions): Report {
     notes.push(
       `bridges ${bridges.join(", ")} stay (the bridge plugin never removes one): ip link del <bridge> once no container uses it`,
     );
+  }
+  // An uplink stays enslaved too: name each one that still is.
+  for (const f of kept) {
+    for (const p of pluginsOf(f.config ?? {}) as { bridge?: unknown; uplink?: unknown }[]) {
+      if (typeof p?.uplink !== "string" || typeof p.bridge !== "string") continue;
+      let master: string | undefined;
+      try {
+        master = readlinkSync(`/sys/class/net/${p.uplink}/master`);
+      } catch {
+        continue; // not enslaved (or no such link)
+      }
+      if (master.slice(master.lastIndexOf("/") + 1) !== p.bridge) continue;
+      notes.push(
+        `uplink ${p.uplink} stays enslaved to ${p.bridge}: ip link set ${p.uplink} nomaster frees it (deleting ${p.bridge} does too)`,
+      );
+    }
   }
   const changed = steps.some((s) => s.apply !== undefined);
   if (changed && !opts.dryRun) {

@@ -13,14 +13,19 @@ export interface LinkInfo {
   /** `bridge`, `veth`, `vlan`… (undefined for a plain NIC). */
   kind: string | undefined;
   up: boolean;
+  /** The loopback interface (`lo`), which no bridge can enslave. */
+  loopback: boolean;
   /** Addresses with scope global, as `a.b.c.d/len`. */
   addresses: string[];
 }
 
+/** Runs `ip`; throws when it cannot run at all (no iproute2), which is not "no such link". */
 function ip(args: readonly string[]): { ok: boolean; stdout: string; stderr: string } {
   const r = spawnSync("ip", args, { encoding: "utf8" });
   if (r.error !== undefined) {
-    return { ok: false, stdout: "", stderr: `cannot run ip (iproute2): ${r.error.message}` };
+    throw new Error(
+      `cannot run ip (${r.error.message}): dockin reads and changes this host's links with iproute2's ip; install iproute2`,
+    );
   }
   return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
 }
@@ -46,6 +51,7 @@ export function linkInfo(name: string): LinkInfo | undefined {
     master: l.master,
     kind: l.linkinfo?.info_kind,
     up: (l.flags ?? []).includes("UP"),
+    loopback: (l.flags ?? []).includes("LOOPBACK"),
     addresses: (a?.addr_info ?? [])
       .filter((x) => x.scope === "global" && x.local !== undefined)
       .map((x) => `${x.local}/${x.prefixlen}`),

@@ -128,6 +128,14 @@ export function parseMainConfig(conf: NetConf, lenient = false): { config: MainC
   const errors = new FieldErrors();
   for (const key of Object.keys(conf)) {
     if (KNOWN.has(key)) continue;
+    if (key === "plugins") {
+      // A whole .conflist piped in by hand: a runtime passes one entry of it.
+      errors.add(
+        key,
+        'this is a network configuration list (.conflist); a runtime passes the plugin one entry of "plugins", with the list\'s "name" and "cniVersion" added (docs/plugin.md, "Run it by hand")',
+      );
+      continue;
+    }
     const hint = suggestKey(key, KNOWN);
     errors.add(key, `unknown key${hint === undefined ? "" : `; did you mean "${hint}"?`}`);
   }

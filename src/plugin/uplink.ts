@@ -3,8 +3,8 @@
 // kernel keeps no link across a reboot, and the bridge plugin would re-create the bridge at the
 // first pod without its NIC: pods that cannot reach their gateway, and nothing that says so. So
 // every ADD checks that the NIC is the bridge's port (one readlink of sysfs) and, when it is not,
-// makes it so as install does, with install's refusals: a NIC that is missing, is a bridge, is
-// another bridge's port or holds addresses (enslaving it would cut the node off that network) fails
+// makes it so as install does, with install's refusals: a NIC that is missing, is a bridge or the
+// loopback, is another bridge's port or holds addresses (enslaving it would cut the node off that network) fails
 // the ADD, naming the NIC and the fix.
 import { readlinkSync } from "node:fs";
 import { ifNameProblem } from "../cni/checks.ts";
@@ -52,6 +52,7 @@ async function ip(args: string[]): Promise<{ ok: boolean; stdout: string; stderr
 
 interface IpLink {
   master?: string;
+  flags?: string[];
   linkinfo?: { info_kind?: string };
   addr_info?: { local?: string; prefixlen?: number; scope?: string }[];
 }
@@ -88,9 +89,9 @@ export async function ensureUplink(
     );
   }
   if (link.master === bridge) return; // enslaved, where sysfs could not tell
-  if (link.linkinfo?.info_kind === "bridge") {
+  if (link.linkinfo?.info_kind === "bridge" || (link.flags ?? []).includes("LOOPBACK")) {
     throw refuse(
-      "is a bridge",
+      link.linkinfo?.info_kind === "bridge" ? "is a bridge" : "is the loopback interface",
       `name a NIC (or VLAN interface) in "uplink" of the network's file in ${confDir}`,
     );
   }
@@ -110,6 +111,7 @@ export async function ensureUplink(
   }
   // As `dockin install` does. A concurrent ADD may have made the bridge first.
   const made = await ip(["link", "add", bridge, "type", "bridge"]);
+  const created = made.ok;
   if (!made.ok && !/exists/i.test(made.stderr)) {
     throw new CniError(
       ErrorCode.IOFailure,
@@ -125,5 +127,8 @@ export async function ensureUplink(
       throw new CniError(ErrorCode.IOFailure, `enslaving its uplink: ip ${args.join(" ")}: ${r.stderr}`);
     }
   }
-  log.warn(`uplink ${nic} was not a port of ${bridge} (after a reboot?): enslaved it`, { network });
+  log.warn(
+    `uplink ${nic} was not a port of ${bridge} (after a reboot?): ${created ? `created ${bridge} and ` : ""}enslaved it`,
+    { network },
+  );
 }

@@ -230,6 +230,8 @@ describe("deploy/kubernetes", () => {
       assert.equal(at(volumes.get(String(m.name)) ?? {}, "hostPath.path"), d, `${d} is the host's own ${d}`);
     }
     assert.equal(podSpec(daemonSet).hostNetwork, true);
+    // An uplink's bridge and enslavement are made by install on the node's own links.
+    assert.deepEqual(strings(at(init, "securityContext.capabilities.add")), ["NET_ADMIN"]);
   });
 
   test("the DaemonSet's readiness is `dockin doctor` on the same config dir, with the plugin's dirs mounted", () => {
@@ -321,6 +323,12 @@ describe("deploy/kubernetes", () => {
       .filter((l) => !l.trimStart().startsWith("#"))
       .join("\n");
     assert.doesNotMatch(instructions, /\bstrip\b/, "a stripped executable crashes");
+    const runtime = instructions.slice(instructions.lastIndexOf("FROM "));
+    assert.match(
+      runtime,
+      /apt-get install[^\n]*\biproute2\b/,
+      "install and doctor read the node's links with ip",
+    );
     const kustomization = docs.get("kustomization.yaml")?.[0];
     for (const r of strings(at(kustomization, "resources"))) assert.ok(existsSync(join(dir, r)), r);
     assert.equal(at(kustomization, "images.0.name"), "dockin");

@@ -293,7 +293,7 @@ describe("dockin doctor", () => {
           '{"cniVersion":"1.0.0","name":"test","type":"bridge","bridge":"dk-nothere0","uplink":"dknonic0"}',
         ),
       title: /network "test": pods can reach a gateway through bridge dk-nothere0/,
-      fix: /fix "uplink" in \S+test\.json, or dockin install <webhook> test --uplink test=dknonic0 again/,
+      fix: /create it, or fix "uplink" in \S+test\.json; every pod's ADD on this network fails until then/,
     },
     {
       name: "a network config in a version the bridge does not speak",
@@ -364,6 +364,65 @@ describe("dockin doctor", () => {
       entry(r, /IPv4 forwarding is on \(network "test" routes through the bridge\)/),
       /\[warn\][^\n]*\n\s+net\.ipv4\.ip_forward is 0[\s\S]*fix: sysctl -w net\.ipv4\.ip_forward=1/,
     );
+  });
+
+  test("an uplink as dockin-cni will find it at the next ADD: free (as after a reboot) a warning; what that ADD refuses a failure", async (ctx) => {
+    const { t } = await installed(ctx);
+    const ns = `dkdoc${rand(3)}`;
+    sh("ip", ["netns", "add", ns]);
+    ctx.after(() => trySh("ip", ["netns", "del", ns]));
+    sh("ip", ["-n", ns, "link", "add", "nic0", "type", "veth", "peer", "name", "nic1"]);
+    const configure = (uplink: string) =>
+      writeFileSync(
+        join(t.dockinConfDir, "test.json"),
+        JSON.stringify({ cniVersion: "1.0.0", name: "test", type: "bridge", bridge: "dk-up0", uplink }),
+      );
+    const uplinkEntry = async () => {
+      const out = await new Promise<string>((resolve) => {
+        execFile(
+          "ip",
+          [
+            "netns",
+            "exec",
+            ns,
+            dockin,
+            "doctor",
+            `--cni-conf-dir=${t.cniConfDir}`,
+            "--timeout-ms=1000",
+            "--types=test",
+          ],
+          { env: {} },
+          (_err, stdout) => resolve(stdout),
+        );
+      });
+      return entry(out, /network "test": pods can reach a gateway through bridge dk-up0/);
+    };
+    configure("nic0");
+    assert.match(
+      await uplinkEntry(),
+      /\[warn\][^\n]*\n\s+its uplink nic0 is not enslaved to dk-up0 now \(as after a reboot\)[\s\S]*fix: nothing to do: the next pod's ADD on this network enslaves it \(dockin-cni\); to do it now: ip link add dk-up0 type bridge \(unless it exists\); ip link set dk-up0 up; ip link set nic0 master dk-up0 up/,
+    );
+    sh("ip", ["-n", ns, "addr", "add", "192.0.2.10/24", "dev", "nic0"]);
+    assert.match(
+      await uplinkEntry(),
+      /\[FAIL\][^\n]*\n\s+its uplink nic0 is not enslaved and holds 192\.0\.2\.10\/24: enslaving it would cut this host off that network, so dockin-cni will not/,
+    );
+    sh("ip", ["-n", ns, "addr", "flush", "dev", "nic0"]);
+    sh("ip", ["-n", ns, "link", "add", "br-other", "type", "bridge"]);
+    sh("ip", ["-n", ns, "link", "set", "nic0", "master", "br-other"]);
+    assert.match(
+      await uplinkEntry(),
+      /\[FAIL\][^\n]*\n\s+its uplink nic0 is enslaved to br-other, not to dk-up0[\s\S]*fix: free it \(ip link set nic0 nomaster\)/,
+    );
+    configure("lo");
+    assert.match(
+      await uplinkEntry(),
+      /\[FAIL\][^\n]*\n\s+its uplink lo is the loopback interface, which dk-up0 cannot enslave/,
+    );
+    configure("nic0");
+    sh("ip", ["-n", ns, "link", "add", "dk-up0", "type", "bridge"]);
+    sh("ip", ["-n", ns, "link", "set", "nic0", "master", "dk-up0"]);
+    assert.match(await uplinkEntry(), /\[ok {2}\][^\n]*\n\s+uplink nic0: the gateway is behind it/);
   });
 
   test("passes with the token the RM wants, read from tokenFile", async (ctx) => {

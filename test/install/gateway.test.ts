@@ -88,6 +88,11 @@ describe("dockin install: where each network's gateway is", () => {
     ["ipMasq with an uplink", ["a", "--uplink", "eth9", "--ip-masq"], /both --uplink and --ip-masq/],
     ["a NIC name that is not one", ["a", "--uplink", "a=eth 9"], /"eth 9" is not an interface name/],
     [
+      "the loopback interface",
+      ["a", "--uplink", "a=lo"],
+      /lo is the loopback interface, which no bridge can enslave; name the NIC toward the site's router/,
+    ],
+    [
       "a NIC that does not exist",
       ["a", "--uplink", `a=dkno${rand(3)}`],
       /there is no interface "dkno\w+" on this host/,
@@ -350,7 +355,9 @@ describe("a pod reaches its gateway", {
     const log = readFileSync(join(t.root, "dockin-cni.log"), "utf8");
     assert.match(
       log,
-      new RegExp(`uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): enslaved it`),
+      new RegExp(
+        `uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): created dk-site and enslaved it`,
+      ),
     );
   });
 
@@ -382,6 +389,14 @@ describe("a pod reaches its gateway", {
           writeFileSync(file, JSON.stringify({ ...readJson(file), uplink: "../eth0" }));
         },
         /its uplink \.\.\/eth0 is not an interface name \(it may not contain '\/', ':' or white space\).*fix "uplink" in the network's file in /,
+      ],
+      [
+        "the loopback interface",
+        () => {
+          const file = join(t.dockinConfDir, "site.json");
+          writeFileSync(file, JSON.stringify({ ...readJson(file), uplink: "lo" }));
+        },
+        /its uplink lo is the loopback interface, so the bridge dk-site cannot enslave it/,
       ],
       [
         "no NIC",

@@ -48,6 +48,23 @@ describe("parseMainConfig", () => {
     );
   });
 
+  test("a whole .conflist given by hand says that a runtime passes one entry of it", () => {
+    const list = {
+      cniVersion: "1.0.0",
+      name: "dockin-cni",
+      plugins: [{ type: "dockin-cni", backend: base.backend }],
+    };
+    assert.throws(
+      () => parseMainConfig(list as never),
+      (err: unknown) =>
+        err instanceof CniError &&
+        err.code === 7 &&
+        /plugins: this is a network configuration list \(\.conflist\); a runtime passes the plugin one entry of "plugins", with the list's "name" and "cniVersion" added/.test(
+          err.message,
+        ),
+    );
+  });
+
   test("lenient mode (DEL, GC) returns the problems instead of throwing", () => {
     const { config, problems } = parseMainConfig(
       { ...base, backend: undefined, cacheDir: "/tmp/c", bogus: 1 } as never,
