@@ -359,6 +359,20 @@ describe("a pod reaches its gateway", {
         `uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): created dk-site and enslaved it`,
       ),
     );
+    // Uninstall changes no link, and names the uplink it leaves enslaved.
+    const dirs = [
+      `--cni-conf-dir=${t.cniConfDir}`,
+      `--bin-dir=${t.binDir}`,
+      `--dockin-conf-dir=${t.dockinConfDir}`,
+      `--cache-dir=${t.cacheDir}`,
+    ];
+    const gone = run("ip", ["netns", "exec", host, DOCKIN, "uninstall", ...dirs]);
+    assert.equal(gone.status, 0, gone.stderr);
+    assert.match(
+      gone.stdout,
+      new RegExp(`uplink ${nic} stays enslaved to dk-site: ip link set ${nic} nomaster frees it`),
+    );
+    assert.equal(masterOf(host, nic), "dk-site");
   });
 
   test("an ADD refuses, naming the fix, an uplink that is gone, holds an address or is another bridge's, and leaves nothing", (ctx) => {
