@@ -356,19 +356,30 @@ export class RmService {
   /**
    * Garbage collection against the pods that are still valid (on one node, or everywhere): every
    * releasing-policy pod not listed (and, with `node`, last attached on that node) is released.
-   * `released` lists each such pod that is gone afterwards, once (one released by another caller
-   * at the same moment too: its addresses are free all the same).
+   * With `listedAt` (when the caller read its list, on the RM's clock), a pod whose record changed
+   * at or after it is kept: it may have started after the list was read, and is in use. `released`
+   * lists each such pod that is gone afterwards, once (one released by another caller at the same
+   * moment too: its addresses are free all the same).
    */
   async gc(body: unknown): Promise<{ released: string[] }> {
     const errors: string[] = [];
     const valid = new Set<string>();
     let node: string | undefined;
+    let listedAt: number | undefined;
     if (typeof body !== "object" || body === null || Array.isArray(body))
       errors.push("(body): must be a JSON object");
     else {
       const b = body as Record<string, unknown>;
       for (const key of Object.keys(b))
-        if (key !== "node" && key !== "pods") errors.push(`${key}: unknown field`);
+        if (key !== "node" && key !== "pods" && key !== "listedAt") errors.push(`${key}: unknown field`);
+      if (b.listedAt !== undefined) {
+        const t = typeof b.listedAt === "string" ? Date.parse(b.listedAt) : Number.NaN;
+        if (Number.isNaN(t)) {
+          errors.push(
+            `listedAt: ${JSON.stringify(b.listedAt)} is not a time; give when the list was read, e.g. "2026-11-30T14:05:00Z"`,
+          );
+        } else listedAt = t;
+      }
       if (b.node !== undefined) {
         if (typeof b.node !== "string" || b.node === "") errors.push("node: must be a non-empty string");
         else node = b.node;
@@ -385,17 +396,22 @@ export class RmService {
     }
     if (errors.length > 0) throw new RmError("BadRequest", `invalid gc request: ${errors.join("; ")}`);
     const released: string[] = [];
+    const changedSince = (p: PodRecord) => listedAt !== undefined && Date.parse(p.updated) >= listedAt;
     let after: string | undefined;
     for (;;) {
       const page = await this.store.listPods(after === undefined ? { limit: 1000 } : { limit: 1000, after });
       for (const pod of page) {
         const key = `${pod.namespace}/${pod.name}`;
-        if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node)) continue;
+        if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node) || changedSince(pod))
+          continue;
         // Checked again inside the transaction: the pod may have been re-attached meanwhile. The
         // decision stays pure (the store may run it more than once); what it did is read from
         // what the store returns: the pod is gone once released, and still there when kept.
         const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
-          existing === undefined || existing.sticky || existing.containerId !== pod.containerId
+          existing === undefined ||
+          existing.sticky ||
+          existing.containerId !== pod.containerId ||
+          changedSince(existing)
             ? undefined
             : releasePod(existing, { as: "gc" }),
         );

@@ -649,6 +649,25 @@ describe("webhook", () => {
     assert.equal((await rm.call("GET", "/api/v1/pods/default/c")).status, 200);
     assert.equal((await rm.call("POST", "/api/v1/gc", { nodes: "n1" })).status, 400);
   });
+
+  it("gc with listedAt keeps a pod attached or changed at or after it (it may have started after the list)", async () => {
+    await rm.call("PUT", "/api/v1/policies/temp", { podPrefix: "", networks: [{ network: "test" }] });
+    await rm.call("GET", "/rmController/getPodMultiNetwork?podName=old&containerId=x&node=n1");
+    await rm.call("GET", "/rmController/getPodMultiNetwork?podName=moved&containerId=x&node=n1");
+    const listedAt = new Date().toISOString();
+    await Bun.sleep(5);
+    await rm.call("GET", "/rmController/getPodMultiNetwork?podName=new&containerId=y&node=n1");
+    // A pod the list missed that came back in a new sandbox after the list was read.
+    await rm.call("GET", "/rmController/getPodMultiNetwork?podName=moved&containerId=z&node=n1");
+    const r = await rm.call("POST", "/api/v1/gc", { node: "n1", pods: [], listedAt });
+    assert.equal(r.status, 200);
+    assert.deepEqual(obj(r).released, ["default/old"]);
+    for (const kept of ["new", "moved"])
+      assert.equal((await rm.call("GET", `/api/v1/pods/default/${kept}`)).status, 200);
+    const bad = await rm.call("POST", "/api/v1/gc", { pods: [], listedAt: 5 });
+    assert.equal(bad.status, 400);
+    assert.match(String(obj(bad).message), /listedAt: 5 is not a time/);
+  });
 });
 
 describe("policies", () => {

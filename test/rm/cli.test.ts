@@ -144,6 +144,21 @@ describe("dockin admin commands", () => {
     assert.match(gc.stdout, /^released gc\/b$/m);
     assert.equal((await admin("pods", "show", "gc/b")).code, 1);
     assert.equal((await admin("pods", "delete", "gc/a")).code, 0);
+
+    // The list read before gc/c started: with --listed-at, gc keeps it (its addresses are in use).
+    const listedAt = new Date().toISOString();
+    await Bun.sleep(5);
+    await fetch(`${rm.url}/rmController/getPodMultiNetwork?podName=c&podNamespace=gc&node=n1`, {
+      headers: { authorization: "Bearer s3cret-token" },
+    });
+    const kept = await admin("pods", "gc", "--node", "n1", "--listed-at", listedAt);
+    assert.equal(kept.code, 0, kept.stderr);
+    assert.match(kept.stdout, /^nothing to release$/m);
+    assert.equal((await admin("pods", "show", "gc/c")).code, 0);
+    const bad = await admin("pods", "gc", "--listed-at", "yesterday");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /listedAt: "yesterday" is not a time; give when the list was read/);
+    assert.match((await admin("pods", "gc", "--node", "n1")).stdout, /^released gc\/c$/m);
     assert.equal((await admin("policies", "delete", "gcme")).code, 0);
   });
 

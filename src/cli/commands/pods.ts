@@ -28,8 +28,10 @@ const USAGE = `usage: dockin pods <subcommand> [options]
   release NS/NAME [--container-id ID]
                             report the pod gone (what the plugin does on its final DEL): a pod of a
                             releasing policy is deleted, a sticky one only marked detached
-  gc [--node NODE] [NS/NAME...]
-                            release every releasing-policy pod (on NODE) not listed
+  gc [--node NODE] [--listed-at TIME] [NS/NAME...]
+                            release every releasing-policy pod (on NODE) not listed; with
+                            --listed-at (when the list was read, e.g. $(date -u +%FT%TZ) taken just
+                            before it), a pod attached or changed since is kept: it may be new
 
 NAME alone means the namespace "default".
 
@@ -168,7 +170,7 @@ const gc = async (args: string[]) => {
   const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
-    options: { ...CLIENT_OPTIONS, node: { type: "string" } },
+    options: { ...CLIENT_OPTIONS, node: { type: "string" }, "listed-at": { type: "string" } },
   });
   const pods = positionals.map((p) => {
     const r = podRef(p);
@@ -176,6 +178,7 @@ const gc = async (args: string[]) => {
   });
   const body: Record<string, unknown> = { pods };
   if (values.node !== undefined) body.node = values.node;
+  if (values["listed-at"] !== undefined) body.listedAt = values["listed-at"];
   const out = (await new RmClient(values).request("POST", "/api/v1/gc", body)) as { released: string[] };
   if (values.json) return printJson(out);
   process.stdout.write(
