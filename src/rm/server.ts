@@ -314,9 +314,11 @@ export class RmServer {
       throw new RmError("BadRequest", `invalid query: after: "${after}" is not namespace/name`);
     }
     const ns = namespace ?? q.get("namespace") ?? undefined;
-    const options: { namespace?: string; after?: string; limit?: number } = {};
+    const network = q.get("network") ?? undefined;
+    const options: { namespace?: string; after?: string; limit?: number; network?: string } = {};
     if (ns !== undefined) options.namespace = ns;
     if (after !== undefined) options.after = after;
+    if (network !== undefined) options.network = network;
     options.limit = limit;
     const items = await this.service.listPods(options);
     const last = items[items.length - 1];

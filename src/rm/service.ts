@@ -261,13 +261,40 @@ export class RmService {
     return this.podView(record);
   }
 
-  async listPods(options: { namespace?: string; after?: string; limit?: number } = {}): Promise<PodView[]> {
+  /**
+   * A page of pods in the listing's order, after `after`; with `network`, only the pods attached
+   * to it (the store read on from `after` until the page is full: a walk through every page reads
+   * each pod once).
+   */
+  async listPods(
+    options: { namespace?: string; after?: string; limit?: number; network?: string } = {},
+  ): Promise<PodView[]> {
     if (options.namespace !== undefined) checkName("namespace", options.namespace);
     const cache = new Map<string, Network | undefined>();
-    const records = await this.store.listPods(options);
+    const { network, ...page } = options;
+    if (network === undefined) {
+      const out: PodView[] = [];
+      for (const r of await this.store.listPods(page)) out.push(await this.podView(r, cache));
+      return out;
+    }
+    const limit = options.limit ?? 1000;
     const out: PodView[] = [];
-    for (const r of records) out.push(await this.podView(r, cache));
-    return out;
+    let after = options.after;
+    for (;;) {
+      const records = await this.store.listPods({
+        ...page,
+        limit: 1000,
+        ...(after === undefined ? {} : { after }),
+      });
+      for (const r of records) {
+        if (!attachedTo(r, network)) continue;
+        out.push(await this.podView(r, cache));
+        if (out.length === limit) return out;
+      }
+      const last = records[records.length - 1];
+      if (records.length < 1000 || last === undefined) return out;
+      after = `${last.namespace}/${last.name}`;
+    }
   }
 
   /**
@@ -282,6 +309,8 @@ export class RmService {
     if (options.namespace !== undefined) checkName("namespace", options.namespace);
     const cache = new Map<string, Network | undefined>();
     const items: PodView[] = [];
+    // Without search text every pod matches: only the page's own pods need their view.
+    const everyPod = q.trim() === "";
     let total = 0;
     let after: string | undefined;
     for (;;) {
@@ -293,9 +322,15 @@ export class RmService {
       for (const record of page) {
         if (options.network !== undefined && !attachedTo(record, options.network)) continue;
         if (options.address !== undefined && !holds(record, options.address)) continue;
+        const inPage = total >= options.offset && items.length < options.limit;
+        if (everyPod) {
+          if (inPage) items.push(await this.podView(record, cache));
+          total++;
+          continue;
+        }
         const view = await this.podView(record, cache);
         if (!podMatches(view, q)) continue;
-        if (total >= options.offset && items.length < options.limit) items.push(view);
+        if (inPage) items.push(view);
         total++;
       }
       const last = page[page.length - 1];

@@ -343,6 +343,37 @@ describe("pods", () => {
     assert.equal(rest.next, undefined);
   });
 
+  it("lists one network's pods by page, reading on past the pods of other networks", async () => {
+    await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
+    await Promise.all(
+      Array.from({ length: 1001 }, (_, i) =>
+        rm.call("PUT", `/api/v1/pods/page/p${String(i).padStart(4, "0")}`, {
+          networks: [{ network: "wide" }],
+        }),
+      ),
+    );
+    for (const p of ["page/a0", "page/a1", "page/z0"])
+      await rm.call("PUT", `/api/v1/pods/${p}`, { networks: [{ network: "wide" }, { network: "test" }] });
+    const names: string[] = [];
+    let after: string | undefined;
+    for (let call = 0; call < 5; call++) {
+      const page = obj(
+        await rm.call(
+          "GET",
+          `/api/v1/pods?network=test&limit=2${after === undefined ? "" : `&after=${after}`}`,
+        ),
+      );
+      names.push(...(page.items as { name: string }[]).map((p) => p.name));
+      if (page.next === undefined) break;
+      after = String(page.next);
+    }
+    // The second page starts after a1 and reads past the 1001 pods of "wide" alone to z0.
+    assert.deepEqual(names, ["a0", "a1", "z0"]);
+    assert.equal(after, "page/a1");
+    const none = obj(await rm.call("GET", "/api/v1/pods?network=nosuch"));
+    assert.deepEqual([none.items, none.next], [[], undefined]);
+  });
+
   const invalid: [string, unknown, number, RegExp][] = [
     [
       "two masters",

@@ -150,24 +150,23 @@ export async function searchPods(
   return api<{ items: PodView[]; total: number }>("GET", `/api/v1/pods?${query}`);
 }
 
-/** Every pod attached to `network` (the RM filters; read 1000 at a time). */
-export async function podsOn(network: string): Promise<PodView[]> {
-  const out: PodView[] = [];
-  for (;;) {
-    const page = await searchPods("", out.length, 1000, { network });
-    out.push(...page.items);
-    if (page.items.length === 0 || out.length >= page.total) return out;
-  }
-}
+/** Every pod attached to `network` (the RM filters), through the listing's pages. */
+export const podsOn = (network: string): Promise<PodView[]> => listing(`network=${enc(network)}&`);
 
 /** Every pod, through the listing's pages (what an address map needs). */
-export async function allPods(): Promise<PodView[]> {
+export const allPods = (): Promise<PodView[]> => listing("");
+
+/**
+ * Every pod of a plain listing (`filter`: its query's own parameters, each ending in "&"), 1000 at
+ * a time from where the last page ended, so that the RM reads each pod once.
+ */
+async function listing(filter: string): Promise<PodView[]> {
   const out: PodView[] = [];
   let after: string | undefined;
   for (;;) {
     const page = await api<{ items: PodView[]; next?: string }>(
       "GET",
-      `/api/v1/pods?limit=1000${after === undefined ? "" : `&after=${enc(after)}`}`,
+      `/api/v1/pods?${filter}limit=1000${after === undefined ? "" : `&after=${enc(after)}`}`,
     );
     out.push(...page.items);
     if (page.next === undefined || page.items.length === 0) return out;
