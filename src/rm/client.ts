@@ -79,6 +79,19 @@ export class RmClient {
     return { created: reply.status === 201, body: reply.body };
   }
 
+  /**
+   * The RM's clock now, from its /healthz: the time its records' times are compared with (a gc's
+   * `listedAt`). Not the Date header, which a server may cache for a second or more.
+   */
+  async time(): Promise<string> {
+    const { time } = ((await this.request("GET", "/healthz")) ?? {}) as { time?: unknown };
+    if (typeof time !== "string" || Number.isNaN(Date.parse(time)))
+      throw new Error(
+        `the RM at ${this.base.origin} does not tell its clock (/healthz has no time): upgrade it`,
+      );
+    return time;
+  }
+
   /** Sends one request; resolves with the status and JSON reply of a 2xx, rejects with ApiError otherwise. */
   exchange(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     const url = new URL(

@@ -170,7 +170,8 @@ export class RmServer {
     const p = (ctx: RequestContext, i: number): string => ctx.params[i] ?? "";
     return [
       route("/healthz", "none", {
-        GET: async ({ res }) => sendJson(res, 200, { status: "ok" }),
+        // `time`: the RM's clock, to the millisecond (what a gc's listedAt is compared with).
+        GET: async ({ res }) => sendJson(res, 200, { status: "ok", time: new Date().toISOString() }),
       }),
       route("/readyz", "none", {
         GET: async ({ res }) => {

@@ -89,6 +89,8 @@ const daemonSet = find("install-daemonset.yaml", "DaemonSet", "dockin-install");
 const service = find("rm-service.yaml", "Service", "dockin-rm");
 const rmSqlite = find("rm-sqlite.yaml", "Deployment", "dockin-rm");
 const rmEtcd = find("rm-etcd.yaml", "Deployment", "dockin-rm");
+const gcJob = find("gc-cronjob.yaml", "CronJob", "dockin-gc");
+const gcPodSpec = at(gcJob, "spec.jobTemplate.spec.template.spec") as Obj;
 
 describe("reading the manifests", () => {
   test("reads nested mappings, sequences of mappings, scalars and comments", () => {
@@ -130,9 +132,11 @@ describe("deploy/kubernetes", () => {
     for (const o of all.filter((o) => o.kind !== "Kustomization")) {
       assert.equal(typeof o.apiVersion, "string");
       assert.equal(typeof at(o, "metadata.name"), "string");
+      // Every namespaced object in kube-system; the gc's ClusterRole and binding have no namespace.
+      const clusterScoped = o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding";
       assert.equal(
-        at(o, "metadata.namespace"),
-        "kube-system",
+        (o.metadata as Obj).namespace,
+        clusterScoped ? undefined : "kube-system",
         `${String(o.kind)} ${String(at(o, "metadata.name"))}`,
       );
     }
@@ -305,9 +309,46 @@ describe("deploy/kubernetes", () => {
     });
   }
 
+  test("the gc CronJob runs `dockin pods gc --kubernetes` against the RM's Service, and may list pods, nothing else", () => {
+    const [container] = objs(at(gcPodSpec, "containers"));
+    assert.ok(container !== undefined);
+    assert.deepEqual(strings(at(container, "command")), ["dockin", "pods", "gc", "--kubernetes"]);
+    const usage = spawnSync(builtExecutable(), ["pods", "--help"], { encoding: "utf8" });
+    assert.match(usage.stdout, /gc --kubernetes/, "the executable has the flag");
+    const env = new Map(objs(at(container, "env")).map((e) => [String(e.name), String(e.value)]));
+    const svcVar = `${String(at(service, "metadata.name")).toUpperCase().replaceAll("-", "_")}_SERVICE`;
+    assert.equal(env.get("DOCKIN_SERVER"), `http://$(${svcVar}_HOST):$(${svcVar}_PORT)`);
+    // The token: the RM's own Secret, mounted where DOCKIN_TOKEN_FILE says.
+    const mount = objs(at(container, "volumeMounts"))[0]!;
+    assert.equal(env.get("DOCKIN_TOKEN_FILE"), `${String(mount.mountPath)}/token`);
+    const volume = objs(at(gcPodSpec, "volumes")).find((v) => v.name === mount.name);
+    const rmVolumes = objs(at(podSpec(rmSqlite), "volumes"));
+    assert.equal(
+      at(volume, "secret.secretName"),
+      at(
+        rmVolumes.find((v) => v.name === "token"),
+        "secret.secretName",
+      ),
+    );
+    assert.equal(at(gcJob, "spec.concurrencyPolicy"), "Forbid");
+    assert.equal(at(gcPodSpec, "restartPolicy"), "Never");
+    // Least privilege: its ServiceAccount may list pods and do nothing else.
+    const account = String(at(gcPodSpec, "serviceAccountName"));
+    find("gc-cronjob.yaml", "ServiceAccount", account);
+    const binding = find("gc-cronjob.yaml", "ClusterRoleBinding", "dockin-gc");
+    assert.deepEqual(at(binding, "subjects"), [
+      { kind: "ServiceAccount", name: account, namespace: "kube-system" },
+    ]);
+    const role = find("gc-cronjob.yaml", "ClusterRole", String(at(binding, "roleRef.name")));
+    assert.deepEqual(at(role, "rules"), [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
+    // Nothing else in deploy/kubernetes talks to the API server.
+    const accounts = all.filter((o) => o.kind === "ServiceAccount").map((o) => at(o, "metadata.name"));
+    assert.deepEqual(accounts, [account]);
+  });
+
   test("every container runs the one image, whose Dockerfile installs the standalone executable as dockin", () => {
     const images = new Set(
-      [daemonSet, rmSqlite, rmEtcd].flatMap((o) =>
+      [daemonSet, rmSqlite, rmEtcd, { spec: { template: { spec: gcPodSpec } } } as Obj].flatMap((o) =>
         ["initContainers", "containers"].flatMap((k) => {
           const list = podSpec(o)[k];
           return list === undefined ? [] : objs(list).map((c) => String(c.image));

@@ -146,6 +146,7 @@ describe("dockin admin commands", () => {
     assert.equal((await admin("pods", "delete", "gc/a")).code, 0);
 
     // The list read before gc/c started: with --listed-at, gc keeps it (its addresses are in use).
+    await Bun.sleep(5); // a pod changed in the same millisecond as listedAt is kept
     const listedAt = new Date().toISOString();
     await Bun.sleep(5);
     await fetch(`${rm.url}/rmController/getPodMultiNetwork?podName=c&podNamespace=gc&node=n1`, {

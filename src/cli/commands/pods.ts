@@ -2,6 +2,7 @@
 import { RmClient } from "../../rm/client.ts";
 import type { PodView } from "../../rm/service.ts";
 import { parseFlags } from "../args.ts";
+import { listKubePods, mayRun } from "../kube.ts";
 import {
   CLIENT_OPTIONS,
   CLIENT_USAGE,
@@ -32,6 +33,10 @@ const USAGE = `usage: dockin pods <subcommand> [options]
                             release every releasing-policy pod (on NODE) not listed; with
                             --listed-at (when the list was read, e.g. $(date -u +%FT%TZ) taken just
                             before it), a pod attached or changed since is kept: it may be new
+  gc --kubernetes [--node NODE] [--kube-api URL] [--kube-token-file F] [--kube-ca-file F]
+                            the list is the cluster's pods (every one not Succeeded or Failed), read
+                            from its API server (in a pod: its service account) after the RM's
+                            clock, which is the listedAt; deploy/kubernetes/gc-cronjob.yaml runs it
 
 NAME alone means the namespace "default".
 
@@ -170,19 +175,57 @@ const gc = async (args: string[]) => {
   const { values, positionals } = parseFlags({
     args,
     allowPositionals: true,
-    options: { ...CLIENT_OPTIONS, node: { type: "string" }, "listed-at": { type: "string" } },
+    options: {
+      ...CLIENT_OPTIONS,
+      node: { type: "string" },
+      "listed-at": { type: "string" },
+      kubernetes: { type: "boolean", default: false },
+      "kube-api": { type: "string" },
+      "kube-token-file": { type: "string" },
+      "kube-ca-file": { type: "string" },
+    },
   });
-  const pods = positionals.map((p) => {
-    const r = podRef(p);
-    return `${r.namespace}/${r.name}`;
-  });
-  const body: Record<string, unknown> = { pods };
+  const client = new RmClient(values);
+  const body: Record<string, unknown> = {};
+  let listed = "";
+  if (values.kubernetes) {
+    if (positionals.length > 0 || values["listed-at"] !== undefined) {
+      throw new UsageError(
+        "--kubernetes reads the list and its time itself: give no pods and no --listed-at",
+      );
+    }
+    // The RM's clock first: whatever attaches after it is kept, though the list cannot have it.
+    body.listedAt = await client.time();
+    const cluster = await listKubePods({
+      api: values["kube-api"],
+      tokenFile: values["kube-token-file"],
+      caFile: values["kube-ca-file"],
+    });
+    // An API server that lists nothing is wrong (every cluster runs pods): releasing every pod on
+    // its word would take the addresses of every running pod.
+    if (cluster.length === 0)
+      throw new Error("the cluster's API server listed no pod at all: nothing released");
+    const running = cluster.filter(mayRun);
+    body.pods = running.map((p) => `${p.namespace}/${p.name}`);
+    listed = ` (the cluster lists ${cluster.length} pods, ${running.length} not finished)`;
+  } else {
+    if (
+      values["kube-api"] !== undefined ||
+      values["kube-token-file"] !== undefined ||
+      values["kube-ca-file"] !== undefined
+    )
+      throw new UsageError("--kube-api, --kube-token-file and --kube-ca-file go with --kubernetes");
+    body.pods = positionals.map((p) => {
+      const r = podRef(p);
+      return `${r.namespace}/${r.name}`;
+    });
+    if (values["listed-at"] !== undefined) body.listedAt = values["listed-at"];
+  }
   if (values.node !== undefined) body.node = values.node;
-  if (values["listed-at"] !== undefined) body.listedAt = values["listed-at"];
-  const out = (await new RmClient(values).request("POST", "/api/v1/gc", body)) as { released: string[] };
+  const out = (await client.request("POST", "/api/v1/gc", body)) as { released: string[] };
   if (values.json) return printJson(out);
   process.stdout.write(
-    out.released.length === 0 ? "nothing to release\n" : `released ${out.released.join(", ")}\n`,
+    `${out.released.length === 0 ? "nothing to release" : `released ${out.released.join(", ")}`}${listed}\n`,
   );
 };
 
