@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { LAUNCHED, launcherScript } from "../src/install/launcher.ts";
 import { PLUGINS } from "../src/install/options.ts";
+import { leanAdd } from "../src/ipam/lean.ts";
 import { buildUi } from "./build-ui.ts";
 import { etcdProtos } from "./etcd-protos.ts";
 
@@ -182,7 +183,14 @@ function recordOrder(exe: string, dir: string): string {
     input: ORDER_RUN.config,
     encoding: "utf8",
   });
-  if (run.status !== 0 || !run.stdout.includes('"10.72.0.2/24"')) {
+  // The lean path's answer, and no other: the layout is for that path.
+  const lean = leanAdd(ORDER_RUN.env, ORDER_RUN.config);
+  if (lean === undefined) {
+    fail(
+      "ORDER_RUN's config no longer takes dockin-ipam's lean path (src/ipam/lean.ts): give it one that does",
+    );
+  }
+  if (run.status !== 0 || run.stdout !== lean) {
     fail(`the run that lays out the bytecode failed (status ${run.status}): ${run.stderr}${run.stdout}`);
   }
   return order;
@@ -232,6 +240,9 @@ export async function buildExecutable(opts: BuildOptions = {}): Promise<string> 
     await compile(tmp, opts);
     const order = recordOrder(tmp, scratch);
     await compile(tmp, opts, order);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

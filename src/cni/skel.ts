@@ -7,7 +7,7 @@
 // plugin run (this driver, env.ts, version.ts, result.ts, the IPAM config), plain loops stand
 // where map/filter/flatMap/forEach would: the engine compiles each of those built-ins from
 // source at its first call, 0.1-0.3 M instructions apiece (BENCHMARKS.md).
-import { isObject } from "../net/json.ts";
+import { field, isObject } from "../net/json.ts";
 import { networkNameProblem } from "./checks.ts";
 import { type CniEnv, checkNetnsNotOwn, checkRequired, envFor, parseCommand } from "./env.ts";
 import { CniError, ErrorCode, FieldErrors, toErrorObject } from "./errors.ts";
@@ -176,23 +176,26 @@ export function decodeConfig(stdin: string): NetConf {
       "decoding the network configuration on stdin: it is not a JSON object",
     );
   }
-  // A config without a version (or with an empty one) is 0.1.0, as in the reference library.
-  const cniVersion = value.cniVersion === undefined || value.cniVersion === "" ? "0.1.0" : value.cniVersion;
+  // cniVersion, name and type as the reference library's Go decoder reads them: in any letter
+  // case, the last one winning. A config without a version (or with an empty one) is 0.1.0.
+  const version = field(value, "cniVersion");
+  const cniVersion = version === undefined || version === "" ? "0.1.0" : version;
   if (typeof cniVersion !== "string") {
     throw new CniError(
       ErrorCode.DecodeFailure,
       `cniVersion must be a string such as "1.0.0", not ${JSON.stringify(cniVersion)}`,
     );
   }
+  const read = { name: field(value, "name"), type: field(value, "type") };
   for (const key of ["name", "type"] as const) {
-    if (value[key] !== undefined && typeof value[key] !== "string") {
+    if (read[key] !== undefined && typeof read[key] !== "string") {
       throw new CniError(
         ErrorCode.DecodeFailure,
-        `${key} must be a string, not ${JSON.stringify(value[key])}`,
+        `${key} must be a string, not ${JSON.stringify(read[key])}`,
       );
     }
   }
-  const name = (value.name as string | undefined) ?? "";
+  const name = (read.name as string | undefined) ?? "";
   const nameProblem = networkNameProblem(name);
   if (nameProblem !== undefined) {
     throw new CniError(
@@ -201,7 +204,7 @@ export function decodeConfig(stdin: string): NetConf {
       name === "" ? {} : { details: name },
     );
   }
-  return { ...value, cniVersion, name, type: (value.type as string | undefined) ?? "" };
+  return { ...value, cniVersion, name, type: (read.type as string | undefined) ?? "" };
 }
 
 /**

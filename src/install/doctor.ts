@@ -383,12 +383,18 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
  */
 function checkUplink(title: string, bridge: string, uplink: string, file: string, checks: Check[]): void {
   const nic = linkInfo(uplink);
+  const br = linkInfo(bridge);
   const inFile = `"uplink" in ${file}`;
   const addFails = "every pod's ADD on this network fails until then";
   const fail = (detail: string, fix: string) => checks.push({ status: "fail", title, detail, fix });
   if (nic === undefined)
     fail(`its uplink ${uplink} does not exist on this host`, `create it, or fix ${inFile}; ${addFails}`);
-  else if (nic.master === bridge)
+  else if (br !== undefined && br.kind !== "bridge") {
+    fail(
+      `${bridge} exists and is not a bridge (it is ${br.kind ?? "a plain link"}): the bridge plugin cannot use it, nor can ${uplink} be its port`,
+      `check "bridge" in ${file}, or remove that link; ${addFails}`,
+    );
+  } else if (nic.master === bridge)
     checks.push({ status: "ok", title, detail: `uplink ${uplink}: the gateway is behind it` });
   else if (nic.master !== undefined) {
     fail(
@@ -425,7 +431,9 @@ function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
   if (bridgePlugin === undefined) return;
   const bridge = typeof bridgePlugin.bridge === "string" ? bridgePlugin.bridge : "cni0";
   const title = `network "${type}": pods can reach a gateway through bridge ${bridge}`;
-  const uplink = typeof bridgePlugin.uplink === "string" ? bridgePlugin.uplink : undefined;
+  // An empty uplink is none, as dockin-cni reads it (src/plugin/uplink.ts).
+  const uplink =
+    typeof bridgePlugin.uplink === "string" && bridgePlugin.uplink !== "" ? bridgePlugin.uplink : undefined;
   if (uplink !== undefined) {
     checkUplink(title, bridge, uplink, found.path, checks);
     return;

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
+import type { Json } from "../net/json.ts";
 import { LAUNCHED, launcherScript, readMarkOf, removeReadMark } from "./launcher.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
@@ -222,7 +223,8 @@ function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[])
       note: `network "${type}" on bridge ${String(config.bridge)}, ${describeGateway(gateway)}`,
       apply: (txn) => txn.stageText(path, text),
     });
-    if (gateway.mode === "uplink") steps.push(...uplinkSteps(type, String(config.bridge), gateway.nic));
+    if (gateway.mode === "uplink")
+      steps.push(...uplinkSteps(type, String(config.bridge), gateway.nic, config));
   }
   return steps;
 }
@@ -246,7 +248,7 @@ function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, not
       `${asked} was not applied: ${found.path} is kept as it is (${kept}); edit it, or move it away and install again`,
     );
   }
-  return uplink !== undefined && bridge !== undefined ? uplinkSteps(type, bridge, uplink) : [];
+  return uplink !== undefined && bridge !== undefined ? uplinkSteps(type, bridge, uplink, c) : [];
 }
 
 /**
@@ -254,7 +256,21 @@ function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, not
  * at the first ADD) and the NIC enslaved to it, both up. Refused with the reason, before anything
  * changes, when the NIC is missing, belongs to another bridge or holds addresses.
  */
-function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
+/**
+ * `ip link add` for a network's bridge as the bridge plugin makes one (its ensureBridge): the
+ * config's `mtu`, and VLAN filtering when it has a `vlan` or `vlanTrunk`. The plugin never changes
+ * a bridge that exists, so one made here without them would stay without them.
+ */
+function bridgeAddArgs(bridge: string, config: Json): string[] {
+  const args = ["link", "add", bridge];
+  if (typeof config.mtu === "number" && config.mtu > 0) args.push("mtu", String(config.mtu));
+  args.push("type", "bridge");
+  const vlan = (typeof config.vlan === "number" && config.vlan !== 0) || Array.isArray(config.vlanTrunk);
+  if (vlan) args.push("vlan_filtering", "1");
+  return args;
+}
+
+function uplinkSteps(type: string, bridge: string, nic: string, config: Json): Step[] {
   const link = linkInfo(nic);
   const flag = `--uplink ${type}=${nic}`;
   if (link === undefined) {
@@ -291,10 +307,11 @@ function uplinkSteps(type: string, bridge: string, nic: string): Step[] {
     steps.push({
       verb: "create",
       path: `link ${bridge}`,
-      note: `bridge of network "${type}" (ip link add ${bridge} type bridge)`,
+      note: `bridge of network "${type}" (ip ${bridgeAddArgs(bridge, config).join(" ")})`,
       apply: (_txn, undo) => {
-        ipChange(["link", "add", bridge, "type", "bridge"]);
+        ipChange(bridgeAddArgs(bridge, config));
         undo.push(() => ipChange(["link", "del", bridge]));
+        if (config.promiscMode === true) ipChange(["link", "set", bridge, "promisc", "on"]);
         ipChange(["link", "set", bridge, "up"]);
       },
     });
@@ -529,16 +546,17 @@ export function uninstall(opts: UninstallOptions): Report {
   // An uplink stays enslaved too: name each one that still is.
   for (const f of kept) {
     for (const p of pluginsOf(f.config ?? {}) as { bridge?: unknown; uplink?: unknown }[]) {
-      if (typeof p?.uplink !== "string" || typeof p.bridge !== "string") continue;
+      if (typeof p?.uplink !== "string" || p.uplink === "") continue;
+      const bridge = typeof p.bridge === "string" && p.bridge !== "" ? p.bridge : "cni0"; // the bridge plugin's default
       let master: string | undefined;
       try {
         master = readlinkSync(`/sys/class/net/${p.uplink}/master`);
       } catch {
         continue; // not enslaved (or no such link)
       }
-      if (master.slice(master.lastIndexOf("/") + 1) !== p.bridge) continue;
+      if (master.slice(master.lastIndexOf("/") + 1) !== bridge) continue;
       notes.push(
-        `uplink ${p.uplink} stays enslaved to ${p.bridge}: ip link set ${p.uplink} nomaster frees it (deleting ${p.bridge} does too)`,
+        `uplink ${p.uplink} stays enslaved to ${bridge}: ip link set ${p.uplink} nomaster frees it (deleting ${bridge} does too)`,
       );
     }
   }

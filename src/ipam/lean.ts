@@ -116,8 +116,18 @@ export function leanAdd(env: NodeJS.ProcessEnv, stdin: string): string | undefin
   if (version !== "1.0.0" && version !== "1.1.0") return undefined;
   if (!isId(c.name) || (c.type !== undefined && typeof c.type !== "string")) return undefined;
   for (const k in c) {
+    // Keys the full path reads in any letter case (the last one winning), written otherwise, and
+    // what the lean path does not take.
     const lower = k.toLowerCase();
-    if ((lower === "ipam" && k !== "ipam") || lower === "runtimeconfig" || lower === "args") return undefined;
+    if (
+      (lower === "ipam" && k !== "ipam") ||
+      (lower === "cniversion" && k !== "cniVersion") ||
+      (lower === "name" && k !== "name") ||
+      (lower === "type" && k !== "type") ||
+      lower === "runtimeconfig" ||
+      lower === "args"
+    )
+      return undefined;
   }
   const ipam = c.ipam;
   if (!isObjectOf(ipam, "type", "addresses", "routes")) return undefined;

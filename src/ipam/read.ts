@@ -2,7 +2,7 @@
 // it (keys match case-insensitively, the last one wins; null is the same as absent), and
 // collecting every problem with its field path instead of stopping at the first.
 import { CniError, ErrorCode, FieldErrors } from "../cni/errors.ts";
-import { isObject, type Json } from "../net/json.ts";
+import { field, isObject, type Json } from "../net/json.ts";
 
 /** A value as it appears in the JSON, shortened for messages. */
 export function quote(value: unknown): string {
@@ -10,13 +10,7 @@ export function quote(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** The value of `key` in `obj`: like Go's encoding/json, any key equal ignoring case matches. */
-export function field(obj: Json, key: string): unknown {
-  let found: unknown;
-  const lower = key.toLowerCase();
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) found = obj[k];
-  return found ?? undefined;
-}
+export { field } from "../net/json.ts";
 
 const jsonType = (v: unknown): string =>
   v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "an object" : `a ${typeof v}`;

@@ -1,5 +1,5 @@
 // ADD: ask the webhook, validate the whole reply, write the record, attach every network in
-// parallel (an uplink enslaved again first, when a reboot lost it), add policy routing, roll
+// parallel, add policy routing (and enslave an uplink again when a reboot lost it), roll
 // everything back on any failure, return the master's result.
 
 import { eachOf } from "../cni/each.ts";
@@ -63,8 +63,8 @@ export async function planRecord(
 }
 
 /**
- * Attaches every network in parallel (its uplink made a port of its bridge if it is not, then its
- * chain, then its policy routing, whose `ip` starts with the chain and waits for it); throws the
+ * Attaches every network in parallel (its chain, then its policy routing, whose `ip` starts with
+ * the chain and waits for it, and its uplink made a port of its bridge if it is not); throws the
  * first network's failure, with the network named, once all of them have settled.
  */
 async function attachAll(
@@ -74,8 +74,6 @@ async function attachAll(
 ): Promise<void> {
   const outcomes = await Promise.allSettled(
     eachOf(networks, async (net) => {
-      const uplink = uplinkOf(net);
-      if (uplink !== undefined) await ensureUplink(uplink, { network: net.name, confDir, log: dctx.log });
       const chain = addChain(net, dctx);
       const policy = addPolicy(dctx.netns, net, chain);
       try {
@@ -85,6 +83,14 @@ async function attachAll(
         throw err;
       }
       mark(`attach:${net.ifName}`);
+      // The uplink beside the policy: the bridge is there now, as the bridge plugin made it.
+      const uplink = uplinkOf(net);
+      const enslaving =
+        uplink === undefined
+          ? undefined
+          : ensureUplink(uplink, { network: net.name, confDir, log: dctx.log });
+      await Promise.allSettled([enslaving, policy]); // both done before either's failure counts
+      await enslaving;
       await policy;
       mark(`policy:${net.ifName}`);
     }),

@@ -2,10 +2,10 @@
 // plugin's config, which the bridge plugin itself ignores). `dockin install` makes it so, but the
 // kernel keeps no link across a reboot, and the bridge plugin would re-create the bridge at the
 // first pod without its NIC: pods that cannot reach their gateway, and nothing that says so. So
-// every ADD checks that the NIC is the bridge's port (one readlink of sysfs) and, when it is not,
-// makes it so as install does, with install's refusals: a NIC that is missing, is a bridge or the
-// loopback, is another bridge's port or holds addresses (enslaving it would cut the node off that network) fails
-// the ADD, naming the NIC and the fix.
+// every ADD checks, once the network's chain has attached, that the NIC is the bridge's port (one
+// readlink of sysfs) and, when it is not, enslaves it, with install's refusals: a NIC that is
+// missing, is a bridge or the loopback, is another bridge's port or holds addresses (enslaving it
+// would cut the node off that network) fails the ADD, naming the NIC and the fix.
 import { readlinkSync } from "node:fs";
 import { ifNameProblem } from "../cni/checks.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
@@ -58,47 +58,40 @@ interface IpLink {
 }
 
 /**
- * Makes `u.nic` a port of `u.bridge` (creating the bridge, up, when it is missing), unless it is
- * one already; throws a CniError naming the NIC and the fix when it may not be one (the caller
- * names the network). `network` names it in the log, `confDir` says where its file is.
+ * Makes `u.nic` a port of `u.bridge`, unless it is one already; called once the network's chain has
+ * attached, so the bridge is there, made by the bridge plugin with the network's own settings
+ * (`mtu`, `vlan`, `promiscMode`). Throws a CniError naming the NIC and the fix when it may not be
+ * one (the caller names the network). `network` names it in the log, `confDir` says where its file
+ * is.
  */
 export async function ensureUplink(
   u: Uplink,
   { network, confDir, log }: { network: string; confDir: string; log: Logger },
 ): Promise<void> {
   const { bridge, nic } = u;
+  const inFile = `"uplink" of the network's file in ${confDir}`;
   const refuse = (why: string, fix: string) =>
     new CniError(
       ErrorCode.InvalidConfig,
       `its uplink ${nic} ${why}, so the bridge ${bridge} cannot enslave it; ${fix}`,
     );
   const problem = ifNameProblem(nic);
-  if (problem !== undefined) {
-    throw refuse(
-      `is not an interface name (it ${problem})`,
-      `fix "uplink" in the network's file in ${confDir}`,
-    );
-  }
+  if (problem !== undefined) throw refuse(`is not an interface name (it ${problem})`, `fix ${inFile}`);
   if (enslaved(u)) return;
-  const shown = await ip(["-j", "-d", "addr", "show", "dev", nic]);
-  const [link] = shown.ok ? (JSON.parse(shown.stdout) as IpLink[]) : [];
-  if (link === undefined) {
-    throw refuse(
-      "does not exist on this node",
-      `create it, or name this node's NIC in "uplink" of the network's file in ${confDir}`,
-    );
-  }
+  const link = await showLink(nic, "addr");
+  if (link === undefined)
+    throw refuse("does not exist on this node", `create it, or name this node's NIC in ${inFile}`);
   if (link.master === bridge) return; // enslaved, where sysfs could not tell
   if (link.linkinfo?.info_kind === "bridge" || (link.flags ?? []).includes("LOOPBACK")) {
     throw refuse(
       link.linkinfo?.info_kind === "bridge" ? "is a bridge" : "is the loopback interface",
-      `name a NIC (or VLAN interface) in "uplink" of the network's file in ${confDir}`,
+      `name a NIC (or VLAN interface) in ${inFile}`,
     );
   }
   if (link.master !== undefined) {
     throw refuse(
       `is already enslaved to ${link.master}`,
-      `free it (ip link set ${nic} nomaster) or name another NIC in "uplink" of the network's file in ${confDir}`,
+      `free it (ip link set ${nic} nomaster) or name another NIC in ${inFile}`,
     );
   }
   const held: string[] = [];
@@ -109,26 +102,45 @@ export async function ensureUplink(
       "use a NIC or VLAN interface for the pods alone, or move its addresses to the bridge yourself",
     );
   }
-  // As `dockin install` does. A concurrent ADD may have made the bridge first.
-  const made = await ip(["link", "add", bridge, "type", "bridge"]);
-  const created = made.ok;
-  if (!made.ok && !/exists/i.test(made.stderr)) {
-    throw new CniError(
-      ErrorCode.IOFailure,
-      `creating the bridge ${bridge} for its uplink ${nic}: ${made.stderr}`,
+  // The bridge plugin refuses a link of the bridge's name that is not a bridge; checked again here,
+  // so that a NIC never goes into a bond or a VRF of that name.
+  const br = await showLink(bridge, "link");
+  if (br?.linkinfo?.info_kind !== "bridge") {
+    throw refuse(
+      br === undefined
+        ? "has no bridge to go to (it is not there)"
+        : `would go to ${bridge}, which is not a bridge (it is ${br.linkinfo?.info_kind ?? "a plain link"})`,
+      `check "bridge" in the network's file in ${confDir}`,
     );
   }
-  for (const args of [
-    ["link", "set", bridge, "up"],
-    ["link", "set", nic, "master", bridge, "up"],
-  ]) {
-    const r = await ip(args);
-    if (!r.ok) {
-      throw new CniError(ErrorCode.IOFailure, `enslaving its uplink: ip ${args.join(" ")}: ${r.stderr}`);
-    }
+  const r = await ip(["link", "set", nic, "master", bridge, "up"]);
+  if (!r.ok)
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `enslaving its uplink: ip link set ${nic} master ${bridge} up: ${r.stderr}`,
+    );
+  log.warn(`uplink ${nic} was not a port of ${bridge} (after a reboot?): enslaved it`, { network });
+}
+
+/**
+ * A link as `ip -j -d <what> show dev <name>` gives it; undefined when there is no such link.
+ * Any other failure of `ip` (a timeout, an iproute2 without JSON output) throws, with its message.
+ */
+async function showLink(name: string, what: "addr" | "link"): Promise<IpLink | undefined> {
+  const shown = await ip(["-j", "-d", what, "show", "dev", name]);
+  if (!shown.ok) {
+    if (/does not exist|cannot find device/i.test(shown.stderr)) return undefined;
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `reading the link ${name}: ip ${what} show: ${shown.stderr || "failed"}`,
+    );
   }
-  log.warn(
-    `uplink ${nic} was not a port of ${bridge} (after a reboot?): ${created ? `created ${bridge} and ` : ""}enslaved it`,
-    { network },
-  );
+  try {
+    return (JSON.parse(shown.stdout) as IpLink[])[0];
+  } catch {
+    throw new CniError(
+      ErrorCode.IOFailure,
+      `reading the link ${name}: ip -j gave no JSON (iproute2 4.14 or later is needed)`,
+    );
+  }
 }

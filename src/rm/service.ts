@@ -264,7 +264,7 @@ export class RmService {
   /**
    * A page of pods in the listing's order, after `after`; with `network`, only the pods attached
    * to it (the store read on from `after` until the page is full: a walk through every page reads
-   * each pod once).
+   * each pod about once).
    */
   async listPods(
     options: { namespace?: string; after?: string; limit?: number; network?: string } = {},
@@ -278,12 +278,14 @@ export class RmService {
       return out;
     }
     const limit = options.limit ?? 1000;
+    // Read in chunks near the page's size: a walk of small pages does not re-read 1,000 each time.
+    const chunk = Math.min(1000, Math.max(limit, 100));
     const out: PodView[] = [];
     let after = options.after;
     for (;;) {
       const records = await this.store.listPods({
         ...page,
-        limit: 1000,
+        limit: chunk,
         ...(after === undefined ? {} : { after }),
       });
       for (const r of records) {
@@ -292,7 +294,7 @@ export class RmService {
         if (out.length === limit) return out;
       }
       const last = records[records.length - 1];
-      if (records.length < 1000 || last === undefined) return out;
+      if (records.length < chunk || last === undefined) return out;
       after = `${last.namespace}/${last.name}`;
     }
   }
@@ -408,10 +410,18 @@ export class RmService {
       for (const key of Object.keys(b))
         if (key !== "node" && key !== "pods" && key !== "listedAt") errors.push(`${key}: unknown field`);
       if (b.listedAt !== undefined) {
-        const t = typeof b.listedAt === "string" ? Date.parse(b.listedAt) : Number.NaN;
+        // RFC 3339 with its zone: a time without one would be read in the RM's own zone.
+        const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+        const t =
+          typeof b.listedAt === "string" && rfc3339.test(b.listedAt) ? Date.parse(b.listedAt) : Number.NaN;
         if (Number.isNaN(t)) {
           errors.push(
-            `listedAt: ${JSON.stringify(b.listedAt)} is not a time; give when the list was read, e.g. "2026-11-30T14:05:00Z"`,
+            `listedAt: ${JSON.stringify(b.listedAt)} is not an RFC 3339 time with its zone; give when the list was read, on the RM's clock (/healthz's time), e.g. "2026-11-30T14:05:00.000Z"`,
+          );
+        } else if (t > Date.parse(this.now())) {
+          // Later than now would keep nothing of what it should: the race it closes, open again.
+          errors.push(
+            `listedAt: ${String(b.listedAt)} is later than the RM's clock (${this.now()}); take the time from the RM (/healthz's time) just before reading the list`,
           );
         } else listedAt = t;
       }

@@ -414,6 +414,10 @@ describe("dockin doctor", () => {
       await uplinkEntry(),
       /\[FAIL\][^\n]*\n\s+its uplink nic0 is enslaved to br-other, not to dk-up0[\s\S]*fix: free it \(ip link set nic0 nomaster\)/,
     );
+    sh("ip", ["-n", ns, "link", "set", "nic0", "nomaster"]);
+    sh("ip", ["-n", ns, "link", "add", "dk-up0", "type", "veth", "peer", "name", "dk-up0p"]);
+    assert.match(await uplinkEntry(), /\[FAIL\][^\n]*\n\s+dk-up0 exists and is not a bridge \(it is veth\)/);
+    sh("ip", ["-n", ns, "link", "del", "dk-up0"]);
     configure("lo");
     assert.match(
       await uplinkEntry(),

@@ -285,23 +285,37 @@ describe("a pod reaches its gateway", {
     ip("-n", host, "link", "add", nic, "type", "veth", "peer", "name", `dkgwq${id}`);
     // The user's own .conflist: the bridge (and its uplink) is a plugin of the list, not the top.
     mkdirSync(t.dockinConfDir, { recursive: true });
-    writeFileSync(
-      join(t.dockinConfDir, "site.conflist"),
-      JSON.stringify({
-        cniVersion: "1.0.0",
-        name: "site",
-        plugins: [
-          { type: "bridge", bridge: "dk-site", uplink: nic, isGateway: false },
-          { type: "portmap", capabilities: { portMappings: true } },
-        ],
-      }),
-    );
+    const keep = (bridge: Record<string, unknown>) =>
+      writeFileSync(
+        join(t.dockinConfDir, "site.conflist"),
+        JSON.stringify({
+          cniVersion: "1.0.0",
+          name: "site",
+          plugins: [
+            { type: "bridge", bridge: "dk-site", uplink: nic, isGateway: false, ...bridge },
+            { type: "portmap", capabilities: { portMappings: true } },
+          ],
+        }),
+      );
+    // A vlan asks for VLAN filtering, as the bridge plugin gives it (planned only: this machine's
+    // kernel lacks bridge VLAN filtering).
+    keep({ vlan: 7 });
+    const planned = install(t, [webhook, "site", "--no-notify", "--dry-run"], host);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.match(planned.stdout, /\(ip link add dk-site type bridge vlan_filtering 1\)/);
+    keep({ mtu: 1400 });
     const r = install(t, [webhook, "site", "--no-notify"], host);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /keep +.*site\.conflist/);
     assert.match(r.stdout, new RegExp(`update +link ${nic} +\\(enslaved to dk-site`));
     const link = JSON.parse(ip("-n", host, "-j", "link", "show", "dev", nic)) as { master?: string }[];
     assert.equal(link[0]?.master, "dk-site");
+    // The bridge made as the bridge plugin would make it, with the config's MTU (the kernel then
+    // follows its ports'; a `vlan` would add VLAN filtering, which this machine's kernel lacks).
+    assert.match(
+      r.stdout,
+      /create +link dk-site +\(bridge of network "site" \(ip link add dk-site mtu 1400 type bridge\)\)/,
+    );
   });
 
   test("refuses a NIC that holds an address, and one enslaved elsewhere, before changing anything", (ctx) => {
@@ -355,9 +369,7 @@ describe("a pod reaches its gateway", {
     const log = readFileSync(join(t.root, "dockin-cni.log"), "utf8");
     assert.match(
       log,
-      new RegExp(
-        `uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): created dk-site and enslaved it`,
-      ),
+      new RegExp(`uplink ${nic} was not a port of dk-site \\(after a reboot\\?\\): enslaved it`),
     );
     // Uninstall changes no link, and names the uplink it leaves enslaved.
     const dirs = [
@@ -402,7 +414,7 @@ describe("a pod reaches its gateway", {
           const file = join(t.dockinConfDir, "site.json");
           writeFileSync(file, JSON.stringify({ ...readJson(file), uplink: "../eth0" }));
         },
-        /its uplink \.\.\/eth0 is not an interface name \(it may not contain '\/', ':' or white space\).*fix "uplink" in the network's file in /,
+        /its uplink \.\.\/eth0 is not an interface name \(it may not contain '\/', ':' or white space\).*fix "uplink" of the network's file in /,
       ],
       [
         "the loopback interface",

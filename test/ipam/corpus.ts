@@ -635,6 +635,22 @@ export const corpus: readonly Case[] = [
     }),
   },
   {
+    name: "cniVersion in another letter case counts, the last one winning, as Go's decoder reads it",
+    config: (version) =>
+      `{"cniVersion":"0.0.9","CNIVersion":"${version}","name":"dockin-diff","type":"bridge","ipam":{"type":"static","addresses":[{"address":"10.0.0.5/24"}]}}`,
+  },
+  {
+    name: "cniVersion in another letter case alone",
+    config: (version) =>
+      `{"CNIVERSION":"${version}","name":"dockin-diff","type":"bridge","ipam":{"type":"static","addresses":[{"address":"10.0.0.5/24"}]}}`,
+  },
+  {
+    name: "a network name in another letter case counts, the last one winning",
+    config: net(ipam({ addresses: [v4] }), { Name: "my net" }),
+    fails: true,
+    error: { code: 7, includes: ["my net"] },
+  },
+  {
     name: "ADD ignores a prevResult",
     config: net(ipam({ addresses: [v4] }), { prevResult: { cniVersion: "9.9.9", ips: "garbage" } }),
   },

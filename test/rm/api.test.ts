@@ -698,7 +698,24 @@ describe("webhook", () => {
       assert.equal((await rm.call("GET", `/api/v1/pods/default/${kept}`)).status, 200);
     const bad = await rm.call("POST", "/api/v1/gc", { pods: [], listedAt: 5 });
     assert.equal(bad.status, 400);
-    assert.match(String(obj(bad).message), /listedAt: 5 is not a time/);
+    assert.match(String(obj(bad).message), /listedAt: 5 is not an RFC 3339 time with its zone/);
+    for (const zoneless of ["2026-11-30T14:05:00", "1"]) {
+      const r = await rm.call("POST", "/api/v1/gc", { pods: [], listedAt: zoneless });
+      assert.equal(r.status, 400, zoneless);
+      assert.match(String(obj(r).message), /is not an RFC 3339 time with its zone/);
+    }
+    const future = new Date(Date.now() + 60_000).toISOString();
+    const late = await rm.call("POST", "/api/v1/gc", { pods: [], listedAt: future });
+    assert.equal(late.status, 400);
+    assert.match(
+      String(obj(late).message),
+      /is later than the RM's clock .*take the time from the RM \(\/healthz's time\)/,
+    );
+    assert.equal(
+      (await rm.call("GET", "/api/v1/pods/default/new")).status,
+      200,
+      "nothing released by a refused gc",
+    );
   });
 });
 

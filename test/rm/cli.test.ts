@@ -158,7 +158,10 @@ describe("dockin admin commands", () => {
     assert.equal((await admin("pods", "show", "gc/c")).code, 0);
     const bad = await admin("pods", "gc", "--listed-at", "yesterday");
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /listedAt: "yesterday" is not a time; give when the list was read/);
+    assert.match(
+      bad.stderr,
+      /listedAt: "yesterday" is not an RFC 3339 time with its zone; give when the list was read/,
+    );
     assert.match((await admin("pods", "gc", "--node", "n1")).stdout, /^released gc\/c$/m);
     assert.equal((await admin("policies", "delete", "gcme")).code, 0);
   });

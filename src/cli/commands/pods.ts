@@ -31,8 +31,9 @@ const USAGE = `usage: dockin pods <subcommand> [options]
                             releasing policy is deleted, a sticky one only marked detached
   gc [--node NODE] [--listed-at TIME] [NS/NAME...]
                             release every releasing-policy pod (on NODE) not listed; with
-                            --listed-at (when the list was read, e.g. $(date -u +%FT%TZ) taken just
-                            before it), a pod attached or changed since is kept: it may be new
+                            --listed-at (when the list was read, on the RM's clock: the time of
+                            its /healthz, read just before the list), a pod attached or changed
+                            since is kept: it may have started after the list was read
   gc --kubernetes [--node NODE] [--kube-api URL] [--kube-token-file F] [--kube-ca-file F]
                             the list is the cluster's pods (every one not Succeeded or Failed), read
                             from its API server (in a pod: its service account) after the RM's
