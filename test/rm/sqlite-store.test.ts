@@ -50,7 +50,8 @@ async function holdLock(lock: string, read = false): Promise<{ refused: string; 
             'import { DatabaseSync } from "node:sqlite";',
             `const db = new DatabaseSync(${JSON.stringify(lock)});`,
             "try { db.exec('BEGIN IMMEDIATE'); console.log('held'); } catch (e) { console.log(String(e)); process.exit(0); }",
-            "setInterval(() => {}, 1000);",
+            // The interval names db: a connection nothing refers to may be collected, and its lock with it.
+            "setInterval(() => void db, 1000);",
           ].join("\n"),
         ],
         { stdio: ["ignore", "pipe", "inherit"] },
