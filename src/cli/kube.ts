@@ -68,7 +68,7 @@ export async function listKubePods(opts: KubeOptions): Promise<KubePod[]> {
     try {
       res = await fetch(url, { headers, ...tls, signal: AbortSignal.timeout(30_000) });
     } catch (err) {
-      throw new Error(`listing the cluster's pods at ${api}: ${errorText(err)}`);
+      throw new Error(`listing the cluster's pods at ${api}: ${errorText(err)}; nothing released`);
     }
     const text = await res.text();
     if (res.status !== 200) {
@@ -82,9 +82,11 @@ export async function listKubePods(opts: KubeOptions): Promise<KubePod[]> {
         res.status === 410
           ? " (the listing expired while it was read: run again)"
           : res.status === 401 || res.status === 403
-            ? " (the service account needs list on pods: deploy/kubernetes/gc-cronjob.yaml's ClusterRole)"
+            ? " (in the cluster, the service account needs list on pods: deploy/kubernetes/gc-cronjob.yaml's ClusterRole; outside it, give a token with --kube-token-file)"
             : "";
-      throw new Error(`listing the cluster's pods at ${api}: HTTP ${res.status}: ${message}${hint}`);
+      throw new Error(
+        `listing the cluster's pods at ${api}: HTTP ${res.status}: ${message}${hint}; nothing released`,
+      );
     }
     let page: { items?: unknown; metadata?: { continue?: unknown } };
     try {

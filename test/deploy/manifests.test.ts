@@ -341,9 +341,12 @@ describe("deploy/kubernetes", () => {
     ]);
     const role = find("gc-cronjob.yaml", "ClusterRole", String(at(binding, "roleRef.name")));
     assert.deepEqual(at(role, "rules"), [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
-    // Nothing else in deploy/kubernetes talks to the API server.
+    // Nothing else in deploy/kubernetes talks to the API server, and no other pod gets a token.
     const accounts = all.filter((o) => o.kind === "ServiceAccount").map((o) => at(o, "metadata.name"));
     assert.deepEqual(accounts, [account]);
+    for (const o of [daemonSet, rmSqlite, rmEtcd])
+      assert.equal(podSpec(o).automountServiceAccountToken, false, `${String(o.kind)} mounts no token`);
+    assert.notEqual(gcPodSpec.automountServiceAccountToken, false, "the gc job has its token");
   });
 
   test("every container runs the one image, whose Dockerfile installs the standalone executable as dockin", () => {

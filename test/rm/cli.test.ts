@@ -152,17 +152,34 @@ describe("dockin admin commands", () => {
     await fetch(`${rm.url}/rmController/getPodMultiNetwork?podName=c&podNamespace=gc&node=n1`, {
       headers: { authorization: "Bearer s3cret-token" },
     });
-    const kept = await admin("pods", "gc", "--node", "n1", "--listed-at", listedAt);
+    const kept = await admin("pods", "gc", "--node", "n1", "--listed-at", listedAt, "--all");
     assert.equal(kept.code, 0, kept.stderr);
     assert.match(kept.stdout, /^nothing to release$/m);
     assert.equal((await admin("pods", "show", "gc/c")).code, 0);
-    const bad = await admin("pods", "gc", "--listed-at", "yesterday");
+    const bad = await admin("pods", "gc", "--listed-at", "yesterday", "gc/zzz");
     assert.equal(bad.code, 1);
     assert.match(
       bad.stderr,
       /listedAt: "yesterday" is not an RFC 3339 time with its zone; give when the list was read/,
     );
-    assert.match((await admin("pods", "gc", "--node", "n1")).stdout, /^released gc\/c$/m);
+    // An empty list would release every pod: refused unless --all; a list can come from a file.
+    const empty = await admin("pods", "gc", "--node", "n1");
+    assert.equal(empty.code, 2);
+    assert.match(
+      empty.stderr,
+      /no pod listed: that would release every releasing-policy pod; .*--all if that is what you mean/,
+    );
+    const emptyFile = join(dir, "no-pods.txt");
+    writeFileSync(emptyFile, "\n");
+    assert.equal((await admin("pods", "gc", "--node", "n1", "--pods-file", emptyFile)).code, 2);
+    assert.match((await admin("pods", "gc", "a/b/c")).stderr, /"a\/b\/c" is not NAMESPACE\/NAME/);
+    const listFile = join(dir, "pods.txt");
+    writeFileSync(listFile, "gc/c\n\n");
+    assert.match(
+      (await admin("pods", "gc", "--node", "n1", "--pods-file", listFile)).stdout,
+      /^nothing to release$/m,
+    );
+    assert.match((await admin("pods", "gc", "--node", "n1", "--all")).stdout, /^released gc\/c$/m);
     assert.equal((await admin("policies", "delete", "gcme")).code, 0);
   });
 
@@ -200,7 +217,10 @@ describe("dockin admin commands", () => {
   it("exits 1 with 401 without the token, 2 on a usage error", async () => {
     const r = await runDockin(["networks", "list", "--server", rm.url]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /authentication required.*\(HTTP 401\)/);
+    assert.match(
+      r.stderr,
+      /authentication required.*\(HTTP 401\); give its admin token with --token-file or DOCKIN_TOKEN_FILE/,
+    );
     const usage = await admin("networks", "create", "x");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--subnet \(or -f FILE\) is required/);

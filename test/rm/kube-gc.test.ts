@@ -164,7 +164,7 @@ describe("dockin pods gc --kubernetes", () => {
     assert.equal(partial.code, 1);
     assert.match(
       partial.stderr,
-      /listing the cluster's pods at https:\/\/127\.0\.0\.1:\d+: HTTP 500: etcdserver: request timed out/,
+      /listing the cluster's pods at https:\/\/127\.0\.0\.1:\d+: HTTP 500: etcdserver: request timed out; nothing released/,
     );
 
     cluster.onPage = async () => {
@@ -177,7 +177,7 @@ describe("dockin pods gc --kubernetes", () => {
     assert.equal(forbidden.code, 1);
     assert.match(
       forbidden.stderr,
-      /HTTP 403: pods is forbidden.*\(the service account needs list on pods: deploy\/kubernetes\/gc-cronjob\.yaml's ClusterRole\)/,
+      /HTTP 403: pods is forbidden.*\(in the cluster, the service account needs list on pods: deploy\/kubernetes\/gc-cronjob\.yaml's ClusterRole; outside it, give a token with --kube-token-file\)/,
     );
 
     cluster.onPage = async () => {
@@ -219,7 +219,7 @@ describe("dockin pods gc --kubernetes", () => {
     assert.equal(both.code, 2);
     assert.match(
       both.stderr,
-      /--kubernetes reads the list and its time itself: give no pods and no --listed-at/,
+      /--kubernetes reads the list and its time itself: give no pods, --pods-file, --all or --listed-at/,
     );
     const stray = await admin("pods", "gc", "--kube-api=https://127.0.0.1:1");
     assert.equal(stray.code, 2);

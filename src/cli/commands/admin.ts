@@ -151,7 +151,8 @@ export function reportError(prefix: string, usage: string, err: unknown): number
     return 2;
   }
   if (err instanceof ApiError) {
-    process.stderr.write(`${prefix}: ${err.message} (HTTP ${err.status})\n`);
+    const hint = err.status === 401 ? "; give its admin token with --token-file or DOCKIN_TOKEN_FILE" : "";
+    process.stderr.write(`${prefix}: ${err.message} (HTTP ${err.status})${hint}\n`);
     return 1;
   }
   process.stderr.write(`${prefix}: ${errorText(err)}\n`);

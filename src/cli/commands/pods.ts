@@ -1,4 +1,6 @@
 // `dockin pods create|list|show|delete|release|gc`: the RM's pods and their addresses.
+import { readFileSync } from "node:fs";
+import { errorText } from "../../cni/errors.ts";
 import { RmClient } from "../../rm/client.ts";
 import type { PodView } from "../../rm/service.ts";
 import { parseFlags } from "../args.ts";
@@ -29,15 +31,18 @@ const USAGE = `usage: dockin pods <subcommand> [options]
   release NS/NAME [--container-id ID]
                             report the pod gone (what the plugin does on its final DEL): a pod of a
                             releasing policy is deleted, a sticky one only marked detached
-  gc [--node NODE] [--listed-at TIME] [NS/NAME...]
-                            release every releasing-policy pod (on NODE) not listed; with
-                            --listed-at (when the list was read, on the RM's clock: the time of
-                            its /healthz, read just before the list), a pod attached or changed
-                            since is kept: it may have started after the list was read
+  gc [--node NODE] [--listed-at TIME] (NS/NAME... | --pods-file F | --all)
+                            release every releasing-policy pod (on NODE) that the list of running
+                            pods lacks: NS/NAME..., or a file of them, one a line ("-": stdin);
+                            an empty list is refused unless --all (it would release every pod).
+                            --listed-at: when the list was read, RFC 3339 with its zone, on the
+                            RM's clock (curl <server>/healthz | jq -r .time, just before reading
+                            it); a pod attached or changed since is kept: it may be new
   gc --kubernetes [--node NODE] [--kube-api URL] [--kube-token-file F] [--kube-ca-file F]
-                            the list is the cluster's pods (every one not Succeeded or Failed), read
-                            from its API server (in a pod: its service account) after the RM's
-                            clock, which is the listedAt; deploy/kubernetes/gc-cronjob.yaml runs it
+                            the same with the cluster's running pods (every pod not Succeeded or
+                            Failed), listed from its API server (in a pod of the cluster: with
+                            its service account), and --listed-at read from the RM first;
+                            deploy/kubernetes/gc-cronjob.yaml runs it every 5 minutes
 
 NAME alone means the namespace "default".
 
@@ -181,6 +186,8 @@ const gc = async (args: string[]) => {
       node: { type: "string" },
       "listed-at": { type: "string" },
       kubernetes: { type: "boolean", default: false },
+      "pods-file": { type: "string" },
+      all: { type: "boolean", default: false },
       "kube-api": { type: "string" },
       "kube-token-file": { type: "string" },
       "kube-ca-file": { type: "string" },
@@ -190,9 +197,14 @@ const gc = async (args: string[]) => {
   const body: Record<string, unknown> = {};
   let listed = "";
   if (values.kubernetes) {
-    if (positionals.length > 0 || values["listed-at"] !== undefined) {
+    if (
+      positionals.length > 0 ||
+      values["listed-at"] !== undefined ||
+      values["pods-file"] !== undefined ||
+      values.all
+    ) {
       throw new UsageError(
-        "--kubernetes reads the list and its time itself: give no pods and no --listed-at",
+        "--kubernetes reads the list and its time itself: give no pods, --pods-file, --all or --listed-at",
       );
     }
     // The RM's clock first: whatever attaches after it is kept, though the list cannot have it.
@@ -216,8 +228,28 @@ const gc = async (args: string[]) => {
       values["kube-ca-file"] !== undefined
     )
       throw new UsageError("--kube-api, --kube-token-file and --kube-ca-file go with --kubernetes");
-    body.pods = positionals.map((p) => {
+    const names = [...positionals];
+    const file = values["pods-file"];
+    if (file !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(file === "-" ? 0 : file, "utf8");
+      } catch (err) {
+        throw new UsageError(`--pods-file ${file}: ${errorText(err)}`);
+      }
+      for (const line of text.split("\n")) if (line.trim() !== "") names.push(line.trim());
+    }
+    // An empty list releases every pod: a list that failed to come (a kubectl that failed in a
+    // $(…)) must not read as "none runs".
+    if (names.length === 0 && !values.all) {
+      throw new UsageError(
+        "no pod listed: that would release every releasing-policy pod; give the running pods (NS/NAME..., --pods-file), or --all if that is what you mean",
+      );
+    }
+    if (names.length > 0 && values.all) throw new UsageError("--all goes with no pods listed");
+    body.pods = names.map((p) => {
       const r = podRef(p);
+      if (r.name.includes("/")) throw new UsageError(`"${p}" is not NAMESPACE/NAME`);
       return `${r.namespace}/${r.name}`;
     });
     if (values["listed-at"] !== undefined) body.listedAt = values["listed-at"];
