@@ -17,6 +17,7 @@ import { execPlugin, type RunOutcome, runProcess } from "../cni/exec.ts";
 import { isLevel } from "../cni/log.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { isObject } from "../net/json.ts";
+import { bridgeNameOf, type Uplink, uplinkOfConfig, uplinkVerdict } from "../plugin/uplink.ts";
 import { LAUNCHED } from "./launcher.ts";
 import { bridgePorts, ipv4Forwarding, linkInfo } from "./links.ts";
 import {
@@ -381,34 +382,39 @@ async function checkBuild(binDir: string, timeoutMs: number, checks: Check[]): P
  * bridge's port (ok); free and enslavable, as after a reboot (a warning: that ADD enslaves it); or
  * what that ADD refuses (a failure: every ADD on the network fails until it is fixed).
  */
-function checkUplink(title: string, bridge: string, uplink: string, file: string, checks: Check[]): void {
+function checkUplink(title: string, { bridge, nic: uplink }: Uplink, file: string, checks: Check[]): void {
   const nic = linkInfo(uplink);
   const br = linkInfo(bridge);
   const inFile = `"uplink" in ${file}`;
   const addFails = "every pod's ADD on this network fails until then";
   const fail = (detail: string, fix: string) => checks.push({ status: "fail", title, detail, fix });
-  if (nic === undefined)
+  if (nic === undefined) {
     fail(`its uplink ${uplink} does not exist on this host`, `create it, or fix ${inFile}; ${addFails}`);
-  else if (br !== undefined && br.kind !== "bridge") {
+    return;
+  }
+  if (br !== undefined && br.kind !== "bridge") {
     fail(
       `${bridge} exists and is not a bridge (it is ${br.kind ?? "a plain link"}): the bridge plugin cannot use it, nor can ${uplink} be its port`,
       `check "bridge" in ${file}, or remove that link; ${addFails}`,
     );
-  } else if (nic.master === bridge)
+    return;
+  }
+  const verdict = uplinkVerdict(nic, bridge);
+  if (verdict.is === "port") {
     checks.push({ status: "ok", title, detail: `uplink ${uplink}: the gateway is behind it` });
-  else if (nic.master !== undefined) {
+  } else if (verdict.is === "taken") {
     fail(
-      `its uplink ${uplink} is enslaved to ${nic.master}, not to ${bridge}`,
+      `its uplink ${uplink} is enslaved to ${verdict.master}, not to ${bridge}`,
       `free it (ip link set ${uplink} nomaster) or name another NIC in ${inFile}; ${addFails}`,
     );
-  } else if (nic.kind === "bridge" || nic.loopback) {
+  } else if (verdict.is === "bridge" || verdict.is === "loopback") {
     fail(
-      `its uplink ${uplink} is ${nic.loopback ? "the loopback interface" : "a bridge"}, which ${bridge} cannot enslave`,
+      `its uplink ${uplink} is ${verdict.is === "loopback" ? "the loopback interface" : "a bridge"}, which ${bridge} cannot enslave`,
       `name the NIC toward the site's router in ${inFile}; ${addFails}`,
     );
-  } else if (nic.addresses.length > 0) {
+  } else if (verdict.is === "holds") {
     fail(
-      `its uplink ${uplink} is not enslaved and holds ${nic.addresses.join(", ")}: enslaving it would cut this host off that network, so dockin-cni will not`,
+      `its uplink ${uplink} is not enslaved and holds ${verdict.addresses.join(", ")}: enslaving it would cut this host off that network, so dockin-cni will not`,
       `use a NIC (or VLAN interface) for the pods alone, or move its addresses to ${bridge} yourself; ${addFails}`,
     );
   } else {
@@ -429,13 +435,11 @@ function checkUplink(title: string, bridge: string, uplink: string, file: string
 function checkGateway(type: string, found: NetworkFile, checks: Check[]): void {
   const bridgePlugin = bridgePluginOf(found.config ?? {});
   if (bridgePlugin === undefined) return;
-  const bridge = typeof bridgePlugin.bridge === "string" ? bridgePlugin.bridge : "cni0";
+  const bridge = bridgeNameOf(bridgePlugin);
   const title = `network "${type}": pods can reach a gateway through bridge ${bridge}`;
-  // An empty uplink is none, as dockin-cni reads it (src/plugin/uplink.ts).
-  const uplink =
-    typeof bridgePlugin.uplink === "string" && bridgePlugin.uplink !== "" ? bridgePlugin.uplink : undefined;
+  const uplink = uplinkOfConfig(bridgePlugin); // as dockin-cni reads it
   if (uplink !== undefined) {
-    checkUplink(title, bridge, uplink, found.path, checks);
+    checkUplink(title, uplink, found.path, checks);
     return;
   }
   if (bridgePlugin.isGateway === true) {

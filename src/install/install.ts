@@ -1,20 +1,13 @@
 // `dockin install` and `dockin uninstall`: plan every change from the options and what is on the
 // host, print the plan, then (unless --dry-run) apply it all-or-nothing. Running install twice
 // changes nothing the second time; an existing network config is never replaced.
-import {
-  accessSync,
-  constants,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-} from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { errorText } from "../cni/errors.ts";
 import { execPlugin } from "../cni/exec.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
-import type { Json } from "../net/json.ts";
+import { isObject, type Json } from "../net/json.ts";
+import { sysfsMaster, uplinkOfConfig, uplinkVerdict } from "../plugin/uplink.ts";
 import { LAUNCHED, launcherScript, readMarkOf, removeReadMark } from "./launcher.ts";
 import { ipChange, linkInfo } from "./links.ts";
 import {
@@ -232,8 +225,9 @@ function networkSteps(opts: InstallOptions, cniVersion: string, notes: string[])
 /** For a kept network config: its own uplink (the config decides), and a note when the flags differ. */
 function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, notes: string[]): Step[] {
   const c = bridgePluginOf(found.config ?? {}) ?? {};
-  const uplink = typeof c.uplink === "string" ? c.uplink : undefined;
-  const bridge = typeof c.bridge === "string" ? c.bridge : undefined;
+  // Read as dockin-cni reads it at every ADD (an empty uplink is none; no bridge is cni0).
+  const declared = uplinkOfConfig(c);
+  const uplink = declared?.nic;
   const asked = gateway.mode === "uplink" ? `--uplink ${type}=${gateway.nic}` : "--gateway-on-bridge";
   const kept =
     uplink !== undefined
@@ -248,14 +242,9 @@ function keptUplinkSteps(type: string, found: NetworkFile, gateway: Gateway, not
       `${asked} was not applied: ${found.path} is kept as it is (${kept}); edit it, or move it away and install again`,
     );
   }
-  return uplink !== undefined && bridge !== undefined ? uplinkSteps(type, bridge, uplink, c) : [];
+  return declared === undefined ? [] : uplinkSteps(type, declared.bridge, declared.nic, c);
 }
 
-/**
- * The link changes for an uplink: the bridge (created now, as the bridge plugin would create it
- * at the first ADD) and the NIC enslaved to it, both up. Refused with the reason, before anything
- * changes, when the NIC is missing, belongs to another bridge or holds addresses.
- */
 /**
  * `ip link add` for a network's bridge as the bridge plugin makes one (its ensureBridge): the
  * config's `mtu`, and VLAN filtering when it has a `vlan` or `vlanTrunk`. The plugin never changes
@@ -270,6 +259,11 @@ function bridgeAddArgs(bridge: string, config: Json): string[] {
   return args;
 }
 
+/**
+ * The link changes for an uplink: the bridge (created now, as the bridge plugin would create it
+ * at the first ADD) and the NIC enslaved to it, both up. Refused with the reason, before anything
+ * changes, when the NIC may not be the bridge's (uplinkVerdict), or the bridge's name is taken.
+ */
 function uplinkSteps(type: string, bridge: string, nic: string, config: Json): Step[] {
   const link = linkInfo(nic);
   const flag = `--uplink ${type}=${nic}`;
@@ -278,23 +272,23 @@ function uplinkSteps(type: string, bridge: string, nic: string, config: Json): S
       `${flag}: there is no interface "${nic}" on this host (ip link lists them); nothing was changed`,
     );
   }
-  if (link.kind === "bridge")
-    throw new UsageError(`${flag}: ${nic} is a bridge; name the NIC toward the site's router`);
-  if (link.loopback) {
-    throw new UsageError(
-      `${flag}: ${nic} is the loopback interface, which no bridge can enslave; name the NIC toward the site's router`,
-    );
-  }
-  if (link.master !== undefined && link.master !== bridge) {
-    throw new UsageError(
-      `${flag}: ${nic} is already enslaved to ${link.master}; free it first (ip link set ${nic} nomaster); nothing was changed`,
-    );
-  }
-  if (link.master !== bridge && link.addresses.length > 0) {
-    throw new UsageError(
-      `${flag}: ${nic} holds ${link.addresses.join(", ")}; enslaving it would cut this host off that network. ` +
-        "Use a NIC (or a VLAN interface) for the pods alone, or move the addresses to the bridge yourself; nothing was changed",
-    );
+  const verdict = uplinkVerdict(link, bridge);
+  switch (verdict.is) {
+    case "bridge":
+      throw new UsageError(`${flag}: ${nic} is a bridge; name the NIC toward the site's router`);
+    case "loopback":
+      throw new UsageError(
+        `${flag}: ${nic} is the loopback interface, which no bridge can enslave; name the NIC toward the site's router`,
+      );
+    case "taken":
+      throw new UsageError(
+        `${flag}: ${nic} is already enslaved to ${verdict.master}; free it first (ip link set ${nic} nomaster); nothing was changed`,
+      );
+    case "holds":
+      throw new UsageError(
+        `${flag}: ${nic} holds ${verdict.addresses.join(", ")}; enslaving it would cut this host off that network. ` +
+          "Use a NIC (or a VLAN interface) for the pods alone, or move the addresses to the bridge yourself; nothing was changed",
+      );
   }
   const steps: Step[] = [];
   const br = linkInfo(bridge);
@@ -545,18 +539,11 @@ export function uninstall(opts: UninstallOptions): Report {
   }
   // An uplink stays enslaved too: name each one that still is.
   for (const f of kept) {
-    for (const p of pluginsOf(f.config ?? {}) as { bridge?: unknown; uplink?: unknown }[]) {
-      if (typeof p?.uplink !== "string" || p.uplink === "") continue;
-      const bridge = typeof p.bridge === "string" && p.bridge !== "" ? p.bridge : "cni0"; // the bridge plugin's default
-      let master: string | undefined;
-      try {
-        master = readlinkSync(`/sys/class/net/${p.uplink}/master`);
-      } catch {
-        continue; // not enslaved (or no such link)
-      }
-      if (master.slice(master.lastIndexOf("/") + 1) !== bridge) continue;
+    for (const p of pluginsOf(f.config ?? {})) {
+      const uplink = isObject(p) && p.type === "bridge" ? uplinkOfConfig(p) : undefined;
+      if (uplink === undefined || sysfsMaster(uplink.nic) !== uplink.bridge) continue;
       notes.push(
-        `uplink ${p.uplink} stays enslaved to ${bridge}: ip link set ${p.uplink} nomaster frees it (deleting ${bridge} does too)`,
+        `uplink ${uplink.nic} stays enslaved to ${uplink.bridge}: ip link set ${uplink.nic} nomaster frees it (deleting ${uplink.bridge} does too)`,
       );
     }
   }

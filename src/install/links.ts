@@ -5,18 +5,10 @@
 // pod: src/plugin/uplink.ts).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { type IpLink, type LinkFacts, linkFacts } from "../plugin/uplink.ts";
 
-export interface LinkInfo {
+export interface LinkInfo extends LinkFacts {
   name: string;
-  /** The bridge (or bond…) this link is enslaved to. */
-  master: string | undefined;
-  /** `bridge`, `veth`, `vlan`… (undefined for a plain NIC). */
-  kind: string | undefined;
-  up: boolean;
-  /** The loopback interface (`lo`), which no bridge can enslave. */
-  loopback: boolean;
-  /** Addresses with scope global, as `a.b.c.d/len`. */
-  addresses: string[];
 }
 
 /** Runs `ip`; throws when it cannot run at all (no iproute2), which is not "no such link". */
@@ -30,32 +22,12 @@ function ip(args: readonly string[]): { ok: boolean; stdout: string; stderr: str
   return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr.trim() };
 }
 
-interface IpLink {
-  ifname?: string;
-  master?: string;
-  flags?: string[];
-  linkinfo?: { info_kind?: string };
-  addr_info?: { local?: string; prefixlen?: number; scope?: string }[];
-}
-
 /** The link named `name`, or undefined when there is none. */
 export function linkInfo(name: string): LinkInfo | undefined {
-  const link = ip(["-j", "-d", "link", "show", "dev", name]);
-  if (!link.ok) return undefined;
-  const [l] = JSON.parse(link.stdout) as IpLink[];
-  if (l === undefined) return undefined;
-  const addr = ip(["-j", "addr", "show", "dev", name]);
-  const [a] = addr.ok ? (JSON.parse(addr.stdout) as IpLink[]) : [];
-  return {
-    name,
-    master: l.master,
-    kind: l.linkinfo?.info_kind,
-    up: (l.flags ?? []).includes("UP"),
-    loopback: (l.flags ?? []).includes("LOOPBACK"),
-    addresses: (a?.addr_info ?? [])
-      .filter((x) => x.scope === "global" && x.local !== undefined)
-      .map((x) => `${x.local}/${x.prefixlen}`),
-  };
+  const shown = ip(["-j", "-d", "addr", "show", "dev", name]);
+  if (!shown.ok) return undefined;
+  const [l] = JSON.parse(shown.stdout) as IpLink[];
+  return l === undefined ? undefined : { name, ...linkFacts(l) };
 }
 
 /** The links enslaved to `bridge`, with their kinds. */

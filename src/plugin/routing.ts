@@ -13,11 +13,11 @@ import type { RecordNetwork } from "./record.ts";
 /** Tables are `TABLE_BASE + the entry's position in the reply`; the rule's priority equals it. */
 export const TABLE_BASE = 1000;
 
-export const SYSTEM_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+const SYSTEM_DIRS = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"];
 const found = new Map<string, string>();
 
 /** The path of a system tool (`ip`, `nsenter`), found once in SYSTEM_DIRS. */
-export function tool(name: string): string {
+function tool(name: string): string {
   const cached = found.get(name);
   if (cached) return cached;
   for (const dir of SYSTEM_DIRS) {
@@ -35,7 +35,7 @@ export function tool(name: string): string {
   );
 }
 
-interface Run {
+export interface Run {
   code: number;
   stdout: string;
   stderr: string;
@@ -58,13 +58,12 @@ export function ipIn(netns: string, args: readonly string[]): { file: string; ar
   return { file: tool("nsenter"), args: [`--net=${netns}`, tool("ip"), ...args] };
 }
 
-async function runIn(
-  netns: string,
-  args: string[],
+/** Runs a system tool with only PATH in its environment; its stderr trimmed. */
+async function runTool(
+  command: { file: string; args: string[] },
   input: string | Promise<string> | undefined,
   timeoutMs = 10_000,
 ): Promise<Run> {
-  const command = ipIn(netns, args);
   const run = await runProcess(command.file, command.args, {
     env: { PATH: SYSTEM_DIRS.join(":") },
     input: input ?? "",
@@ -73,6 +72,16 @@ async function runIn(
   });
   return { code: run.code ?? 1, stdout: run.stdout, stderr: run.stderr.trim() };
 }
+
+const runIn = (
+  netns: string,
+  args: string[],
+  input: string | Promise<string> | undefined,
+  timeoutMs?: number,
+) => runTool(ipIn(netns, args), input, timeoutMs);
+
+/** `ip args` in this process's own network namespace (the host's, for a plugin). */
+export const runIp = (args: string[]): Promise<Run> => runTool({ file: tool("ip"), args }, "");
 
 export interface PolicyAddress {
   /** ip/len */

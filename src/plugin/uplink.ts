@@ -9,52 +9,99 @@
 import { readlinkSync } from "node:fs";
 import { ifNameProblem } from "../cni/checks.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { runProcess } from "../cni/exec.ts";
 import type { Logger } from "../cni/log.ts";
 import type { RecordNetwork } from "./record.ts";
-import { SYSTEM_DIRS, tool } from "./routing.ts";
+import { runIp } from "./routing.ts";
 
 export interface Uplink {
   bridge: string;
   nic: string;
 }
 
-/** The bridge plugin's default bridge name. */
-const DEFAULT_BRIDGE = "cni0";
+type Json = Record<string, unknown>;
+
+/** A bridge plugin config's bridge: its `bridge`, else the bridge plugin's default. */
+export const bridgeNameOf = (config: Json): string =>
+  typeof config.bridge === "string" && config.bridge !== "" ? config.bridge : "cni0";
+
+/** The uplink a bridge plugin config asks for, if any (its `uplink`, which the plugin ignores). */
+export function uplinkOfConfig(config: Json): Uplink | undefined {
+  if (typeof config.uplink !== "string" || config.uplink === "") return undefined;
+  return { bridge: bridgeNameOf(config), nic: config.uplink };
+}
 
 /** The uplink a network's chain asks for, if any: its bridge plugin's `uplink`. */
 export function uplinkOf(net: RecordNetwork): Uplink | undefined {
   const main = net.plugins[0]?.config;
-  if (main?.type !== "bridge" || typeof main.uplink !== "string" || main.uplink === "") return undefined;
-  const bridge = typeof main.bridge === "string" && main.bridge !== "" ? main.bridge : DEFAULT_BRIDGE;
-  return { bridge, nic: main.uplink };
+  return main?.type === "bridge" ? uplinkOfConfig(main) : undefined;
 }
 
-/** Whether `nic` is a port of `bridge` now, as sysfs says (false when it cannot say). */
-function enslaved({ bridge, nic }: Uplink): boolean {
+/** The bridge (or bond…) `link` is a port of now, as sysfs says; undefined when none (or no such link). */
+export function sysfsMaster(link: string): string | undefined {
   try {
-    const master = readlinkSync(`/sys/class/net/${nic}/master`);
-    return master.slice(master.lastIndexOf("/") + 1) === bridge;
+    const master = readlinkSync(`/sys/class/net/${link}/master`);
+    return master.slice(master.lastIndexOf("/") + 1);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-async function ip(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-  const run = await runProcess(tool("ip"), args, {
-    env: { PATH: SYSTEM_DIRS.join(":") },
-    input: "",
-    timeoutMs: 10_000,
-    group: false,
-  });
-  return { ok: run.code === 0, stdout: run.stdout, stderr: run.stderr.trim() };
+/** What of a link matters to an uplink, as `ip -j -d addr show dev NAME` gives it. */
+export interface LinkFacts {
+  /** The bridge (or bond…) it is a port of. */
+  master: string | undefined;
+  /** `bridge`, `veth`, `vlan`… (undefined for a plain NIC). */
+  kind: string | undefined;
+  up: boolean;
+  /** The loopback interface (`lo`), which no bridge can enslave. */
+  loopback: boolean;
+  /** Addresses with scope global, as `a.b.c.d/len`. */
+  addresses: string[];
 }
 
-interface IpLink {
+/** One link of `ip -j -d addr show`'s output. */
+export interface IpLink {
+  ifname?: string;
   master?: string;
   flags?: string[];
   linkinfo?: { info_kind?: string };
   addr_info?: { local?: string; prefixlen?: number; scope?: string }[];
+}
+
+export function linkFacts(l: IpLink): LinkFacts {
+  const addresses: string[] = [];
+  for (const a of l.addr_info ?? [])
+    if (a.scope === "global" && a.local !== undefined) addresses.push(`${a.local}/${a.prefixlen}`);
+  const flags = l.flags ?? [];
+  return {
+    master: l.master,
+    kind: l.linkinfo?.info_kind,
+    up: flags.includes("UP"),
+    loopback: flags.includes("LOOPBACK"),
+    addresses,
+  };
+}
+
+/**
+ * Whether a NIC may be `bridge`'s uplink, by the rules install, doctor and dockin-cni share: it is
+ * its port already; or free to become one; or it may not, being a bridge, the loopback, another
+ * bridge's port, or holding addresses (enslaving it would cut the host off that network).
+ */
+export type UplinkVerdict =
+  | { is: "port" }
+  | { is: "free" }
+  | { is: "bridge" }
+  | { is: "loopback" }
+  | { is: "taken"; master: string }
+  | { is: "holds"; addresses: string[] };
+
+export function uplinkVerdict(nic: LinkFacts, bridge: string): UplinkVerdict {
+  if (nic.master === bridge) return { is: "port" };
+  if (nic.kind === "bridge") return { is: "bridge" };
+  if (nic.loopback) return { is: "loopback" };
+  if (nic.master !== undefined) return { is: "taken", master: nic.master };
+  if (nic.addresses.length > 0) return { is: "holds", addresses: nic.addresses };
+  return { is: "free" };
 }
 
 /**
@@ -77,30 +124,30 @@ export async function ensureUplink(
     );
   const problem = ifNameProblem(nic);
   if (problem !== undefined) throw refuse(`is not an interface name (it ${problem})`, `fix ${inFile}`);
-  if (enslaved(u)) return;
+  if (sysfsMaster(nic) === bridge) return;
   const link = await showLink(nic, "addr");
   if (link === undefined)
     throw refuse("does not exist on this node", `create it, or name this node's NIC in ${inFile}`);
-  if (link.master === bridge) return; // enslaved, where sysfs could not tell
-  if (link.linkinfo?.info_kind === "bridge" || (link.flags ?? []).includes("LOOPBACK")) {
-    throw refuse(
-      link.linkinfo?.info_kind === "bridge" ? "is a bridge" : "is the loopback interface",
-      `name a NIC (or VLAN interface) in ${inFile}`,
-    );
-  }
-  if (link.master !== undefined) {
-    throw refuse(
-      `is already enslaved to ${link.master}`,
-      `free it (ip link set ${nic} nomaster) or name another NIC in ${inFile}`,
-    );
-  }
-  const held: string[] = [];
-  for (const a of link.addr_info ?? []) if (a.scope === "global") held.push(`${a.local}/${a.prefixlen}`);
-  if (held.length > 0) {
-    throw refuse(
-      `holds ${held.join(", ")} (enslaving it would cut this node off that network)`,
-      "use a NIC or VLAN interface for the pods alone, or move its addresses to the bridge yourself",
-    );
+  const verdict = uplinkVerdict(linkFacts(link), bridge);
+  switch (verdict.is) {
+    case "port":
+      return; // enslaved, where sysfs could not tell
+    case "bridge":
+    case "loopback":
+      throw refuse(
+        verdict.is === "bridge" ? "is a bridge" : "is the loopback interface",
+        `name a NIC (or VLAN interface) in ${inFile}`,
+      );
+    case "taken":
+      throw refuse(
+        `is already enslaved to ${verdict.master}`,
+        `free it (ip link set ${nic} nomaster) or name another NIC in ${inFile}`,
+      );
+    case "holds":
+      throw refuse(
+        `holds ${verdict.addresses.join(", ")} (enslaving it would cut this node off that network)`,
+        "use a NIC or VLAN interface for the pods alone, or move its addresses to the bridge yourself",
+      );
   }
   // The bridge plugin refuses a link of the bridge's name that is not a bridge; checked again here,
   // so that a NIC never goes into a bond or a VRF of that name.
@@ -113,8 +160,8 @@ export async function ensureUplink(
       `check "bridge" in the network's file in ${confDir}`,
     );
   }
-  const r = await ip(["link", "set", nic, "master", bridge, "up"]);
-  if (!r.ok)
+  const r = await runIp(["link", "set", nic, "master", bridge, "up"]);
+  if (r.code !== 0)
     throw new CniError(
       ErrorCode.IOFailure,
       `enslaving its uplink: ip link set ${nic} master ${bridge} up: ${r.stderr}`,
@@ -127,8 +174,8 @@ export async function ensureUplink(
  * Any other failure of `ip` (a timeout, an iproute2 without JSON output) throws, with its message.
  */
 async function showLink(name: string, what: "addr" | "link"): Promise<IpLink | undefined> {
-  const shown = await ip(["-j", "-d", what, "show", "dev", name]);
-  if (!shown.ok) {
+  const shown = await runIp(["-j", "-d", what, "show", "dev", name]);
+  if (shown.code !== 0) {
     if (/does not exist|cannot find device/i.test(shown.stderr)) return undefined;
     throw new CniError(
       ErrorCode.IOFailure,
