@@ -7,7 +7,7 @@ import type { AllocationKey, PodChange } from "./allocate.ts";
 import type { HistoryEvent } from "./history.ts";
 import type { PodRecord } from "./model.ts";
 import { missingNetworks } from "./rules.ts";
-import type { Store } from "./store.ts";
+import { type Store, walkPods } from "./store.ts";
 
 export interface MigrateReport {
   networks: number;
@@ -42,14 +42,8 @@ function addressesOf(pod: PodRecord): AllocationKey[] {
 
 async function allPods(store: Store): Promise<PodRecord[]> {
   const out: PodRecord[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.listPods(after === undefined ? { limit: 1000 } : { limit: 1000, after });
-    out.push(...page);
-    const last = page[page.length - 1];
-    if (last === undefined || page.length < 1000) return out;
-    after = `${last.namespace}/${last.name}`;
-  }
+  for await (const pod of walkPods(store)) out.push(pod);
+  return out;
 }
 
 async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -7,7 +7,7 @@ import type { Network, NetworkSpec, PodRecord, Policy, Pool } from "./model.ts";
 import { podMatches } from "./pod-match.ts";
 import { matchPolicy } from "./policy.ts";
 import { addressProblem, overlappingNetworks, poolSize, poolsOf } from "./pool.ts";
-import type { PoolUsage, Store } from "./store.ts";
+import { type PoolUsage, type Store, walkPods } from "./store.ts";
 import { checkName, validateNetworkSpec, validatePodSpec, validatePolicySpec } from "./validate.ts";
 
 /** A pool's figures in API replies: numbers, or decimal strings past 2^53 (large IPv6 ranges). */
@@ -278,25 +278,14 @@ export class RmService {
       return out;
     }
     const limit = options.limit ?? 1000;
-    // Read in chunks near the page's size: a walk of small pages does not re-read 1,000 each time.
-    const chunk = Math.min(1000, Math.max(limit, 100));
     const out: PodView[] = [];
-    let after = options.after;
-    for (;;) {
-      const records = await this.store.listPods({
-        ...page,
-        limit: chunk,
-        ...(after === undefined ? {} : { after }),
-      });
-      for (const r of records) {
-        if (!attachedTo(r, network)) continue;
-        out.push(await this.podView(r, cache));
-        if (out.length === limit) return out;
-      }
-      const last = records[records.length - 1];
-      if (records.length < chunk || last === undefined) return out;
-      after = `${last.namespace}/${last.name}`;
+    // Read in chunks near the page's size: a walk of small pages does not re-read 1,000 each time.
+    for await (const r of walkPods(this.store, page, Math.min(1000, Math.max(limit, 100)))) {
+      if (!attachedTo(r, network)) continue;
+      out.push(await this.podView(r, cache));
+      if (out.length === limit) break;
     }
+    return out;
   }
 
   /**
@@ -314,31 +303,22 @@ export class RmService {
     // Without search text every pod matches: only the page's own pods need their view.
     const everyPod = q.trim() === "";
     let total = 0;
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.store.listPods({
-        limit: 1000,
-        ...(after === undefined ? {} : { after }),
-        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-      });
-      for (const record of page) {
-        if (options.network !== undefined && !attachedTo(record, options.network)) continue;
-        if (options.address !== undefined && !holds(record, options.address)) continue;
-        const inPage = total >= options.offset && items.length < options.limit;
-        if (everyPod) {
-          if (inPage) items.push(await this.podView(record, cache));
-          total++;
-          continue;
-        }
-        const view = await this.podView(record, cache);
-        if (!podMatches(view, q)) continue;
-        if (inPage) items.push(view);
+    const scope = options.namespace === undefined ? {} : { namespace: options.namespace };
+    for await (const record of walkPods(this.store, scope)) {
+      if (options.network !== undefined && !attachedTo(record, options.network)) continue;
+      if (options.address !== undefined && !holds(record, options.address)) continue;
+      const inPage = total >= options.offset && items.length < options.limit;
+      if (everyPod) {
+        if (inPage) items.push(await this.podView(record, cache));
         total++;
+        continue;
       }
-      const last = page[page.length - 1];
-      if (page.length < 1000 || last === undefined) return { items, total };
-      after = `${last.namespace}/${last.name}`;
+      const view = await this.podView(record, cache);
+      if (!podMatches(view, q)) continue;
+      if (inPage) items.push(view);
+      total++;
     }
+    return { items, total };
   }
 
   /** Deletes a pod and releases its addresses (the admin's DELETE: sticky or not). */
@@ -442,29 +422,22 @@ export class RmService {
     if (errors.length > 0) throw new RmError("BadRequest", `invalid gc request: ${errors.join("; ")}`);
     const released: string[] = [];
     const changedSince = (p: PodRecord) => listedAt !== undefined && Date.parse(p.updated) >= listedAt;
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.store.listPods(after === undefined ? { limit: 1000 } : { limit: 1000, after });
-      for (const pod of page) {
-        const key = `${pod.namespace}/${pod.name}`;
-        if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node) || changedSince(pod))
-          continue;
-        // Checked again inside the transaction: the pod may have been re-attached meanwhile. The
-        // decision stays pure (the store may run it more than once); what it did is read from
-        // what the store returns: the pod is gone once released, and still there when kept.
-        const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
-          existing === undefined ||
-          existing.sticky ||
-          existing.containerId !== pod.containerId ||
-          changedSince(existing)
-            ? undefined
-            : releasePod(existing, { as: "gc" }),
-        );
-        if (left === undefined) released.push(key);
-      }
-      const last = page[page.length - 1];
-      if (last === undefined || page.length < 1000) break;
-      after = `${last.namespace}/${last.name}`;
+    for await (const pod of walkPods(this.store)) {
+      const key = `${pod.namespace}/${pod.name}`;
+      if (pod.sticky || valid.has(key) || (node !== undefined && pod.node !== node) || changedSince(pod))
+        continue;
+      // Checked again inside the transaction: the pod may have been re-attached meanwhile. The
+      // decision stays pure (the store may run it more than once); what it did is read from
+      // what the store returns: the pod is gone once released, and still there when kept.
+      const left = await this.store.updatePod(pod.namespace, pod.name, (existing) =>
+        existing === undefined ||
+        existing.sticky ||
+        existing.containerId !== pod.containerId ||
+        changedSince(existing)
+          ? undefined
+          : releasePod(existing, { as: "gc" }),
+      );
+      if (left === undefined) released.push(key);
     }
     return { released };
   }

@@ -116,3 +116,26 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Every pod of `store` in the listing's order (after `options.after`, in `options.namespace`), read
+ * `chunk` at a time from where the last read ended: each pod once, however many there are.
+ */
+export async function* walkPods(
+  store: Pick<Store, "listPods">,
+  options: Omit<ListPodsOptions, "limit"> = {},
+  chunk = 1000,
+): AsyncGenerator<PodRecord> {
+  let after = options.after;
+  for (;;) {
+    const page = await store.listPods({
+      ...options,
+      limit: chunk,
+      ...(after === undefined ? {} : { after }),
+    });
+    yield* page;
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < chunk) return;
+    after = `${last.namespace}/${last.name}`;
+  }
+}
