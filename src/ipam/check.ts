@@ -6,10 +6,10 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { NetConf } from "../cni/skel.ts";
 import { compareVersions, isSpecVersion } from "../cni/version.ts";
 import { formatIP, formatPrefix, type IP, type Prefix, parseIP, sameIP } from "../net/ip.ts";
-import { isObject, type Json } from "../net/json.ts";
+import { field, isObject, type Json } from "../net/json.ts";
 import { cidrProblem, ipProblem, parseCidr } from "./addr.ts";
 import type { IpamConfig } from "./config.ts";
-import { field, invalidConfig, quote, Reader } from "./read.ts";
+import { invalidConfig, quote, Reader } from "./read.ts";
 
 interface PrevIP {
   prefix: Prefix;

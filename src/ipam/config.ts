@@ -12,10 +12,10 @@ import type { DNS, Route } from "../cni/result.ts";
 import type { NetConf } from "../cni/skel.ts";
 import { compareVersions } from "../cni/version.ts";
 import { formatIP, formatPrefix, type IP, parseIP } from "../net/ip.ts";
-import { isObject, type Json } from "../net/json.ts";
+import { field, isObject, type Json } from "../net/json.ts";
 import { cidrProblem, ipProblem, parseCidr, type StaticAddress } from "./addr.ts";
 import { addressesFromCniArgs } from "./cniargs.ts";
-import { field, invalidConfig, Reader } from "./read.ts";
+import { invalidConfig, Reader } from "./read.ts";
 
 export interface IpamConfig {
   cniVersion: string;
