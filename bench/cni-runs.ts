@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { readMarkOf, removeReadMark } from "../src/install/launcher.ts";
+import { readMarksFromNow, removeReadMark } from "../src/install/launcher.ts";
 
 /** Runs a CNI plugin (or any program) with `env` and `stdin`; rejects with its output on failure. */
 export function runPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string): Promise<void> {
@@ -73,15 +73,13 @@ export type PageCacheState = "read" | "faulted";
  */
 export function settlePageCache(files: readonly string[], state: PageCacheState): () => void {
   if (state === "faulted") for (const file of files) removeReadMark(dirname(file));
-  const unmarked = files.map((f) => dirname(f)).filter((d) => !existsSync(readMarkOf(d)));
+  const forgetReadMarks = readMarksFromNow();
   for (const file of new Set(files.map((f) => realpathSync(f)))) {
     execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
     if (state === "read") execFileSync("dd", [`if=${file}`, "of=/dev/null", "bs=1M", "status=none"]);
   }
   // The launcher's marks the bench's runs will make, removed at its end by what this returns.
-  return () => {
-    for (const d of unmarked) removeReadMark(d);
-  };
+  return () => void forgetReadMarks();
 }
 
 /** A bench's positional arguments and its `--page-cache=read|faulted` (read by default). */

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readMarks, removeReadMark } from "../src/install/launcher.ts";
+import { readMarksFromNow } from "../src/install/launcher.ts";
 import { leftovers, newTag, removeIdlePortmapChains, snapshot } from "../test/leaks.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -52,7 +52,7 @@ if (files.length === 0) {
   // The run's tag: test/plugin/harness.ts's rand() puts it into every random name.
   const tag = newTag();
   const before = snapshot(tag);
-  const marksBefore = new Set(readMarks());
+  const forgetReadMarks = readMarksFromNow();
   // node:test has no per-test timeout; bun's default is 5 s. Tests that start etcd clusters,
   // containers or 110 pods need minutes; a hung test still ends the run.
   const child = spawn(
@@ -70,7 +70,7 @@ if (files.length === 0) {
   console.log(`${pass} passed, ${fail} failed`);
   process.exitCode = status !== 0 || pass === 0 ? status || 1 : 0;
   // The launcher's read marks (src/install/launcher.ts) of the run's install directories.
-  for (const dir of readMarks()) if (!marksBefore.has(dir)) removeReadMark(dir);
+  forgetReadMarks();
   const removed = removeIdlePortmapChains(before);
   if (removed.length > 0)
     console.log(`test: removed portmap's shared chains the run made (${removed.length} rules and chains)`);

@@ -81,6 +81,19 @@ export function readMarks(): string[] {
   return out;
 }
 
+/**
+ * The read marks made from now on (by runs of a test suite or a bench): the function returned
+ * removes them and says of which install directories.
+ */
+export function readMarksFromNow(): () => string[] {
+  const before = new Set(readMarks());
+  return () => {
+    const made = readMarks().filter((dir) => !before.has(dir));
+    for (const dir of made) removeReadMark(dir);
+    return made;
+  };
+}
+
 /** Removes the read mark of install directory `dir`, and the marks' directories it leaves empty. */
 export function removeReadMark(dir: string): void {
   try {
