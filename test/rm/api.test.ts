@@ -323,7 +323,8 @@ describe("pods", () => {
     assert.equal((await rm.call("GET", "/api/v1/pods?q=x&limit=0")).status, 400);
   });
 
-  it("gives at most 1000 pods a page without a limit, and `next` for the rest", async () => {
+  /** The network "wide" and 1001 pods on it, page/p0000 to page/p1000: more than a page. */
+  async function fillWide(): Promise<void> {
     await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
     await Promise.all(
       Array.from({ length: 1001 }, (_, i) =>
@@ -332,6 +333,10 @@ describe("pods", () => {
         }),
       ),
     );
+  }
+
+  it("gives at most 1000 pods a page without a limit, and `next` for the rest", async () => {
+    await fillWide();
     const first = obj(await rm.call("GET", "/api/v1/pods?namespace=page"));
     assert.equal((first.items as unknown[]).length, 1000);
     assert.equal(first.next, "page/p0999");
@@ -344,14 +349,7 @@ describe("pods", () => {
   });
 
   it("lists one network's pods by page, reading on past the pods of other networks", async () => {
-    await rm.call("PUT", "/api/v1/networks/wide", { subnet: "10.40.0.0/20" });
-    await Promise.all(
-      Array.from({ length: 1001 }, (_, i) =>
-        rm.call("PUT", `/api/v1/pods/page/p${String(i).padStart(4, "0")}`, {
-          networks: [{ network: "wide" }],
-        }),
-      ),
-    );
+    await fillWide();
     for (const p of ["page/a0", "page/a1", "page/z0"])
       await rm.call("PUT", `/api/v1/pods/${p}`, { networks: [{ network: "wide" }, { network: "test" }] });
     const names: string[] = [];
